@@ -1,0 +1,91 @@
+//! hardinit: a PID 1 for Vault and OpenBao containers.
+//!
+//! The life of the process, in order: parse → prepare → harden → spawn → supervise → exit.
+
+#![cfg_attr(not(test), no_main)]
+
+mod cli;
+mod error;
+mod log;
+mod procfs;
+mod signals;
+mod spawn;
+mod supervise;
+mod sys;
+
+use cli::{Invocation, Options};
+use error::Fatal;
+use spawn::{Inherited, Session, Spawn};
+use std::ffi::OsString;
+use sys::process::Ended;
+
+/// Called by the C entry point in `sys`; returns the process exit status.
+fn main_with_args(args: Vec<OsString>) -> i32 {
+    match run(args) {
+        Ok(status) => status,
+        Err(fatal) => {
+            error!("{fatal}");
+            fatal.code as i32
+        }
+    }
+}
+
+fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
+    // What we received must be read before we change anything.
+    let inherited = Inherited::capture()?;
+    let options = match cli::parse(args)? {
+        Invocation::Run(options) => options,
+        Invocation::Done(status) => return Ok(status),
+    };
+    log::configure(options.log_level, options.log_json);
+    take_over_signals(&inherited)?;
+    let is_namespace_init = sys::process::getpid() == 1;
+    if !is_namespace_init {
+        // Without this, orphans of the server would escape to the real init (shareProcessNamespace,
+        // `docker run --init`).
+        sys::process::become_child_subreaper().map_err(|e| Fatal::system("becoming a child subreaper", e))?;
+    }
+    let session = Session::detect();
+    let server = spawn_server(&options, &inherited, session)?;
+    debug!("started {:?} as pid {server} ({session:?})", options.command);
+    let supervisor = supervise::Supervisor {
+        server,
+        forward_to: options.forward_to,
+        rewrites: &options.rewrites,
+        grace: options.grace,
+        session,
+        is_namespace_init,
+    };
+    Ok(match supervisor.run()? {
+        Ended::Exited(code) => code,
+        Ended::Killed(signal) => 128 + signal,
+    })
+}
+
+/// Blocks every signal we forward (plus SIGCHLD) before the fork, so that nothing arrives before
+/// we wait for it: a child that exits at once still leaves its SIGCHLD pending (dumb-init #104),
+/// and signals sent to a namespace's PID 1 are queued instead of dropped (the kernel drops
+/// signals with the default disposition sent to a namespace init, but never blocked ones).
+fn take_over_signals(inherited: &Inherited) -> Result<(), Fatal> {
+    sys::signal::set_mask(&signals::waited_set()).map_err(|e| Fatal::system("blocking signals", e))?;
+    // An ignored SIGCHLD makes the kernel reap children itself and lose the server's status.
+    if inherited.ignored.contains(libc::SIGCHLD) {
+        sys::signal::set_disposition(libc::SIGCHLD, false).map_err(|e| Fatal::system("resetting SIGCHLD", e))?;
+    }
+    Ok(())
+}
+
+fn spawn_server(options: &Options, inherited: &Inherited, session: Session) -> Result<i32, Fatal> {
+    let path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
+    let argv = options.command.iter().map(|a| spawn::to_cstring(a.clone(), "an argument")).collect::<Result<Vec<_>, _>>()?;
+    let envp = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut pair = k;
+            pair.push("=");
+            pair.push(v);
+            spawn::to_cstring(pair, "the environment")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let image = sys::process::ExecImage::new(spawn::to_cstring(path.into_os_string(), "the server path")?, argv, envp);
+    spawn::start(&Spawn { image, inherited, session, keep_fds: options.keep_fds, umask: None })
+}

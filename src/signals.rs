@@ -1,0 +1,153 @@
+//! Which signals hardinit forwards, their names, and the `--rewrite` table. Pure logic.
+
+use crate::sys::signal::{MAX_SIGNAL, SigSet};
+
+/// Names as `kill -l` prints them, index = signal number.
+const NAMES: [&str; 32] = [
+    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE",
+    "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
+    "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+/// SIGRTMIN as C programs and `kill -l` see it: the C libraries keep 32 and 33 (musl also 34) for
+/// themselves. 32..=33 can still be named by number.
+pub const RTMIN: i32 = 34;
+
+/// Signals the kernel raises in the faulting thread itself: forwarding them makes no sense and
+/// blocking them turns a fault into an immediate kill.
+const SYNCHRONOUS: [i32; 6] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS];
+
+/// Whether hardinit passes `signal` on to the server. SIGCHLD is ours (it drives reaping);
+/// SIGKILL and SIGSTOP cannot be caught.
+pub fn is_forwarded(signal: i32) -> bool {
+    (1..=MAX_SIGNAL).contains(&signal)
+        && ![libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&signal)
+        && !SYNCHRONOUS.contains(&signal)
+}
+
+pub fn is_realtime(signal: i32) -> bool {
+    (32..=MAX_SIGNAL).contains(&signal)
+}
+
+/// The set hardinit blocks and waits for: every forwarded signal plus SIGCHLD.
+pub fn waited_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in (1..=MAX_SIGNAL).filter(|s| is_forwarded(*s) || *s == libc::SIGCHLD) {
+        set.add(signal);
+    }
+    set
+}
+
+/// `SIGTERM`, `RTMIN+2`, ...
+pub fn name(signal: i32) -> String {
+    match signal {
+        1..=31 => format!("SIG{}", NAMES[signal as usize]),
+        RTMIN..=MAX_SIGNAL => format!("SIGRTMIN+{}", signal - RTMIN),
+        _ => format!("signal {signal}"),
+    }
+}
+
+/// Parses `TERM`, `SIGTERM`, `sigterm`, `15`, `RTMIN+3`, `SIGRTMAX-1`; 0 is accepted (it means
+/// "drop" as a rewrite target).
+pub fn parse(text: &str) -> Option<i32> {
+    if let Ok(n) = text.parse::<i32>() {
+        return (0..=MAX_SIGNAL).contains(&n).then_some(n);
+    }
+    let upper = text.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let offset = |rest: &str, sign: i32| -> Option<i32> {
+        if rest.is_empty() { Some(0) } else { rest[1..].parse::<i32>().ok().filter(|_| rest.starts_with(if sign > 0 { '+' } else { '-' })).map(|n| sign * n) }
+    };
+    let signal = if let Some(rest) = bare.strip_prefix("RTMIN") {
+        RTMIN + offset(rest, 1)?
+    } else if let Some(rest) = bare.strip_prefix("RTMAX") {
+        MAX_SIGNAL + offset(rest, -1)?
+    } else {
+        NAMES.iter().position(|n| !n.is_empty() && *n == bare)? as i32
+    };
+    (1..=MAX_SIGNAL).contains(&signal).then_some(signal)
+}
+
+/// What a received signal becomes: `--rewrite SRC:DST` entries; DST 0 drops the signal.
+#[derive(Clone, Debug, Default)]
+pub struct Rewrites {
+    entries: Vec<(i32, i32)>,
+}
+
+impl Rewrites {
+    /// Parses one `SRC:DST`.
+    pub fn add(&mut self, spec: &str) -> Result<(), String> {
+        let (src, dst) = spec.split_once(':').ok_or_else(|| format!("--rewrite {spec:?}: expected SRC:DST, e.g. TERM:QUIT or WINCH:0"))?;
+        let src = parse(src).filter(|s| *s != 0).ok_or_else(|| format!("--rewrite {spec:?}: unknown signal {src:?}"))?;
+        let dst = parse(dst).ok_or_else(|| format!("--rewrite {spec:?}: unknown signal {dst:?}"))?;
+        if !is_forwarded(src) {
+            return Err(format!("--rewrite {spec:?}: {} is never forwarded, so it cannot be rewritten", name(src)));
+        }
+        self.entries.retain(|(s, _)| *s != src);
+        self.entries.push((src, dst));
+        Ok(())
+    }
+
+    /// The signal to send for a received `signal`, or `None` to drop it.
+    pub fn apply(&self, signal: i32) -> Option<i32> {
+        let target = self.entries.iter().find(|(s, _)| *s == signal).map_or(signal, |(_, d)| *d);
+        (target != 0).then_some(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_to_their_numbers() {
+        for signal in 1..=MAX_SIGNAL {
+            if signal == 32 || signal == 33 {
+                continue;
+            }
+            assert_eq!(parse(&name(signal)), Some(signal), "{}", name(signal));
+        }
+        assert_eq!(parse("term"), Some(15));
+        assert_eq!(parse("HUP"), Some(1));
+        assert_eq!(parse("RTMAX-1"), Some(63));
+        assert_eq!(parse("SIGRTMAX"), Some(64));
+        assert_eq!(parse("0"), Some(0));
+        assert_eq!(parse("65"), None);
+        assert_eq!(parse("RTMIN-1"), None);
+        assert_eq!(parse("RTMIN+31"), None);
+        assert_eq!(parse("NOPE"), None);
+        assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn forwarded_set_excludes_chld_uncatchable_and_fault_signals() {
+        for s in [libc::SIGCHLD, libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS] {
+            assert!(!is_forwarded(s), "{}", name(s));
+        }
+        for s in [1, 2, 3, 10, 12, 15, 18, 20, 28, 34, 64] {
+            assert!(is_forwarded(s), "{}", name(s));
+        }
+        let waited = waited_set();
+        assert!(waited.contains(libc::SIGCHLD) && waited.contains(libc::SIGTERM) && !waited.contains(libc::SIGSEGV));
+    }
+
+    #[test]
+    fn rewrites_map_drop_and_reject() {
+        let mut r = Rewrites::default();
+        r.add("TERM:QUIT").unwrap();
+        r.add("WINCH:0").unwrap();
+        r.add("SIGUSR1:RTMIN+1").unwrap();
+        assert_eq!(r.apply(libc::SIGTERM), Some(libc::SIGQUIT));
+        assert_eq!(r.apply(libc::SIGWINCH), None);
+        assert_eq!(r.apply(libc::SIGUSR1), Some(RTMIN + 1));
+        assert_eq!(r.apply(libc::SIGHUP), Some(libc::SIGHUP));
+        r.add("TERM:INT").unwrap();
+        assert_eq!(r.apply(libc::SIGTERM), Some(libc::SIGINT), "a later rewrite of the same source wins");
+        assert!(r.add("TERM").is_err());
+        assert!(r.add("CHLD:TERM").is_err());
+        r.add("QUIT:KILL").unwrap();
+        assert_eq!(r.apply(libc::SIGQUIT), Some(libc::SIGKILL));
+        assert!(r.add("TERM:BOGUS").is_err());
+        assert!(r.add("0:TERM").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! Starting the server: find it, fork, give it its own process group (and the terminal), restore
+//! the signal state hardinit received, close inherited descriptors, exec.
+
+use crate::error::{ExitCode, Fatal};
+use crate::sys::process::{self, ExecImage, Forked};
+use crate::sys::signal::{self, MAX_SIGNAL, SigSet};
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// The signal state hardinit was started with, which the server must get back exactly: blocked
+/// signals and SIG_IGN dispositions are inherited over execve, so the server cannot tell it was
+/// started by an init.
+pub struct Inherited {
+    pub mask: SigSet,
+    pub ignored: SigSet,
+}
+
+impl Inherited {
+    pub fn capture() -> Result<Inherited, Fatal> {
+        let mask = signal::current_mask().map_err(|e| Fatal::system("reading the signal mask", e))?;
+        let mut ignored = SigSet::empty();
+        for sig in (1..=MAX_SIGNAL).filter(|s| *s != libc::SIGKILL && *s != libc::SIGSTOP) {
+            // 32 and 33 belong to the C library and may be refused (EINVAL): they are then not ignored.
+            if signal::is_ignored(sig).unwrap_or(false) {
+                ignored.add(sig);
+            }
+        }
+        Ok(Inherited { mask, ignored })
+    }
+}
+
+/// Where the server's terminal and process group come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Session {
+    /// stdin is our controlling terminal (`docker run -it`): the server's own process group becomes
+    /// the terminal's foreground group, so Ctrl-C reaches the server once, from the kernel, and
+    /// never hardinit (which would forward it a second time).
+    Terminal,
+    /// No terminal: a session of the server's own.
+    Detached,
+}
+
+impl Session {
+    pub fn detect() -> Session {
+        if process::terminal_foreground_group(0).is_ok() { Session::Terminal } else { Session::Detached }
+    }
+}
+
+pub struct Spawn<'a> {
+    pub image: ExecImage,
+    pub inherited: &'a Inherited,
+    pub session: Session,
+    pub keep_fds: bool,
+    pub umask: Option<u32>,
+}
+
+/// Finds the program the way execvp(3) does, but up front, so that a missing or non-executable
+/// server is reported with its path (and the PATH searched) before anything starts.
+pub fn resolve(program: &OsStr, search_path: Option<&OsStr>) -> Result<PathBuf, Fatal> {
+    let shown = program.to_string_lossy();
+    if program.is_empty() {
+        return Err(Fatal::new(ExitCode::NotFound, "the server command is empty"));
+    }
+    if program.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(program);
+        return match executable(&path) {
+            Some(true) => Ok(path),
+            Some(false) => Err(Fatal::new(ExitCode::NotExecutable, format!("{shown}: not an executable file; fix its mode (chmod 0755) or the image"))),
+            None => Err(Fatal::new(ExitCode::NotFound, format!("{shown}: no such file; check the path or the image"))),
+        };
+    }
+    let search = search_path.map(OsStr::as_bytes).unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let mut not_executable = None;
+    for dir in search.split(|b| *b == b':') {
+        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
+        let candidate = dir.join(program);
+        match executable(&candidate) {
+            Some(true) => return Ok(candidate),
+            Some(false) => not_executable = not_executable.or(Some(candidate)),
+            None => {}
+        }
+    }
+    let searched = String::from_utf8_lossy(search);
+    match not_executable {
+        Some(path) => Err(Fatal::new(ExitCode::NotExecutable, format!("{}: found but not executable (PATH={searched}); fix its mode or name the right file", path.display()))),
+        None => Err(Fatal::new(ExitCode::NotFound, format!("{shown}: not found in PATH={searched}; give its full path or fix PATH"))),
+    }
+}
+
+/// `Some(true)`: a regular file with an execute bit; `Some(false)`: exists but is not that;
+/// `None`: does not exist.
+fn executable(path: &Path) -> Option<bool> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+pub fn to_cstring(text: OsString, what: &str) -> Result<CString, Fatal> {
+    CString::new(text.into_vec()).map_err(|_| Fatal::usage(format!("{what} contains a NUL byte")))
+}
+
+/// Steps of the child before exec, reported to the parent with errno when one fails.
+const STEP_NAMES: [&str; 6] = ["create its session", "take the terminal's foreground", "close inherited descriptors", "restore ignored signals", "restore the signal mask", "execute"];
+
+/// Forks and execs the server; returns its pid once the exec has succeeded. An exec failure is
+/// reported through a close-on-exec pipe: end of file means the exec happened.
+pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
+    let (report_read, report_write) = process::pipe_cloexec().map_err(|e| Fatal::system("creating the exec report pipe", e))?;
+    match process::fork().map_err(|e| Fatal::system("fork", e))? {
+        Forked::Child => {
+            let (step, err) = prepare_and_exec(spawn, report_write);
+            let errno = err.raw_os_error().unwrap_or(0);
+            let mut report = [0u8; 8];
+            report[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+            report[4..].copy_from_slice(&errno.to_ne_bytes());
+            // If even the report cannot be written, the exit status still tells the parent.
+            let _ = process::write_all(report_write, &report);
+            process::exit_now(if errno == libc::ENOENT { 127 } else { 126 });
+        }
+        Forked::Parent { child } => {
+            process::close(report_write).map_err(|e| Fatal::system("closing the report pipe", e))?;
+            let mut report = [0u8; 8];
+            let got = process::read_full(report_read, &mut report).map_err(|e| Fatal::system("reading the exec report", e))?;
+            process::close(report_read).map_err(|e| Fatal::system("closing the report pipe", e))?;
+            if got < report.len() {
+                return Ok(child);
+            }
+            let step = u32::from_ne_bytes(report[..4].try_into().expect("4 bytes")) as usize;
+            let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(report[4..].try_into().expect("4 bytes")));
+            // Collect the child's status so it does not linger; its SIGCHLD stays pending, unused.
+            let _ = process::reap_any(true);
+            let path = spawn.image.path().to_string_lossy();
+            let code = match err.raw_os_error() {
+                Some(libc::ENOENT) if step == STEP_NAMES.len() - 1 => ExitCode::NotFound,
+                _ if step == STEP_NAMES.len() - 1 => ExitCode::NotExecutable,
+                _ => ExitCode::System,
+            };
+            Err(Fatal::new(code, format!("cannot {} for {path}: {err}", STEP_NAMES.get(step).unwrap_or(&"start"))))
+        }
+    }
+}
+
+/// Runs in the forked child. Returns only on failure: which step, and why.
+fn prepare_and_exec(spawn: &Spawn<'_>, report_fd: i32) -> (usize, std::io::Error) {
+    let session = match spawn.session {
+        Session::Detached => process::new_session(),
+        Session::Terminal => process::new_process_group(),
+    };
+    if let Err(e) = session {
+        return (0, e);
+    }
+    // SIGTTOU is still blocked here (the mask is restored below), so a background group may take
+    // the terminal instead of being stopped.
+    if spawn.session == Session::Terminal {
+        if let Err(e) = process::become_terminal_foreground(0) {
+            return (1, e);
+        }
+    }
+    if !spawn.keep_fds {
+        if let Err(e) = process::close_descriptors_from(3, report_fd as u32) {
+            return (2, e);
+        }
+    }
+    for sig in spawn.inherited.ignored.members() {
+        if let Err(e) = signal::set_disposition(sig, true) {
+            return (3, e);
+        }
+    }
+    if let Some(mask) = spawn.umask {
+        process::set_umask(mask);
+    }
+    if let Err(e) = signal::set_mask(&spawn.inherited.mask) {
+        return (4, e);
+    }
+    (5, spawn.image.exec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_searches_path_and_names_what_it_searched() {
+        let sh = resolve(OsStr::new("sh"), Some(OsStr::new("/nonexistent:/bin"))).unwrap();
+        assert_eq!(sh, Path::new("/bin/sh"));
+        let e = resolve(OsStr::new("no-such-server"), Some(OsStr::new("/nonexistent:/bin"))).unwrap_err();
+        assert_eq!(e.code, ExitCode::NotFound);
+        assert!(e.message.contains("PATH=/nonexistent:/bin"), "{}", e.message);
+        let e = resolve(OsStr::new("/etc/passwd"), None).unwrap_err();
+        assert_eq!(e.code, ExitCode::NotExecutable);
+        let e = resolve(OsStr::new("passwd"), Some(OsStr::new("/etc"))).unwrap_err();
+        assert_eq!(e.code, ExitCode::NotExecutable, "a directory entry that is not executable");
+        let e = resolve(OsStr::new("/nonexistent/bao"), None).unwrap_err();
+        assert_eq!(e.code, ExitCode::NotFound);
+        let e = resolve(OsStr::new("/etc"), None).unwrap_err();
+        assert_eq!(e.code, ExitCode::NotExecutable, "a directory is not executable");
+    }
+}
