@@ -5,10 +5,17 @@ use std::fs;
 /// The pids whose parent is `parent`, from /proc/<pid>/stat (field 4, after the command name,
 /// which may itself contain spaces and parentheses: parse from the last ')').
 pub fn children_of(parent: i32) -> Vec<i32> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| parent_in_stat(&s)) == Some(parent))
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| parent_in_stat(&s))
+                == Some(parent)
+        })
         .collect()
 }
 
@@ -30,7 +37,10 @@ mod tests {
 
     #[test]
     fn finds_our_own_child() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let found = children_of(std::process::id() as i32);
         child.kill().unwrap();
         child.wait().unwrap();

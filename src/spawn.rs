@@ -19,7 +19,8 @@ pub struct Inherited {
 
 impl Inherited {
     pub fn capture() -> Result<Inherited, Fatal> {
-        let mask = signal::current_mask().map_err(|e| Fatal::system("reading the signal mask", e))?;
+        let mask =
+            signal::current_mask().map_err(|e| Fatal::system("reading the signal mask", e))?;
         let mut ignored = SigSet::empty();
         for sig in (1..=MAX_SIGNAL).filter(|s| *s != libc::SIGKILL && *s != libc::SIGSTOP) {
             // 32 and 33 belong to the C library and may be refused (EINVAL): they are then not ignored.
@@ -44,7 +45,11 @@ pub enum Session {
 
 impl Session {
     pub fn detect() -> Session {
-        if process::terminal_foreground_group(0).is_ok() { Session::Terminal } else { Session::Detached }
+        if process::terminal_foreground_group(0).is_ok() {
+            Session::Terminal
+        } else {
+            Session::Detached
+        }
     }
 }
 
@@ -61,20 +66,35 @@ pub struct Spawn<'a> {
 pub fn resolve(program: &OsStr, search_path: Option<&OsStr>) -> Result<PathBuf, Fatal> {
     let shown = program.to_string_lossy();
     if program.is_empty() {
-        return Err(Fatal::new(ExitCode::NotFound, "the server command is empty"));
+        return Err(Fatal::new(
+            ExitCode::NotFound,
+            "the server command is empty",
+        ));
     }
     if program.as_bytes().contains(&b'/') {
         let path = PathBuf::from(program);
         return match executable(&path) {
             Some(true) => Ok(path),
-            Some(false) => Err(Fatal::new(ExitCode::NotExecutable, format!("{shown}: not an executable file; fix its mode (chmod 0755) or the image"))),
-            None => Err(Fatal::new(ExitCode::NotFound, format!("{shown}: no such file; check the path or the image"))),
+            Some(false) => Err(Fatal::new(
+                ExitCode::NotExecutable,
+                format!("{shown}: not an executable file; fix its mode (chmod 0755) or the image"),
+            )),
+            None => Err(Fatal::new(
+                ExitCode::NotFound,
+                format!("{shown}: no such file; check the path or the image"),
+            )),
         };
     }
-    let search = search_path.map(OsStr::as_bytes).unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let search = search_path
+        .map(OsStr::as_bytes)
+        .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let mut not_executable = None;
     for dir in search.split(|b| *b == b':') {
-        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
+        let dir = if dir.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(dir))
+        };
         let candidate = dir.join(program);
         match executable(&candidate) {
             Some(true) => return Ok(candidate),
@@ -84,8 +104,17 @@ pub fn resolve(program: &OsStr, search_path: Option<&OsStr>) -> Result<PathBuf, 
     }
     let searched = String::from_utf8_lossy(search);
     match not_executable {
-        Some(path) => Err(Fatal::new(ExitCode::NotExecutable, format!("{}: found but not executable (PATH={searched}); fix its mode or name the right file", path.display()))),
-        None => Err(Fatal::new(ExitCode::NotFound, format!("{shown}: not found in PATH={searched}; give its full path or fix PATH"))),
+        Some(path) => Err(Fatal::new(
+            ExitCode::NotExecutable,
+            format!(
+                "{}: found but not executable (PATH={searched}); fix its mode or name the right file",
+                path.display()
+            ),
+        )),
+        None => Err(Fatal::new(
+            ExitCode::NotFound,
+            format!("{shown}: not found in PATH={searched}; give its full path or fix PATH"),
+        )),
     }
 }
 
@@ -101,12 +130,20 @@ pub fn to_cstring(text: OsString, what: &str) -> Result<CString, Fatal> {
 }
 
 /// Steps of the child before exec, reported to the parent with errno when one fails.
-const STEP_NAMES: [&str; 6] = ["create its session", "take the terminal's foreground", "close inherited descriptors", "restore ignored signals", "restore the signal mask", "execute"];
+const STEP_NAMES: [&str; 6] = [
+    "create its session",
+    "take the terminal's foreground",
+    "close inherited descriptors",
+    "restore ignored signals",
+    "restore the signal mask",
+    "execute",
+];
 
 /// Forks and execs the server; returns its pid once the exec has succeeded. An exec failure is
 /// reported through a close-on-exec pipe: end of file means the exec happened.
 pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
-    let (report_read, report_write) = process::pipe_cloexec().map_err(|e| Fatal::system("creating the exec report pipe", e))?;
+    let (report_read, report_write) =
+        process::pipe_cloexec().map_err(|e| Fatal::system("creating the exec report pipe", e))?;
     match process::fork().map_err(|e| Fatal::system("fork", e))? {
         Forked::Child => {
             let (step, err) = prepare_and_exec(spawn, report_write);
@@ -119,15 +156,19 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
             process::exit_now(if errno == libc::ENOENT { 127 } else { 126 });
         }
         Forked::Parent { child } => {
-            process::close(report_write).map_err(|e| Fatal::system("closing the report pipe", e))?;
+            process::close(report_write)
+                .map_err(|e| Fatal::system("closing the report pipe", e))?;
             let mut report = [0u8; 8];
-            let got = process::read_full(report_read, &mut report).map_err(|e| Fatal::system("reading the exec report", e))?;
+            let got = process::read_full(report_read, &mut report)
+                .map_err(|e| Fatal::system("reading the exec report", e))?;
             process::close(report_read).map_err(|e| Fatal::system("closing the report pipe", e))?;
             if got < report.len() {
                 return Ok(child);
             }
             let step = u32::from_ne_bytes(report[..4].try_into().expect("4 bytes")) as usize;
-            let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(report[4..].try_into().expect("4 bytes")));
+            let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(
+                report[4..].try_into().expect("4 bytes"),
+            ));
             // Collect the child's status so it does not linger; its SIGCHLD stays pending, unused.
             let _ = process::reap_any(true);
             let path = spawn.image.path().to_string_lossy();
@@ -136,7 +177,13 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
                 _ if step == STEP_NAMES.len() - 1 => ExitCode::NotExecutable,
                 _ => ExitCode::System,
             };
-            Err(Fatal::new(code, format!("cannot {} for {path}: {err}", STEP_NAMES.get(step).unwrap_or(&"start"))))
+            Err(Fatal::new(
+                code,
+                format!(
+                    "cannot {} for {path}: {err}",
+                    STEP_NAMES.get(step).unwrap_or(&"start")
+                ),
+            ))
         }
     }
 }
@@ -184,16 +231,32 @@ mod tests {
     fn resolve_searches_path_and_names_what_it_searched() {
         let sh = resolve(OsStr::new("sh"), Some(OsStr::new("/nonexistent:/bin"))).unwrap();
         assert_eq!(sh, Path::new("/bin/sh"));
-        let e = resolve(OsStr::new("no-such-server"), Some(OsStr::new("/nonexistent:/bin"))).unwrap_err();
+        let e = resolve(
+            OsStr::new("no-such-server"),
+            Some(OsStr::new("/nonexistent:/bin")),
+        )
+        .unwrap_err();
         assert_eq!(e.code, ExitCode::NotFound);
-        assert!(e.message.contains("PATH=/nonexistent:/bin"), "{}", e.message);
+        assert!(
+            e.message.contains("PATH=/nonexistent:/bin"),
+            "{}",
+            e.message
+        );
         let e = resolve(OsStr::new("/etc/passwd"), None).unwrap_err();
         assert_eq!(e.code, ExitCode::NotExecutable);
         let e = resolve(OsStr::new("passwd"), Some(OsStr::new("/etc"))).unwrap_err();
-        assert_eq!(e.code, ExitCode::NotExecutable, "a directory entry that is not executable");
+        assert_eq!(
+            e.code,
+            ExitCode::NotExecutable,
+            "a directory entry that is not executable"
+        );
         let e = resolve(OsStr::new("/nonexistent/bao"), None).unwrap_err();
         assert_eq!(e.code, ExitCode::NotFound);
         let e = resolve(OsStr::new("/etc"), None).unwrap_err();
-        assert_eq!(e.code, ExitCode::NotExecutable, "a directory is not executable");
+        assert_eq!(
+            e.code,
+            ExitCode::NotExecutable,
+            "a directory is not executable"
+        );
     }
 }

@@ -41,7 +41,11 @@ impl Supervisor<'_> {
         };
         match ended {
             Ended::Exited(code) => debug!("server (pid {}) exited with status {code}", self.server),
-            Ended::Killed(sig) => debug!("server (pid {}) was killed by {}", self.server, signals::name(sig)),
+            Ended::Killed(sig) => debug!(
+                "server (pid {}) was killed by {}",
+                self.server,
+                signals::name(sig)
+            ),
         }
         self.drain(&waited)?;
         Ok(ended)
@@ -55,7 +59,7 @@ impl Supervisor<'_> {
             if pid == self.server {
                 server_end = Some(ended);
             } else {
-                debug!("reaped pid {pid} ({ended:?})");
+                debug!("reaped pid {pid} ({ended})");
             }
         }
         server_end
@@ -65,7 +69,10 @@ impl Supervisor<'_> {
         let name = signals::name(info.signal);
         // On hangup the terminal itself signals the session leader and the foreground group, which
         // is the server's: passing ours on would deliver it twice (dumb-init #136).
-        if self.session == Session::Terminal && info.code == libc::SI_KERNEL && [libc::SIGHUP, libc::SIGCONT].contains(&info.signal) {
+        if self.session == Session::Terminal
+            && info.code == libc::SI_KERNEL
+            && [libc::SIGHUP, libc::SIGCONT].contains(&info.signal)
+        {
             debug!("{name} from the terminal already reached the server's group; not forwarded");
             return;
         }
@@ -74,13 +81,25 @@ impl Supervisor<'_> {
             return;
         };
         let result = match self.forward_to {
-            ForwardTo::Server if signals::is_realtime(target) => queue_with_retry(self.server, target, info.value),
+            ForwardTo::Server if signals::is_realtime(target) => {
+                queue_with_retry(self.server, target, info.value)
+            }
             ForwardTo::Server => signal::kill(self.server, target),
             ForwardTo::Group => signal::kill(-self.server, target),
         };
         match result {
-            Ok(()) => debug!("forwarded {name} (from pid {} uid {}) as {} to {}", info.sender_pid, info.sender_uid, signals::name(target), self.server),
-            Err(e) => warn!("could not forward {} to the server (pid {}): {e}", signals::name(target), self.server),
+            Ok(()) => debug!(
+                "forwarded {name} (from pid {} uid {}) as {} to {}",
+                info.sender_pid,
+                info.sender_uid,
+                signals::name(target),
+                self.server
+            ),
+            Err(e) => warn!(
+                "could not forward {} to the server (pid {}): {e}",
+                signals::name(target),
+                self.server
+            ),
         }
     }
 
@@ -90,7 +109,10 @@ impl Supervisor<'_> {
         if !self.children_remain() {
             return Ok(());
         }
-        info!("server ended with processes left; sending SIGTERM, SIGKILL after {:?}", self.grace);
+        info!(
+            "server ended with processes left; sending SIGTERM, SIGKILL after {:?}",
+            self.grace
+        );
         let mut terminated = self.signal_leftovers(libc::SIGTERM, &[]);
         let deadline = Instant::now() + self.grace;
         while self.children_remain() {
@@ -106,18 +128,24 @@ impl Supervisor<'_> {
                         terminated.extend(self.signal_leftovers(libc::SIGTERM, &terminated));
                     }
                 }
-                Some(info) => debug!("{} ignored: the server has ended", signals::name(info.signal)),
+                Some(info) => debug!(
+                    "{} ignored: the server has ended",
+                    signals::name(info.signal)
+                ),
                 None => {}
             }
         }
         if self.children_remain() {
-            warn!("processes still running after the {:?} grace period; sending SIGKILL", self.grace);
+            warn!(
+                "processes still running after the {:?} grace period; sending SIGKILL",
+                self.grace
+            );
         }
         while self.children_remain() {
             // Repeated: a subreaper adopts the orphans of each process it kills.
             self.signal_leftovers(libc::SIGKILL, &[]);
             if let Ok(Some((pid, ended))) = process::reap_any(true) {
-                debug!("reaped pid {pid} ({ended:?})");
+                debug!("reaped pid {pid} ({ended})");
             }
         }
         Ok(())
@@ -127,7 +155,7 @@ impl Supervisor<'_> {
     fn children_remain(&self) -> bool {
         loop {
             match process::reap_any(false) {
-                Ok(Some((pid, ended))) => debug!("reaped pid {pid} ({ended:?})"),
+                Ok(Some((pid, ended))) => debug!("reaped pid {pid} ({ended})"),
                 Ok(None) => return true,
                 Err(_) => return false,
             }
@@ -144,7 +172,10 @@ impl Supervisor<'_> {
             return Vec::new();
         }
         let mut signalled = Vec::new();
-        for pid in procfs::children_of(process::getpid()).into_iter().filter(|p| !skip.contains(p)) {
+        for pid in procfs::children_of(process::getpid())
+            .into_iter()
+            .filter(|p| !skip.contains(p))
+        {
             match signal::kill(pid, sig) {
                 Ok(()) => signalled.push(pid),
                 Err(e) => debug!("kill({pid}, {}): {e}", signals::name(sig)),
@@ -164,8 +195,19 @@ fn queue_with_retry(pid: i32, sig: i32, value: usize) -> std::io::Result<()> {
     let give_up = Instant::now() + QUEUE_RETRY_FOR;
     loop {
         match signal::queue_signal(pid, sig, value) {
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && Instant::now() < give_up => std::thread::sleep(Duration::from_micros(200)),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_micros(200))
+            }
             other => return other,
+        }
+    }
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Exited(code) => write!(f, "exited with status {code}"),
+            Ended::Killed(sig) => write!(f, "killed by {}", signals::name(*sig)),
         }
     }
 }

@@ -1,0 +1,223 @@
+//! The test harness every integration test uses: the built binaries, the probe, scratch folders,
+//! PID namespaces, and the rule that a privileged test fails (never skips) in CI.
+#![allow(dead_code)]
+
+pub mod runc;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The hardinit under test (the debug build cargo made for this test run).
+pub fn hardinit() -> &'static str {
+    env!("CARGO_BIN_EXE_hardinit")
+}
+
+/// The static hardinit for container root filesystems: `HARDINIT_STATIC_BIN`, or built now.
+pub fn static_hardinit() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("HARDINIT_STATIC_BIN") {
+            return PathBuf::from(path);
+        }
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/build-static.sh"))
+            .output()
+            .expect("run build-static.sh");
+        assert!(
+            out.status.success(),
+            "build-static.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+    .clone()
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn probe() -> PathBuf {
+    repo().join("tests/helpers/probe.py")
+}
+
+/// Whether a test that needs root, namespaces or runc can run. With
+/// HARDINIT_REQUIRE_PRIVILEGED=1 (CI), a missing privilege is a failure, not a skip.
+pub fn privileged(needs_runc: bool) -> bool {
+    let mut missing = Vec::new();
+    // SAFETY-free check: /proc/self/status tells our effective uid.
+    if !status_field("self", "Uid").is_some_and(|u| u.split_whitespace().nth(1) == Some("0")) {
+        missing.push("root");
+    }
+    if !Command::new("unshare")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        missing.push("unshare");
+    }
+    if needs_runc
+        && !Command::new("runc")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        missing.push("runc");
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("HARDINIT_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("HARDINIT_REQUIRE_PRIVILEGED=1 but this test cannot run: missing {missing:?}");
+    }
+    eprintln!(
+        "SKIPPED: missing {missing:?} (set HARDINIT_REQUIRE_PRIVILEGED=1 to make this a failure)"
+    );
+    false
+}
+
+/// One field of /proc/<pid>/status.
+pub fn status_field(pid: &str, field: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// A folder of its own under the temp dir, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "hardinit-{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `unshare --pid --fork --mount-proc hardinit ARGS...`: hardinit as PID 1 of a new PID namespace.
+pub fn as_namespace_init(args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        hardinit(),
+    ])
+    .args(args);
+    cmd
+}
+
+/// The host pid of the process that unshare forked (hardinit, PID 1 inside).
+pub fn forked_child_of(unshare: &Child) -> i32 {
+    let path = format!("/proc/{0}/task/{0}/children", unshare.id());
+    wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&path)
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+    .expect("unshare forked no child")
+}
+
+/// Polls `check` until it returns Some or `timeout` passes.
+pub fn wait_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits for `child` at most `timeout`; kills it and fails the test when it hangs.
+pub fn finish(mut child: Child, timeout: Duration) -> ExitStatus {
+    match wait_until(timeout, || child.try_wait().unwrap()) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not finish within {timeout:?}", child.id());
+        }
+    }
+}
+
+/// Runs `cmd` to completion with a timeout, capturing stdout and stderr.
+pub fn run(mut cmd: Command, timeout: Duration) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(timeout) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("{cmd:?} did not finish within {timeout:?}");
+        }
+    }
+}
+
+pub fn send(pid: i32, signal: &str) {
+    let status = Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -s {signal} {pid}");
+}
+
+/// Exit code, or 128+N for a signal death, as a shell reports it.
+pub fn code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+pub fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,517 @@
+//! The supervisor, proven with hardinit as PID 1 of a real PID namespace (and as a subreaper
+//! outside one): exit codes, signal forwarding, reaping, the grace period, inherited state.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// Every signal hardinit forwards, as the probe names them. 32 and 33 belong to the C library.
+fn forwarded_signals() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "HUP", "INT", "QUIT", "ABRT", "USR1", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CONT",
+        "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    names.extend((0..=30).map(|n| format!("RTMIN+{n}")));
+    names
+}
+
+fn python_probe() -> Vec<String> {
+    vec!["python3".into(), probe().to_string_lossy().into_owned()]
+}
+
+#[test]
+fn exit_codes_pass_through_from_the_server() {
+    if !privileged(false) {
+        return;
+    }
+    for expected in [0, 1, 2, 127, 255] {
+        let out = run(
+            as_namespace_init(&["--", "sh", "-c", &format!("exit {expected}")]),
+            LONG,
+        );
+        assert_eq!(
+            code(out.status),
+            expected,
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_server_killed_by_a_signal_gives_128_plus_its_number() {
+    if !privileged(false) {
+        return;
+    }
+    for (signal, expected) in [("TERM", 143), ("HUP", 129), ("USR1", 138), ("USR2", 140)] {
+        let out = run(
+            as_namespace_init(&["--", "sh", "-c", &format!("kill -{signal} $$")]),
+            LONG,
+        );
+        assert_eq!(
+            code(out.status),
+            expected,
+            "{signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_forwarded_signal_reaches_the_server_when_sent_from_inside_the_namespace() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("inside");
+    let log = dir.path("log");
+    let mut args = vec!["--".to_string()];
+    args.extend(python_probe());
+    args.extend([
+        "recv".into(),
+        log.to_string_lossy().into_owned(),
+        "--send-to-init".into(),
+    ]);
+    let signals = forwarded_signals();
+    args.extend(signals.iter().cloned());
+    let out = run(
+        as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()),
+        LONG,
+    );
+    assert_eq!(
+        code(out.status),
+        0,
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lines_of(&log).len(),
+        signals.len() + 1,
+        "one line per signal after 'ready'"
+    );
+}
+
+#[test]
+fn every_forwarded_signal_reaches_the_server_when_sent_from_outside_the_namespace() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("outside");
+    let log = dir.path("log");
+    let signals = forwarded_signals();
+    let mut args = vec!["--".to_string()];
+    args.extend(python_probe());
+    args.extend(["recv".into(), log.to_string_lossy().into_owned()]);
+    args.extend(signals.iter().cloned());
+    let child = as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .spawn()
+        .unwrap();
+    let init = forked_child_of(&child);
+    wait_until(LONG, || {
+        (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(())
+    })
+    .expect("probe ready");
+    for (i, signal) in signals.iter().enumerate() {
+        let signal = if let Some(n) = signal.strip_prefix("RTMIN+") {
+            format!("{}", 34 + n.parse::<i32>().unwrap())
+        } else {
+            signal.clone()
+        };
+        send(init, &signal);
+        // One at a time: standard signals coalesce while pending, in the kernel, for any receiver.
+        wait_until(LONG, || (lines_of(&log).len() > i + 1).then_some(()))
+            .unwrap_or_else(|| panic!("{signal} never reached the server"));
+    }
+    assert_eq!(code(finish(child, LONG)), 0);
+}
+
+#[test]
+fn ten_thousand_realtime_signals_all_reach_the_server() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("rt");
+    let log = dir.path("log");
+    // A small pending-signal limit makes the queues overflow: sender and hardinit must both retry
+    // on EAGAIN, and a design that coalesces or drops on overflow loses signals here.
+    let mut cmd = Command::new("prlimit");
+    cmd.args([
+        "--sigpending=64",
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        hardinit(),
+        "--",
+    ])
+    .args(python_probe())
+    .args(["recv", log.to_str().unwrap(), "RTMIN+6x10000"]);
+    let child = cmd.spawn().unwrap();
+    let init = forked_child_of(&child);
+    wait_until(LONG, || {
+        (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(())
+    })
+    .expect("probe ready");
+    let sender = run(
+        {
+            let mut c = Command::new("python3");
+            c.arg(probe())
+                .args(["sigqueue", &init.to_string(), "RTMIN+6", "10000"]);
+            c
+        },
+        LONG,
+    );
+    assert!(
+        sender.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sender.stderr)
+    );
+    assert_eq!(
+        code(finish(child, LONG)),
+        0,
+        "the probe exits only once all 10,000 have arrived"
+    );
+    let received = lines_of(&log).iter().filter(|l| *l == "40").count();
+    assert_eq!(received, 10_000);
+}
+
+#[test]
+fn a_thousand_orphans_are_all_reaped() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("orphans");
+    let report = dir.path("report");
+    let mut args = vec!["--".to_string()];
+    args.extend(python_probe());
+    args.extend([
+        "orphans".into(),
+        "1000".into(),
+        report.to_string_lossy().into_owned(),
+    ]);
+    let out = run(
+        as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()),
+        LONG,
+    );
+    assert_eq!(
+        code(out.status),
+        0,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        dir.read("report").trim(),
+        "orphans=1000 adopted=1000 zombies=0"
+    );
+}
+
+#[test]
+fn leftover_processes_get_sigterm_and_the_grace_to_finish() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("grace");
+    let done = dir.path("done");
+    let script = format!(
+        "(trap 'sleep 0.3; echo graceful > {}; exit 0' TERM; while :; do sleep 0.05; done) & sleep 0.3; exit 7",
+        done.display()
+    );
+    let out = run(
+        as_namespace_init(&["--grace", "5s", "--", "sh", "-c", &script]),
+        LONG,
+    );
+    assert_eq!(
+        code(out.status),
+        7,
+        "the server's status, not the leftover's"
+    );
+    assert_eq!(dir.read("done").trim(), "graceful");
+}
+
+#[test]
+fn a_leftover_that_ignores_sigterm_is_killed_after_the_grace() {
+    if !privileged(false) {
+        return;
+    }
+    let script = "sh -c 'trap \"\" TERM; exec sleep 60' & sleep 0.3; exit 0";
+    let started = Instant::now();
+    let out = run(
+        as_namespace_init(&["-v", "--grace", "1s", "--", "sh", "-c", script]),
+        LONG,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(out.status), 0, "{stderr}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "SIGKILL came before the grace ended"
+    );
+    assert!(stderr.contains("sending SIGKILL"), "{stderr}");
+    assert!(
+        stderr.contains("killed by SIGKILL"),
+        "the leftover was reaped after SIGKILL: {stderr}"
+    );
+}
+
+#[test]
+fn the_server_gets_exactly_the_signal_mask_and_ignored_signals_hardinit_received() {
+    let dir = Scratch::new("sigstate");
+    let out_file = dir.path("status");
+    // Started from Python with a chosen mask and chosen ignored signals (SIGCHLD among them: hardinit
+    // must un-ignore it for itself, or the kernel reaps its children, and restore it for the server).
+    let script = format!(
+        r#"
+import os, signal, subprocess, sys
+def setup():
+    signal.pthread_sigmask(signal.SIG_SETMASK, {{signal.SIGUSR1, signal.SIGRTMIN + 2}})
+    for s in (signal.SIGHUP, signal.SIGPIPE, signal.SIGCHLD):
+        signal.signal(s, signal.SIG_IGN)
+# No shell in between: shells reset the mask and SIGCHLD themselves. The same program started
+# directly, with the same setup, gives what hardinit received.
+grep = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
+with open("{out}.direct", "w") as out:
+    subprocess.check_call(grep, preexec_fn=setup, stdout=out)
+with open("{out}", "w") as out:
+    sys.exit(subprocess.call([{hardinit:?}, "--"] + grep, preexec_fn=setup, stdout=out))
+"#,
+        hardinit = hardinit(),
+        out = out_file.display()
+    );
+    let out = run(
+        {
+            let mut c = Command::new("python3");
+            c.args(["-c", &script]);
+            c
+        },
+        LONG,
+    );
+    assert_eq!(
+        code(out.status),
+        0,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let direct = dir.read("status.direct");
+    let blocked = (1u64 << (10 - 1)) | (1u64 << (36 - 1));
+    assert!(
+        direct.contains(&format!("SigBlk:\t{blocked:016x}\n")),
+        "the setup took effect: {direct}"
+    );
+    let ignored =
+        u64::from_str_radix(direct.split("SigIgn:\t").nth(1).unwrap().trim(), 16).unwrap();
+    assert_eq!(
+        ignored & 0x11001,
+        0x11001,
+        "HUP, PIPE and CHLD ignored: {direct}"
+    );
+    assert_eq!(dir.read("status"), direct);
+}
+
+#[test]
+fn inherited_descriptors_are_closed_unless_kept() {
+    let dir = Scratch::new("fds");
+    for (flag, expect_open) in [(None, false), (Some("--keep-fds"), true)] {
+        let list = dir.path("fds");
+        let mut args = vec![hardinit().to_string()];
+        args.extend(flag.map(String::from));
+        args.extend([
+            "--".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("ls /proc/$$/fd > {}", list.display()),
+        ]);
+        let out = run(
+            {
+                let mut c = Command::new("bash");
+                c.args(["-c", "exec 7</dev/null 9</dev/null; exec \"$@\"", "bash"])
+                    .args(&args);
+                c
+            },
+            LONG,
+        );
+        assert_eq!(
+            code(out.status),
+            0,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fds = lines_of(&list);
+        assert!(
+            fds.contains(&"0".to_string()) && fds.contains(&"2".to_string()),
+            "{fds:?}"
+        );
+        assert_eq!(
+            fds.contains(&"7".to_string()),
+            expect_open,
+            "{flag:?}: {fds:?}"
+        );
+        assert_eq!(
+            fds.contains(&"9".to_string()),
+            expect_open,
+            "{flag:?}: {fds:?}"
+        );
+    }
+}
+
+#[test]
+fn outside_a_pid_namespace_hardinit_adopts_orphans_as_a_subreaper() {
+    let dir = Scratch::new("subreaper");
+    let parent = dir.path("parent");
+    // The grandchild outlives the server (SIGTERM ignored), then reports its parent.
+    let script = format!(
+        "sh -c 'trap \"\" TERM; sleep 0.5; cut -d\" \" -f4 /proc/$$/stat > {}' & exit 0",
+        parent.display()
+    );
+    let child = Command::new(hardinit())
+        .args(["--", "sh", "-c", &script])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert_eq!(code(finish(child, LONG)), 0);
+    assert_eq!(
+        dir.read("parent").trim(),
+        pid.to_string(),
+        "the orphan was re-parented to hardinit, which waited for it"
+    );
+}
+
+#[test]
+fn ctrl_c_on_a_terminal_reaches_the_server_exactly_once() {
+    let dir = Scratch::new("tty");
+    let ready = dir.path("ready");
+    let mut cmd = Command::new("python3");
+    cmd.arg(probe())
+        .args(["pty", ready.to_str().unwrap(), "--", hardinit(), "--"])
+        .args(python_probe())
+        .args(["count-sigint", "1", ready.to_str().unwrap()]);
+    let out = run(cmd, LONG);
+    assert_eq!(
+        code(out.status),
+        0,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines_of(&ready), ["ready", "SIGINT=1 foreground=1"]);
+}
+
+#[test]
+fn rewrite_maps_and_drops_signals_and_reads_its_environment_variable() {
+    let dir = Scratch::new("rewrite");
+    let log = dir.path("log");
+    let mut cmd = Command::new(hardinit());
+    cmd.env("HARDINIT_REWRITE", "USR1:USR2,HUP:0,TERM:QUIT")
+        .args(["--"])
+        .args(python_probe())
+        .args(["recv", log.to_str().unwrap(), "USR2", "QUIT", "INT"]);
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as i32;
+    wait_until(LONG, || {
+        (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(())
+    })
+    .expect("ready");
+    for signal in ["USR1", "HUP", "TERM", "INT"] {
+        let before = lines_of(&log).len();
+        send(pid, signal);
+        if signal != "HUP" {
+            wait_until(LONG, || (lines_of(&log).len() > before).then_some(()))
+                .unwrap_or_else(|| panic!("{signal} lost"));
+        }
+    }
+    assert_eq!(code(finish(child, LONG)), 0);
+    // USR2, QUIT, INT: the HUP was dropped, so nothing came between.
+    assert_eq!(lines_of(&log)[1..], ["12", "3", "2"]);
+}
+
+#[test]
+fn forward_to_group_reaches_every_process_of_the_servers_group() {
+    let dir = Scratch::new("group");
+    let (a, b) = (dir.path("a"), dir.path("b"));
+    let p = probe();
+    let script = format!(
+        "python3 {p} recv {a} USR1 & exec python3 {p} recv {b} USR1",
+        p = p.display(),
+        a = a.display(),
+        b = b.display()
+    );
+    let child = Command::new(hardinit())
+        .args(["--forward-to", "group", "--", "sh", "-c", &script])
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    wait_until(LONG, || {
+        (lines_of(&a).first().is_some() && lines_of(&b).first().is_some()).then_some(())
+    })
+    .expect("both ready");
+    send(pid, "USR1");
+    assert_eq!(code(finish(child, LONG)), 0);
+    assert_eq!(lines_of(&a), ["ready", "10"]);
+    assert_eq!(lines_of(&b), ["ready", "10"]);
+}
+
+#[test]
+fn bad_input_gets_one_line_and_its_exit_code() {
+    let cases: [(&[&str], i32, &str); 5] = [
+        (&["--no-such-flag", "true"], 64, "--no-such-flag"),
+        (&[], 64, "no server command"),
+        (&["--grace", "forever", "true"], 64, "--grace"),
+        (&["--", "no-such-server-anywhere"], 127, "PATH="),
+        (&["--", "/etc/hostname"], 126, "/etc/hostname"),
+    ];
+    for (args, expected, mentions) in cases {
+        let mut cmd = Command::new(hardinit());
+        cmd.args(args).env("PATH", "/usr/bin:/bin");
+        let out = run(cmd, LONG);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(out.status), expected, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("hardinit: error: ") && stderr.contains(mentions),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn json_logs_use_vaults_keys() {
+    let mut cmd = Command::new(hardinit());
+    cmd.args(["-v", "--log-format", "json", "--", "sh", "-c", "exit 3"]);
+    let out = run(cmd, LONG);
+    assert_eq!(code(out.status), 3);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().count() >= 2, "{stderr}");
+    for line in stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(v["@module"], "hardinit");
+        assert!(["debug", "info", "warn", "error"].contains(&v["@level"].as_str().unwrap()));
+        assert!(v["@message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            v["@timestamp"]
+                .as_str()
+                .is_some_and(|t| t.len() == 27 && t.ends_with('Z')),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn help_and_version_exit_zero_on_stdout() {
+    for flag in ["--help", "--version"] {
+        let out = run(
+            {
+                let mut c = Command::new(hardinit());
+                c.arg(flag).stdout(Stdio::piped());
+                c
+            },
+            LONG,
+        );
+        assert_eq!(code(out.status), 0);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("hardinit"));
+    }
+}
