@@ -170,7 +170,7 @@ mod tests {
             &["hardinit", "--rewrite", "TERM", "x"],
             &["hardinit", "--forward-to", "all", "x"],
         ] {
-            let e = run(args).err().expect("must fail");
+            let e = run(args).expect_err("must fail");
             assert_eq!(e.code, crate::error::ExitCode::Usage, "{args:?}");
             assert!(!e.message.contains('\n'), "{:?}", e.message);
         }

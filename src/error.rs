@@ -12,6 +12,7 @@ pub enum ExitCode {
     /// 71 (EX_OSERR): a system call failed that should not have.
     System = 71,
     /// 78 (EX_CONFIG): a hardening rule refused to start the server.
+    #[allow(dead_code)] // Reserved: the hardening rules return it.
     Refused = 78,
     /// 126: the server exists but cannot be executed.
     NotExecutable = 126,

