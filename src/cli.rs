@@ -53,22 +53,15 @@ fn command() -> Command {
 pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
     let matches = match command().try_get_matches_from(args) {
         Ok(m) => m,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
             // Nothing useful can be done if stdout is closed.
             let _ = e.print();
             return Ok(Invocation::Done(0));
         }
         Err(e) => return Err(Fatal::usage(one_line(&e.render().to_string()))),
     };
-    let command: Vec<OsString> = matches
-        .get_many::<OsString>("command")
-        .map(|v| v.cloned().collect())
-        .unwrap_or_default();
+    let command: Vec<OsString> =
+        matches.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default();
     if command.is_empty() {
         return Err(Fatal::usage(
             "no server command given: hardinit [OPTIONS] [--] COMMAND [ARGS...]; see hardinit --help",
@@ -79,11 +72,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         rewrites.add(spec).map_err(Fatal::usage)?;
     }
     let grace_text = matches.get_one::<String>("grace").expect("has a default");
-    let grace = parse_duration(grace_text).ok_or_else(|| {
-        Fatal::usage(format!(
-            "--grace {grace_text:?}: expected a duration such as 5s, 500ms or 2m"
-        ))
-    })?;
+    let grace = parse_duration(grace_text)
+        .ok_or_else(|| Fatal::usage(format!("--grace {grace_text:?}: expected a duration such as 5s, 500ms or 2m")))?;
     let log_level = if matches.get_flag("quiet") {
         Level::Error
     } else if matches.get_flag("verbose") {
@@ -94,13 +84,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
     Ok(Invocation::Run(Options {
         command,
         log_level,
-        log_json: matches
-            .get_one::<String>("log-format")
-            .is_some_and(|f| f == "json"),
-        forward_to: if matches
-            .get_one::<String>("forward-to")
-            .is_some_and(|f| f == "group")
-        {
+        log_json: matches.get_one::<String>("log-format").is_some_and(|f| f == "json"),
+        forward_to: if matches.get_one::<String>("forward-to").is_some_and(|f| f == "group") {
             ForwardTo::Group
         } else {
             ForwardTo::Server
@@ -114,18 +99,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
 /// clap's message is several lines (error, tip, usage); we promise one.
 fn one_line(rendered: &str) -> String {
     let first = rendered.lines().next().unwrap_or("invalid arguments");
-    format!(
-        "{}; see hardinit --help",
-        first.trim_start_matches("error: ")
-    )
+    format!("{}; see hardinit --help", first.trim_start_matches("error: "))
 }
 
 /// `5`, `5s`, `500ms`, `2m`: seconds when no unit is given.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().ok()?;
     match unit {
@@ -149,10 +129,7 @@ mod tests {
 
     #[test]
     fn command_and_its_flags_are_kept_verbatim() {
-        let o = run(&[
-            "hardinit", "-v", "--grace", "2s", "bao", "server", "-dev", "--x",
-        ])
-        .unwrap();
+        let o = run(&["hardinit", "-v", "--grace", "2s", "bao", "server", "-dev", "--x"]).unwrap();
         assert_eq!(o.command, ["bao", "server", "-dev", "--x"]);
         assert_eq!(o.grace, Duration::from_secs(2));
         assert_eq!(o.log_level, Level::Debug);

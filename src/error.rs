@@ -29,10 +29,7 @@ pub struct Fatal {
 
 impl Fatal {
     pub fn new(code: ExitCode, message: impl Into<String>) -> Fatal {
-        Fatal {
-            code,
-            message: message.into(),
-        }
+        Fatal { code, message: message.into() }
     }
 
     pub fn usage(message: impl Into<String>) -> Fatal {

@@ -23,6 +23,11 @@ use sys::process::Ended;
 
 /// Called by the C entry point in `sys`; returns the process exit status.
 fn main_with_args(args: Vec<OsString>) -> i32 {
+    // A bug must still end in one line and a documented status, not an abort with a core dump.
+    std::panic::set_hook(Box::new(|panic| {
+        error!("internal error, please report it: {panic}");
+        sys::process::exit_now(error::ExitCode::Internal as i32);
+    }));
     match run(args) {
         Ok(status) => status,
         Err(fatal) => {
@@ -45,15 +50,11 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     if !is_namespace_init {
         // Without this, orphans of the server would escape to the real init (shareProcessNamespace,
         // `docker run --init`).
-        sys::process::become_child_subreaper()
-            .map_err(|e| Fatal::system("becoming a child subreaper", e))?;
+        sys::process::become_child_subreaper().map_err(|e| Fatal::system("becoming a child subreaper", e))?;
     }
     let session = Session::detect();
     let server = spawn_server(&options, &inherited, session)?;
-    debug!(
-        "started {:?} as pid {server} ({session:?})",
-        options.command
-    );
+    debug!("started {:?} as pid {server} ({session:?})", options.command);
     let supervisor = supervise::Supervisor {
         server,
         forward_to: options.forward_to,
@@ -73,23 +74,18 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
 /// and signals sent to a namespace's PID 1 are queued instead of dropped (the kernel drops
 /// signals with the default disposition sent to a namespace init, but never blocked ones).
 fn take_over_signals(inherited: &Inherited) -> Result<(), Fatal> {
-    sys::signal::set_mask(&signals::waited_set())
-        .map_err(|e| Fatal::system("blocking signals", e))?;
+    sys::signal::set_mask(&signals::waited_set()).map_err(|e| Fatal::system("blocking signals", e))?;
     // An ignored SIGCHLD makes the kernel reap children itself and lose the server's status.
     if inherited.ignored.contains(libc::SIGCHLD) {
-        sys::signal::set_disposition(libc::SIGCHLD, false)
-            .map_err(|e| Fatal::system("resetting SIGCHLD", e))?;
+        sys::signal::set_disposition(libc::SIGCHLD, false).map_err(|e| Fatal::system("resetting SIGCHLD", e))?;
     }
     Ok(())
 }
 
 fn spawn_server(options: &Options, inherited: &Inherited, session: Session) -> Result<i32, Fatal> {
     let path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
-    let argv = options
-        .command
-        .iter()
-        .map(|a| spawn::to_cstring(a.clone(), "an argument"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let argv =
+        options.command.iter().map(|a| spawn::to_cstring(a.clone(), "an argument")).collect::<Result<Vec<_>, _>>()?;
     let envp = std::env::vars_os()
         .map(|(k, v)| {
             let mut pair = k;
@@ -98,16 +94,6 @@ fn spawn_server(options: &Options, inherited: &Inherited, session: Session) -> R
             spawn::to_cstring(pair, "the environment")
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let image = sys::process::ExecImage::new(
-        spawn::to_cstring(path.into_os_string(), "the server path")?,
-        argv,
-        envp,
-    );
-    spawn::start(&Spawn {
-        image,
-        inherited,
-        session,
-        keep_fds: options.keep_fds,
-        umask: None,
-    })
+    let image = sys::process::ExecImage::new(spawn::to_cstring(path.into_os_string(), "the server path")?, argv, envp);
+    spawn::start(&Spawn { image, inherited, session, keep_fds: options.keep_fds, umask: None })
 }

@@ -11,10 +11,7 @@ pub fn children_of(parent: i32) -> Vec<i32> {
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| parent_in_stat(&s))
-                == Some(parent)
+            fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| parent_in_stat(&s)) == Some(parent)
         })
         .collect()
 }
@@ -37,10 +34,7 @@ mod tests {
 
     #[test]
     fn finds_our_own_child() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .unwrap();
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
         let found = children_of(std::process::id() as i32);
         child.kill().unwrap();
         child.wait().unwrap();

@@ -4,9 +4,9 @@ use crate::sys::signal::{MAX_SIGNAL, SigSet};
 
 /// Names as `kill -l` prints them, index = signal number.
 const NAMES: [&str; 32] = [
-    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
+    "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH",
+    "IO", "PWR", "SYS",
 ];
 
 /// SIGRTMIN as C programs and `kill -l` see it: the C libraries keep 32 and 33 (musl also 34) for
@@ -15,14 +15,7 @@ pub const RTMIN: i32 = 34;
 
 /// Signals the kernel raises in the faulting thread itself: forwarding them makes no sense and
 /// blocking them turns a fault into an immediate kill.
-const SYNCHRONOUS: [i32; 6] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGFPE,
-    libc::SIGILL,
-    libc::SIGTRAP,
-    libc::SIGSYS,
-];
+const SYNCHRONOUS: [i32; 6] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS];
 
 /// Whether hardinit passes `signal` on to the server. SIGCHLD is ours (it drives reaping);
 /// SIGKILL and SIGSTOP cannot be caught.
@@ -92,19 +85,14 @@ pub struct Rewrites {
 impl Rewrites {
     /// Parses one `SRC:DST`.
     pub fn add(&mut self, spec: &str) -> Result<(), String> {
-        let (src, dst) = spec.split_once(':').ok_or_else(|| {
-            format!("--rewrite {spec:?}: expected SRC:DST, e.g. TERM:QUIT or WINCH:0")
-        })?;
-        let src = parse(src)
-            .filter(|s| *s != 0)
-            .ok_or_else(|| format!("--rewrite {spec:?}: unknown signal {src:?}"))?;
-        let dst =
-            parse(dst).ok_or_else(|| format!("--rewrite {spec:?}: unknown signal {dst:?}"))?;
+        let (src, dst) = spec
+            .split_once(':')
+            .ok_or_else(|| format!("--rewrite {spec:?}: expected SRC:DST, e.g. TERM:QUIT or WINCH:0"))?;
+        let src =
+            parse(src).filter(|s| *s != 0).ok_or_else(|| format!("--rewrite {spec:?}: unknown signal {src:?}"))?;
+        let dst = parse(dst).ok_or_else(|| format!("--rewrite {spec:?}: unknown signal {dst:?}"))?;
         if !is_forwarded(src) {
-            return Err(format!(
-                "--rewrite {spec:?}: {} is never forwarded, so it cannot be rewritten",
-                name(src)
-            ));
+            return Err(format!("--rewrite {spec:?}: {} is never forwarded, so it cannot be rewritten", name(src)));
         }
         self.entries.retain(|(s, _)| *s != src);
         self.entries.push((src, dst));
@@ -113,11 +101,7 @@ impl Rewrites {
 
     /// The signal to send for a received `signal`, or `None` to drop it.
     pub fn apply(&self, signal: i32) -> Option<i32> {
-        let target = self
-            .entries
-            .iter()
-            .find(|(s, _)| *s == signal)
-            .map_or(signal, |(_, d)| *d);
+        let target = self.entries.iter().find(|(s, _)| *s == signal).map_or(signal, |(_, d)| *d);
         (target != 0).then_some(target)
     }
 }
@@ -165,11 +149,7 @@ mod tests {
             assert!(is_forwarded(s), "{}", name(s));
         }
         let waited = waited_set();
-        assert!(
-            waited.contains(libc::SIGCHLD)
-                && waited.contains(libc::SIGTERM)
-                && !waited.contains(libc::SIGSEGV)
-        );
+        assert!(waited.contains(libc::SIGCHLD) && waited.contains(libc::SIGTERM) && !waited.contains(libc::SIGSEGV));
     }
 
     #[test]
@@ -183,11 +163,7 @@ mod tests {
         assert_eq!(r.apply(libc::SIGUSR1), Some(RTMIN + 1));
         assert_eq!(r.apply(libc::SIGHUP), Some(libc::SIGHUP));
         r.add("TERM:INT").unwrap();
-        assert_eq!(
-            r.apply(libc::SIGTERM),
-            Some(libc::SIGINT),
-            "a later rewrite of the same source wins"
-        );
+        assert_eq!(r.apply(libc::SIGTERM), Some(libc::SIGINT), "a later rewrite of the same source wins");
         assert!(r.add("TERM").is_err());
         assert!(r.add("CHLD:TERM").is_err());
         r.add("QUIT:KILL").unwrap();

@@ -19,8 +19,7 @@ pub struct Inherited {
 
 impl Inherited {
     pub fn capture() -> Result<Inherited, Fatal> {
-        let mask =
-            signal::current_mask().map_err(|e| Fatal::system("reading the signal mask", e))?;
+        let mask = signal::current_mask().map_err(|e| Fatal::system("reading the signal mask", e))?;
         let mut ignored = SigSet::empty();
         for sig in (1..=MAX_SIGNAL).filter(|s| *s != libc::SIGKILL && *s != libc::SIGSTOP) {
             // 32 and 33 belong to the C library and may be refused (EINVAL): they are then not ignored.
@@ -45,11 +44,7 @@ pub enum Session {
 
 impl Session {
     pub fn detect() -> Session {
-        if process::terminal_foreground_group(0).is_ok() {
-            Session::Terminal
-        } else {
-            Session::Detached
-        }
+        if process::terminal_foreground_group(0).is_ok() { Session::Terminal } else { Session::Detached }
     }
 }
 
@@ -66,10 +61,7 @@ pub struct Spawn<'a> {
 pub fn resolve(program: &OsStr, search_path: Option<&OsStr>) -> Result<PathBuf, Fatal> {
     let shown = program.to_string_lossy();
     if program.is_empty() {
-        return Err(Fatal::new(
-            ExitCode::NotFound,
-            "the server command is empty",
-        ));
+        return Err(Fatal::new(ExitCode::NotFound, "the server command is empty"));
     }
     if program.as_bytes().contains(&b'/') {
         let path = PathBuf::from(program);
@@ -79,22 +71,14 @@ pub fn resolve(program: &OsStr, search_path: Option<&OsStr>) -> Result<PathBuf, 
                 ExitCode::NotExecutable,
                 format!("{shown}: not an executable file; fix its mode (chmod 0755) or the image"),
             )),
-            None => Err(Fatal::new(
-                ExitCode::NotFound,
-                format!("{shown}: no such file; check the path or the image"),
-            )),
+            None => Err(Fatal::new(ExitCode::NotFound, format!("{shown}: no such file; check the path or the image"))),
         };
     }
-    let search = search_path
-        .map(OsStr::as_bytes)
-        .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let search =
+        search_path.map(OsStr::as_bytes).unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let mut not_executable = None;
     for dir in search.split(|b| *b == b':') {
-        let dir = if dir.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(OsStr::from_bytes(dir))
-        };
+        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
         let candidate = dir.join(program);
         match executable(&candidate) {
             Some(true) => return Ok(candidate),
@@ -156,8 +140,7 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
             process::exit_now(if errno == libc::ENOENT { 127 } else { 126 });
         }
         Forked::Parent { child } => {
-            process::close(report_write)
-                .map_err(|e| Fatal::system("closing the report pipe", e))?;
+            process::close(report_write).map_err(|e| Fatal::system("closing the report pipe", e))?;
             let mut report = [0u8; 8];
             let got = process::read_full(report_read, &mut report)
                 .map_err(|e| Fatal::system("reading the exec report", e))?;
@@ -166,9 +149,7 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
                 return Ok(child);
             }
             let step = u32::from_ne_bytes(report[..4].try_into().expect("4 bytes")) as usize;
-            let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(
-                report[4..].try_into().expect("4 bytes"),
-            ));
+            let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(report[4..].try_into().expect("4 bytes")));
             // Collect the child's status so it does not linger; its SIGCHLD stays pending, unused.
             let _ = process::reap_any(true);
             let path = spawn.image.path().to_string_lossy();
@@ -177,13 +158,7 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
                 _ if step == STEP_NAMES.len() - 1 => ExitCode::NotExecutable,
                 _ => ExitCode::System,
             };
-            Err(Fatal::new(
-                code,
-                format!(
-                    "cannot {} for {path}: {err}",
-                    STEP_NAMES.get(step).unwrap_or(&"start")
-                ),
-            ))
+            Err(Fatal::new(code, format!("cannot {} for {path}: {err}", STEP_NAMES.get(step).unwrap_or(&"start"))))
         }
     }
 }
@@ -231,32 +206,16 @@ mod tests {
     fn resolve_searches_path_and_names_what_it_searched() {
         let sh = resolve(OsStr::new("sh"), Some(OsStr::new("/nonexistent:/bin"))).unwrap();
         assert_eq!(sh, Path::new("/bin/sh"));
-        let e = resolve(
-            OsStr::new("no-such-server"),
-            Some(OsStr::new("/nonexistent:/bin")),
-        )
-        .unwrap_err();
+        let e = resolve(OsStr::new("no-such-server"), Some(OsStr::new("/nonexistent:/bin"))).unwrap_err();
         assert_eq!(e.code, ExitCode::NotFound);
-        assert!(
-            e.message.contains("PATH=/nonexistent:/bin"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("PATH=/nonexistent:/bin"), "{}", e.message);
         let e = resolve(OsStr::new("/etc/passwd"), None).unwrap_err();
         assert_eq!(e.code, ExitCode::NotExecutable);
         let e = resolve(OsStr::new("passwd"), Some(OsStr::new("/etc"))).unwrap_err();
-        assert_eq!(
-            e.code,
-            ExitCode::NotExecutable,
-            "a directory entry that is not executable"
-        );
+        assert_eq!(e.code, ExitCode::NotExecutable, "a directory entry that is not executable");
         let e = resolve(OsStr::new("/nonexistent/bao"), None).unwrap_err();
         assert_eq!(e.code, ExitCode::NotFound);
         let e = resolve(OsStr::new("/etc"), None).unwrap_err();
-        assert_eq!(
-            e.code,
-            ExitCode::NotExecutable,
-            "a directory is not executable"
-        );
+        assert_eq!(e.code, ExitCode::NotExecutable, "a directory is not executable");
     }
 }

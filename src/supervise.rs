@@ -1,14 +1,21 @@
 //! The supervisor loop: wait for a signal, forward it or reap; when the server has ended, give the
 //! leftovers their grace, then leave with the server's status. Single-threaded, no timer: an idle
 //! hardinit sleeps in sigwaitinfo until the kernel has something for it.
+//!
+//! Signals go through a backlog, in the order received. The kernel limits pending real-time
+//! signals per user (RLIMIT_SIGPENDING), and hardinit and the server usually share a user: a
+//! sender that keeps hardinit's own queue full would otherwise leave no room to forward into the
+//! server's. Taking every signal off the kernel's queue into the backlog frees that room; the
+//! backlog is retried every millisecond while it is not empty, and only then.
 
 use crate::cli::ForwardTo;
-use crate::error::{ExitCode, Fatal};
+use crate::error::Fatal;
 use crate::signals::{self, Rewrites};
 use crate::spawn::Session;
 use crate::sys::process::{self, Ended};
 use crate::sys::signal::{self, SigInfo, SigSet};
 use crate::{debug, info, procfs, warn};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub struct Supervisor<'a> {
@@ -22,32 +29,52 @@ pub struct Supervisor<'a> {
     pub is_namespace_init: bool,
 }
 
-/// How long a real-time signal is retried while the server's signal queue is full.
-const QUEUE_RETRY_FOR: Duration = Duration::from_secs(5);
+/// How often a backlog is retried while the server's signal queue is full.
+const RETRY_EVERY: Duration = Duration::from_millis(1);
+/// Past this many waiting signals (a server that never takes its signals), new ones are dropped
+/// with a warning rather than growing hardinit's memory without bound.
+const BACKLOG_LIMIT: usize = 65_536;
+
+/// What became of one attempt to forward a signal.
+enum Delivery {
+    /// Sent, dropped on purpose, or failed for good (logged): take it off the backlog.
+    Done,
+    /// The server's queue is full (EAGAIN): keep it and try again.
+    Retry,
+}
 
 impl Supervisor<'_> {
     /// Runs until the server has ended and every other child is gone. Returns the server's end.
     pub fn run(&self) -> Result<Ended, Fatal> {
         let waited = signals::waited_set();
+        let mut backlog = VecDeque::new();
         let ended = loop {
-            let info = wait(&waited, None)?.ok_or_else(|| {
-                Fatal::new(ExitCode::Internal, "sigwaitinfo returned without a signal")
-            })?;
-            if info.signal == libc::SIGCHLD {
-                if let Some(ended) = self.reap_all() {
-                    break ended;
+            let timeout = if backlog.is_empty() { None } else { Some(RETRY_EVERY) };
+            match wait(&waited, timeout)? {
+                Some(info) if info.signal == libc::SIGCHLD => {
+                    if let Some(ended) = self.reap_all() {
+                        break ended;
+                    }
                 }
-            } else {
-                self.forward(&info);
+                Some(info) if backlog.len() >= BACKLOG_LIMIT => {
+                    warn!("{} signals wait for the server; {} dropped", backlog.len(), signals::name(info.signal))
+                }
+                Some(info) => backlog.push_back(info),
+                None => {}
+            }
+            while let Some(info) = backlog.front() {
+                match self.forward(info) {
+                    Delivery::Done => backlog.pop_front(),
+                    Delivery::Retry => break,
+                };
             }
         };
+        if !backlog.is_empty() {
+            warn!("the server ended with {} signals not yet delivered", backlog.len());
+        }
         match ended {
             Ended::Exited(code) => debug!("server (pid {}) exited with status {code}", self.server),
-            Ended::Killed(sig) => debug!(
-                "server (pid {}) was killed by {}",
-                self.server,
-                signals::name(sig)
-            ),
+            Ended::Killed(sig) => debug!("server (pid {}) was killed by {}", self.server, signals::name(sig)),
         }
         self.drain(&waited)?;
         Ok(ended)
@@ -67,7 +94,7 @@ impl Supervisor<'_> {
         server_end
     }
 
-    fn forward(&self, info: &SigInfo) {
+    fn forward(&self, info: &SigInfo) -> Delivery {
         let name = signals::name(info.signal);
         // On hangup the terminal itself signals the session leader and the foreground group, which
         // is the server's: passing ours on would deliver it twice (dumb-init #136).
@@ -76,16 +103,17 @@ impl Supervisor<'_> {
             && [libc::SIGHUP, libc::SIGCONT].contains(&info.signal)
         {
             debug!("{name} from the terminal already reached the server's group; not forwarded");
-            return;
+            return Delivery::Done;
         }
         let Some(target) = self.rewrites.apply(info.signal) else {
             debug!("{name} dropped (--rewrite)");
-            return;
+            return Delivery::Done;
         };
+        // kill(2) cannot fail for lack of room: for a real-time signal it would set the pending bit
+        // without queueing an instance, silently merging it with the next one. rt_sigqueueinfo
+        // says EAGAIN instead. A process group has no such call: there, kill(2) it is.
         let result = match self.forward_to {
-            ForwardTo::Server if signals::is_realtime(target) => {
-                queue_with_retry(self.server, target, info.value)
-            }
+            ForwardTo::Server if signals::is_realtime(target) => signal::queue_signal(self.server, target, info.value),
             ForwardTo::Server => signal::kill(self.server, target),
             ForwardTo::Group => signal::kill(-self.server, target),
         };
@@ -97,12 +125,10 @@ impl Supervisor<'_> {
                 signals::name(target),
                 self.server
             ),
-            Err(e) => warn!(
-                "could not forward {} to the server (pid {}): {e}",
-                signals::name(target),
-                self.server
-            ),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Delivery::Retry,
+            Err(e) => warn!("could not forward {} to the server (pid {}): {e}", signals::name(target), self.server),
         }
+        Delivery::Done
     }
 
     /// After the server has ended: SIGTERM whatever is left, wait up to the grace period while
@@ -111,10 +137,7 @@ impl Supervisor<'_> {
         if !self.children_remain() {
             return Ok(());
         }
-        info!(
-            "server ended with processes left; sending SIGTERM, SIGKILL after {:?}",
-            self.grace
-        );
+        info!("server ended with processes left; sending SIGTERM, SIGKILL after {:?}", self.grace);
         let mut terminated = self.signal_leftovers(libc::SIGTERM, &[]);
         let deadline = Instant::now() + self.grace;
         while self.children_remain() {
@@ -130,18 +153,12 @@ impl Supervisor<'_> {
                         terminated.extend(self.signal_leftovers(libc::SIGTERM, &terminated));
                     }
                 }
-                Some(info) => debug!(
-                    "{} ignored: the server has ended",
-                    signals::name(info.signal)
-                ),
+                Some(info) => debug!("{} ignored: the server has ended", signals::name(info.signal)),
                 None => {}
             }
         }
         if self.children_remain() {
-            warn!(
-                "processes still running after the {:?} grace period; sending SIGKILL",
-                self.grace
-            );
+            warn!("processes still running after the {:?} grace period; sending SIGKILL", self.grace);
         }
         while self.children_remain() {
             // Repeated: a subreaper adopts the orphans of each process it kills.
@@ -174,10 +191,7 @@ impl Supervisor<'_> {
             return Vec::new();
         }
         let mut signalled = Vec::new();
-        for pid in procfs::children_of(process::getpid())
-            .into_iter()
-            .filter(|p| !skip.contains(p))
-        {
+        for pid in procfs::children_of(process::getpid()).into_iter().filter(|p| !skip.contains(p)) {
             match signal::kill(pid, sig) {
                 Ok(()) => signalled.push(pid),
                 Err(e) => debug!("kill({pid}, {}): {e}", signals::name(sig)),
@@ -189,20 +203,6 @@ impl Supervisor<'_> {
 
 fn wait(set: &SigSet, timeout: Option<Duration>) -> Result<Option<SigInfo>, Fatal> {
     signal::wait_for_signal(set, timeout).map_err(|e| Fatal::system("waiting for signals", e))
-}
-
-/// Real-time signals are queued one entry per instance. When the server's queue is full the kernel
-/// refuses with EAGAIN; waiting a moment lets the server drain it, so no instance is lost.
-fn queue_with_retry(pid: i32, sig: i32, value: usize) -> std::io::Result<()> {
-    let give_up = Instant::now() + QUEUE_RETRY_FOR;
-    loop {
-        match signal::queue_signal(pid, sig, value) {
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && Instant::now() < give_up => {
-                std::thread::sleep(Duration::from_micros(200))
-            }
-            other => return other,
-        }
-    }
 }
 
 impl std::fmt::Display for Ended {

@@ -12,14 +12,19 @@ const LONG: Duration = Duration::from_secs(60);
 /// Every signal hardinit forwards, as the probe names them. 32 and 33 belong to the C library.
 fn forwarded_signals() -> Vec<String> {
     let mut names: Vec<String> = [
-        "HUP", "INT", "QUIT", "ABRT", "USR1", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CONT",
-        "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",
+        "HUP", "INT", "QUIT", "ABRT", "USR1", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CONT", "TSTP", "TTIN", "TTOU",
+        "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     names.extend((0..=30).map(|n| format!("RTMIN+{n}")));
     names
+}
+
+/// A shell loop that waits until `path` exists: a leftover process says it has set its traps.
+fn until_exists(path: &std::path::Path) -> String {
+    format!("while [ ! -e {} ]; do sleep 0.01; done", path.display())
 }
 
 fn python_probe() -> Vec<String> {
@@ -32,16 +37,8 @@ fn exit_codes_pass_through_from_the_server() {
         return;
     }
     for expected in [0, 1, 2, 127, 255] {
-        let out = run(
-            as_namespace_init(&["--", "sh", "-c", &format!("exit {expected}")]),
-            LONG,
-        );
-        assert_eq!(
-            code(out.status),
-            expected,
-            "stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run(as_namespace_init(&["--", "sh", "-c", &format!("exit {expected}")]), LONG);
+        assert_eq!(code(out.status), expected, "stderr: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
@@ -51,16 +48,8 @@ fn a_server_killed_by_a_signal_gives_128_plus_its_number() {
         return;
     }
     for (signal, expected) in [("TERM", 143), ("HUP", 129), ("USR1", 138), ("USR2", 140)] {
-        let out = run(
-            as_namespace_init(&["--", "sh", "-c", &format!("kill -{signal} $$")]),
-            LONG,
-        );
-        assert_eq!(
-            code(out.status),
-            expected,
-            "{signal}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run(as_namespace_init(&["--", "sh", "-c", &format!("kill -{signal} $$")]), LONG);
+        assert_eq!(code(out.status), expected, "{signal}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
@@ -73,28 +62,12 @@ fn every_forwarded_signal_reaches_the_server_when_sent_from_inside_the_namespace
     let log = dir.path("log");
     let mut args = vec!["--".to_string()];
     args.extend(python_probe());
-    args.extend([
-        "recv".into(),
-        log.to_string_lossy().into_owned(),
-        "--send-to-init".into(),
-    ]);
+    args.extend(["recv".into(), log.to_string_lossy().into_owned(), "--send-to-init".into()]);
     let signals = forwarded_signals();
     args.extend(signals.iter().cloned());
-    let out = run(
-        as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()),
-        LONG,
-    );
-    assert_eq!(
-        code(out.status),
-        0,
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        lines_of(&log).len(),
-        signals.len() + 1,
-        "one line per signal after 'ready'"
-    );
+    let out = run(as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()), LONG);
+    assert_eq!(code(out.status), 0, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lines_of(&log).len(), signals.len() + 1, "one line per signal after 'ready'");
 }
 
 #[test]
@@ -109,14 +82,10 @@ fn every_forwarded_signal_reaches_the_server_when_sent_from_outside_the_namespac
     args.extend(python_probe());
     args.extend(["recv".into(), log.to_string_lossy().into_owned()]);
     args.extend(signals.iter().cloned());
-    let child = as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .spawn()
-        .unwrap();
+    let child = as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()).spawn().unwrap();
     let init = forked_child_of(&child);
-    wait_until(LONG, || {
-        (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(())
-    })
-    .expect("probe ready");
+    wait_until(LONG, || (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(()))
+        .expect("probe ready");
     for (i, signal) in signals.iter().enumerate() {
         let signal = if let Some(n) = signal.strip_prefix("RTMIN+") {
             format!("{}", 34 + n.parse::<i32>().unwrap())
@@ -140,44 +109,27 @@ fn ten_thousand_realtime_signals_all_reach_the_server() {
     let log = dir.path("log");
     // A small pending-signal limit makes the queues overflow: sender and hardinit must both retry
     // on EAGAIN, and a design that coalesces or drops on overflow loses signals here.
-    let mut cmd = Command::new("prlimit");
-    cmd.args([
-        "--sigpending=64",
-        "unshare",
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
-        hardinit(),
-        "--",
-    ])
-    .args(python_probe())
-    .args(["recv", log.to_str().unwrap(), "RTMIN+6x10000"]);
+    // The pending count is per user: a uid of their own keeps the other tests' signals out of it.
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "setpriv", "--reuid=4242", "--regid=4242"])
+        .args(["--clear-groups", "prlimit", "--sigpending=64", hardinit(), "--"])
+        .args(python_probe())
+        .args(["recv", log.to_str().unwrap(), "RTMIN+6x10000"]);
     let child = cmd.spawn().unwrap();
     let init = forked_child_of(&child);
-    wait_until(LONG, || {
-        (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(())
-    })
-    .expect("probe ready");
+    wait_until(LONG, || (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(()))
+        .expect("probe ready");
     let sender = run(
         {
             let mut c = Command::new("python3");
-            c.arg(probe())
-                .args(["sigqueue", &init.to_string(), "RTMIN+6", "10000"]);
+            c.arg(probe()).args(["sigqueue", &init.to_string(), "RTMIN+6", "10000"]);
             c
         },
         LONG,
     );
-    assert!(
-        sender.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sender.stderr)
-    );
-    assert_eq!(
-        code(finish(child, LONG)),
-        0,
-        "the probe exits only once all 10,000 have arrived"
-    );
+    assert!(sender.status.success(), "{}", String::from_utf8_lossy(&sender.stderr));
+    assert_eq!(code(finish(child, LONG)), 0, "the probe exits only once all 10,000 have arrived");
     let received = lines_of(&log).iter().filter(|l| *l == "40").count();
     assert_eq!(received, 10_000);
 }
@@ -191,25 +143,10 @@ fn a_thousand_orphans_are_all_reaped() {
     let report = dir.path("report");
     let mut args = vec!["--".to_string()];
     args.extend(python_probe());
-    args.extend([
-        "orphans".into(),
-        "1000".into(),
-        report.to_string_lossy().into_owned(),
-    ]);
-    let out = run(
-        as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()),
-        LONG,
-    );
-    assert_eq!(
-        code(out.status),
-        0,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        dir.read("report").trim(),
-        "orphans=1000 adopted=1000 zombies=0"
-    );
+    args.extend(["orphans".into(), "1000".into(), report.to_string_lossy().into_owned()]);
+    let out = run(as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()), LONG);
+    assert_eq!(code(out.status), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(dir.read("report").trim(), "orphans=1000 adopted=1000 zombies=0");
 }
 
 #[test]
@@ -219,19 +156,15 @@ fn leftover_processes_get_sigterm_and_the_grace_to_finish() {
     }
     let dir = Scratch::new("grace");
     let done = dir.path("done");
+    let ready = dir.path("ready");
     let script = format!(
-        "(trap 'sleep 0.3; echo graceful > {}; exit 0' TERM; while :; do sleep 0.05; done) & sleep 0.3; exit 7",
-        done.display()
+        "(trap 'sleep 0.3; echo graceful > {done}; exit 0' TERM; touch {ready}; while :; do sleep 0.05; done) & {}; exit 7",
+        until_exists(&ready),
+        done = done.display(),
+        ready = ready.display()
     );
-    let out = run(
-        as_namespace_init(&["--grace", "5s", "--", "sh", "-c", &script]),
-        LONG,
-    );
-    assert_eq!(
-        code(out.status),
-        7,
-        "the server's status, not the leftover's"
-    );
+    let out = run(as_namespace_init(&["--grace", "5s", "--", "sh", "-c", &script]), LONG);
+    assert_eq!(code(out.status), 7, "the server's status, not the leftover's");
     assert_eq!(dir.read("done").trim(), "graceful");
 }
 
@@ -240,23 +173,17 @@ fn a_leftover_that_ignores_sigterm_is_killed_after_the_grace() {
     if !privileged(false) {
         return;
     }
-    let script = "sh -c 'trap \"\" TERM; exec sleep 60' & sleep 0.3; exit 0";
+    let dir = Scratch::new("stubborn");
+    let ready = dir.path("ready");
+    let script =
+        format!("sh -c 'trap \"\" TERM; touch {}; exec sleep 60' & {}; exit 0", ready.display(), until_exists(&ready));
     let started = Instant::now();
-    let out = run(
-        as_namespace_init(&["-v", "--grace", "1s", "--", "sh", "-c", script]),
-        LONG,
-    );
+    let out = run(as_namespace_init(&["-v", "--grace", "1s", "--", "sh", "-c", &script]), LONG);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(out.status), 0, "{stderr}");
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "SIGKILL came before the grace ended"
-    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "SIGKILL came before the grace ended");
     assert!(stderr.contains("sending SIGKILL"), "{stderr}");
-    assert!(
-        stderr.contains("killed by SIGKILL"),
-        "the leftover was reaped after SIGKILL: {stderr}"
-    );
+    assert!(stderr.contains("killed by SIGKILL"), "the leftover was reaped after SIGKILL: {stderr}");
 }
 
 #[test]
@@ -291,25 +218,12 @@ with open("{out}", "w") as out:
         },
         LONG,
     );
-    assert_eq!(
-        code(out.status),
-        0,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(code(out.status), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let direct = dir.read("status.direct");
     let blocked = (1u64 << (10 - 1)) | (1u64 << (36 - 1));
-    assert!(
-        direct.contains(&format!("SigBlk:\t{blocked:016x}\n")),
-        "the setup took effect: {direct}"
-    );
-    let ignored =
-        u64::from_str_radix(direct.split("SigIgn:\t").nth(1).unwrap().trim(), 16).unwrap();
-    assert_eq!(
-        ignored & 0x11001,
-        0x11001,
-        "HUP, PIPE and CHLD ignored: {direct}"
-    );
+    assert!(direct.contains(&format!("SigBlk:\t{blocked:016x}\n")), "the setup took effect: {direct}");
+    let ignored = u64::from_str_radix(direct.split("SigIgn:\t").nth(1).unwrap().trim(), 16).unwrap();
+    assert_eq!(ignored & 0x11001, 0x11001, "HUP, PIPE and CHLD ignored: {direct}");
     assert_eq!(dir.read("status"), direct);
 }
 
@@ -320,42 +234,20 @@ fn inherited_descriptors_are_closed_unless_kept() {
         let list = dir.path("fds");
         let mut args = vec![hardinit().to_string()];
         args.extend(flag.map(String::from));
-        args.extend([
-            "--".into(),
-            "sh".into(),
-            "-c".into(),
-            format!("ls /proc/$$/fd > {}", list.display()),
-        ]);
+        args.extend(["--".into(), "sh".into(), "-c".into(), format!("ls /proc/$$/fd > {}", list.display())]);
         let out = run(
             {
                 let mut c = Command::new("bash");
-                c.args(["-c", "exec 7</dev/null 9</dev/null; exec \"$@\"", "bash"])
-                    .args(&args);
+                c.args(["-c", "exec 7</dev/null 9</dev/null; exec \"$@\"", "bash"]).args(&args);
                 c
             },
             LONG,
         );
-        assert_eq!(
-            code(out.status),
-            0,
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(code(out.status), 0, "{}", String::from_utf8_lossy(&out.stderr));
         let fds = lines_of(&list);
-        assert!(
-            fds.contains(&"0".to_string()) && fds.contains(&"2".to_string()),
-            "{fds:?}"
-        );
-        assert_eq!(
-            fds.contains(&"7".to_string()),
-            expect_open,
-            "{flag:?}: {fds:?}"
-        );
-        assert_eq!(
-            fds.contains(&"9".to_string()),
-            expect_open,
-            "{flag:?}: {fds:?}"
-        );
+        assert!(fds.contains(&"0".to_string()) && fds.contains(&"2".to_string()), "{fds:?}");
+        assert_eq!(fds.contains(&"7".to_string()), expect_open, "{flag:?}: {fds:?}");
+        assert_eq!(fds.contains(&"9".to_string()), expect_open, "{flag:?}: {fds:?}");
     }
 }
 
@@ -364,14 +256,14 @@ fn outside_a_pid_namespace_hardinit_adopts_orphans_as_a_subreaper() {
     let dir = Scratch::new("subreaper");
     let parent = dir.path("parent");
     // The grandchild outlives the server (SIGTERM ignored), then reports its parent.
+    let ready = dir.path("ready");
     let script = format!(
-        "sh -c 'trap \"\" TERM; sleep 0.5; cut -d\" \" -f4 /proc/$$/stat > {}' & exit 0",
-        parent.display()
+        "sh -c 'trap \"\" TERM; touch {ready}; sleep 0.5; cut -d\" \" -f4 /proc/$$/stat > {parent}' & {}; exit 0",
+        until_exists(&ready),
+        ready = ready.display(),
+        parent = parent.display()
     );
-    let child = Command::new(hardinit())
-        .args(["--", "sh", "-c", &script])
-        .spawn()
-        .unwrap();
+    let child = Command::new(hardinit()).args(["--", "sh", "-c", &script]).spawn().unwrap();
     let pid = child.id();
     assert_eq!(code(finish(child, LONG)), 0);
     assert_eq!(
@@ -386,17 +278,13 @@ fn ctrl_c_on_a_terminal_reaches_the_server_exactly_once() {
     let dir = Scratch::new("tty");
     let ready = dir.path("ready");
     let mut cmd = Command::new("python3");
-    cmd.arg(probe())
-        .args(["pty", ready.to_str().unwrap(), "--", hardinit(), "--"])
-        .args(python_probe())
-        .args(["count-sigint", "1", ready.to_str().unwrap()]);
+    cmd.arg(probe()).args(["pty", ready.to_str().unwrap(), "--", hardinit(), "--"]).args(python_probe()).args([
+        "count-sigint",
+        "1",
+        ready.to_str().unwrap(),
+    ]);
     let out = run(cmd, LONG);
-    assert_eq!(
-        code(out.status),
-        0,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(code(out.status), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(lines_of(&ready), ["ready", "SIGINT=1 foreground=1"]);
 }
 
@@ -405,16 +293,16 @@ fn rewrite_maps_and_drops_signals_and_reads_its_environment_variable() {
     let dir = Scratch::new("rewrite");
     let log = dir.path("log");
     let mut cmd = Command::new(hardinit());
-    cmd.env("HARDINIT_REWRITE", "USR1:USR2,HUP:0,TERM:QUIT")
-        .args(["--"])
-        .args(python_probe())
-        .args(["recv", log.to_str().unwrap(), "USR2", "QUIT", "INT"]);
+    cmd.env("HARDINIT_REWRITE", "USR1:USR2,HUP:0,TERM:QUIT").args(["--"]).args(python_probe()).args([
+        "recv",
+        log.to_str().unwrap(),
+        "USR2",
+        "QUIT",
+        "INT",
+    ]);
     let child = cmd.spawn().unwrap();
     let pid = child.id() as i32;
-    wait_until(LONG, || {
-        (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(())
-    })
-    .expect("ready");
+    wait_until(LONG, || (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(())).expect("ready");
     for signal in ["USR1", "HUP", "TERM", "INT"] {
         let before = lines_of(&log).len();
         send(pid, signal);
@@ -439,15 +327,9 @@ fn forward_to_group_reaches_every_process_of_the_servers_group() {
         a = a.display(),
         b = b.display()
     );
-    let child = Command::new(hardinit())
-        .args(["--forward-to", "group", "--", "sh", "-c", &script])
-        .spawn()
-        .unwrap();
+    let child = Command::new(hardinit()).args(["--forward-to", "group", "--", "sh", "-c", &script]).spawn().unwrap();
     let pid = child.id() as i32;
-    wait_until(LONG, || {
-        (!lines_of(&a).is_empty() && !lines_of(&b).is_empty()).then_some(())
-    })
-    .expect("both ready");
+    wait_until(LONG, || (!lines_of(&a).is_empty() && !lines_of(&b).is_empty()).then_some(())).expect("both ready");
     send(pid, "USR1");
     assert_eq!(code(finish(child, LONG)), 0);
     assert_eq!(lines_of(&a), ["ready", "10"]);
@@ -470,10 +352,7 @@ fn bad_input_gets_one_line_and_its_exit_code() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(code(out.status), expected, "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(
-            stderr.starts_with("hardinit: error: ") && stderr.contains(mentions),
-            "{args:?}: {stderr}"
-        );
+        assert!(stderr.starts_with("hardinit: error: ") && stderr.contains(mentions), "{args:?}: {stderr}");
     }
 }
 
@@ -486,17 +365,11 @@ fn json_logs_use_vaults_keys() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.lines().count() >= 2, "{stderr}");
     for line in stderr.lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         assert_eq!(v["@module"], "hardinit");
         assert!(["debug", "info", "warn", "error"].contains(&v["@level"].as_str().unwrap()));
         assert!(v["@message"].as_str().is_some_and(|m| !m.is_empty()));
-        assert!(
-            v["@timestamp"]
-                .as_str()
-                .is_some_and(|t| t.len() == 27 && t.ends_with('Z')),
-            "{line}"
-        );
+        assert!(v["@timestamp"].as_str().is_some_and(|t| t.len() == 27 && t.ends_with('Z')), "{line}");
     }
 }
 

