@@ -8,6 +8,7 @@
 
 mod cli;
 mod error;
+mod harden;
 mod log;
 mod procfs;
 mod signals;
