@@ -1,6 +1,7 @@
 //! Command line and `HARDINIT_*` environment: every option can come from either; the flag wins.
 
 use crate::error::Fatal;
+use crate::harden::{MemoryGuard, Settings};
 use crate::log::Level;
 use crate::signals::Rewrites;
 use clap::{Arg, ArgAction, Command, value_parser};
@@ -25,10 +26,16 @@ pub struct Options {
     pub rewrites: Rewrites,
     pub grace: Duration,
     pub keep_fds: bool,
+    pub hardening: Settings,
 }
 
 pub enum Invocation {
     Run(Options),
+    /// `hardinit check [--json] [--] [COMMAND...]`: `options.command` may be empty.
+    Check {
+        options: Options,
+        json: bool,
+    },
     /// `--help` or `--version` was printed; exit with this status.
     Done(i32),
 }
@@ -46,6 +53,19 @@ fn command() -> Command {
         .arg(Arg::new("rewrite").long("rewrite").env("HARDINIT_REWRITE").value_name("SRC:DST").action(ArgAction::Append).value_delimiter(',').help("Deliver signal SRC as DST (DST 0 drops it); repeatable, comma-separated in the environment"))
         .arg(Arg::new("grace").long("grace").env("HARDINIT_GRACE").value_name("DURATION").default_value("5s").help("After the server exits, how long leftover processes get between SIGTERM and SIGKILL (e.g. 5s, 500ms)"))
         .arg(Arg::new("keep-fds").long("keep-fds").env("HARDINIT_KEEP_FDS").action(ArgAction::SetTrue).help("Pass inherited file descriptors 3 and up to the server (closed by default)"))
+        .arg(Arg::new("user").long("user").env("HARDINIT_USER").value_name("USER").global(true).help("Run the server as NAME, UID, NAME:GROUP or UID:GID from /etc/passwd and /etc/group [default: vault, or openbao]"))
+        .arg(Arg::new("allow-root").long("allow-root").env("HARDINIT_ALLOW_ROOT").action(ArgAction::SetTrue).global(true).help("Allow the server to run as uid 0 or gid 0 (refused by default)"))
+        .arg(Arg::new("memory-guard").long("memory-guard").env("HARDINIT_MEMORY_GUARD").value_name("RULE").value_parser(["auto", "mlock", "swap", "off"]).default_value("auto").global(true).help("How to prove the server's memory cannot reach disk"))
+        .arg(Arg::new("keep-env").long("keep-env").env("HARDINIT_KEEP_ENV").action(ArgAction::SetTrue).global(true).help("Pass the environment unchanged (history variables are not set)"))
+        .arg(Arg::new("umask").long("umask").env("HARDINIT_UMASK").value_name("OCTAL").default_value("077").global(true).help("The server's umask"))
+        .subcommand(
+            Command::new("check")
+                .about("Run every hardening check without changing anything or starting anything; exit 0 when nothing fails, 1 otherwise")
+                .override_usage("hardinit check [--json] [OPTIONS] [--] [COMMAND [ARGS...]]")
+                .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("One JSON document instead of one line per check"))
+                .arg(Arg::new("command").value_name("COMMAND").num_args(1..).trailing_var_arg(true).value_parser(value_parser!(OsString)).help("The server command whose configuration the memory check reads")),
+        )
+        .args_conflicts_with_subcommands(true)
         .arg(Arg::new("command").value_name("COMMAND").num_args(1..).trailing_var_arg(true).value_parser(value_parser!(OsString)).help("The server and its arguments"))
 }
 
@@ -60,9 +80,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         }
         Err(e) => return Err(Fatal::usage(one_line(&e.render().to_string()))),
     };
+    let check = matches.subcommand_matches("check").cloned();
+    let command_source = check.as_ref().unwrap_or(&matches);
     let command: Vec<OsString> =
-        matches.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default();
-    if command.is_empty() {
+        command_source.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default();
+    if command.is_empty() && check.is_none() {
         return Err(Fatal::usage(
             "no server command given: hardinit [OPTIONS] [--] COMMAND [ARGS...]; see hardinit --help",
         ));
@@ -81,7 +103,24 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
     } else {
         Level::Info
     };
-    Ok(Invocation::Run(Options {
+    let umask_text = matches.get_one::<String>("umask").expect("has a default");
+    let umask = u32::from_str_radix(umask_text, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| Fatal::usage(format!("--umask {umask_text:?}: expected an octal mode such as 077 or 027")))?;
+    let hardening = Settings {
+        user: matches.get_one::<String>("user").cloned(),
+        allow_root: matches.get_flag("allow-root"),
+        memory_guard: match matches.get_one::<String>("memory-guard").map(String::as_str) {
+            Some("mlock") => MemoryGuard::Mlock,
+            Some("swap") => MemoryGuard::Swap,
+            Some("off") => MemoryGuard::Off,
+            _ => MemoryGuard::Auto,
+        },
+        keep_env: matches.get_flag("keep-env"),
+        umask,
+    };
+    let options = Options {
         command,
         log_level,
         log_json: matches.get_one::<String>("log-format").is_some_and(|f| f == "json"),
@@ -93,7 +132,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         rewrites,
         grace,
         keep_fds: matches.get_flag("keep-fds"),
-    }))
+        hardening,
+    };
+    Ok(match check {
+        Some(check) => Invocation::Check { options, json: check.get_flag("json") },
+        None => Invocation::Run(options),
+    })
 }
 
 /// clap's message is several lines (error, tip, usage); we promise one.
@@ -123,7 +167,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<Options, Fatal> {
         match parse(args.iter().map(OsString::from).collect())? {
             Invocation::Run(o) => Ok(o),
-            Invocation::Done(_) => panic!("help printed"),
+            Invocation::Done(_) | Invocation::Check { .. } => panic!("not a run"),
         }
     }
 
@@ -151,6 +195,25 @@ mod tests {
             assert_eq!(e.code, crate::error::ExitCode::Usage, "{args:?}");
             assert!(!e.message.contains('\n'), "{:?}", e.message);
         }
+    }
+
+    #[test]
+    fn check_is_a_subcommand_with_global_options() {
+        let parsed = parse(
+            ["hardinit", "--user", "vault", "check", "--json", "--memory-guard", "swap", "--", "bao", "server"]
+                .map(OsString::from)
+                .to_vec(),
+        );
+        let Ok(Invocation::Check { options, json }) = parsed else { panic!("not a check") };
+        assert!(json);
+        assert_eq!(options.command, ["bao", "server"]);
+        assert_eq!(options.hardening.user.as_deref(), Some("vault"));
+        assert_eq!(options.hardening.memory_guard, MemoryGuard::Swap);
+        // After `--`, `check` is a command like any other.
+        let o = run(&["hardinit", "--", "check", "x"]).unwrap();
+        assert_eq!(o.command, ["check", "x"]);
+        assert_eq!(o.hardening.umask, 0o077);
+        assert!(run(&["hardinit", "--umask", "888", "x"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 // In unit-test builds the test harness owns `main`, so the entry path looks unused there.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
+mod check;
 mod cli;
 mod error;
 mod harden;
@@ -44,6 +45,16 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     let options = match cli::parse(args)? {
         Invocation::Run(options) => options,
         Invocation::Done(status) => return Ok(status),
+        Invocation::Check { options, json } => {
+            log::configure(options.log_level, options.log_json);
+            let server = match options.command.first() {
+                Some(program) => spawn::resolve(program, std::env::var_os("PATH").as_deref())?,
+                None => std::path::PathBuf::new(),
+            };
+            let args = options.command.get(1..).unwrap_or_default();
+            let report = harden::run(&options.hardening, &server, args, harden::Mode::Check)?;
+            return Ok(check::print_report(&report.findings, json));
+        }
     };
     log::configure(options.log_level, options.log_json);
     take_over_signals(&inherited)?;
@@ -53,8 +64,11 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         // `docker run --init`).
         sys::process::become_child_subreaper().map_err(|e| Fatal::system("becoming a child subreaper", e))?;
     }
+    let server_path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
+    let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
+    check::log_startup(&hardened.findings);
     let session = Session::detect();
-    let server = spawn_server(&options, &inherited, session)?;
+    let server = spawn_server(&options, server_path, &hardened.environment, &inherited, session)?;
     debug!("started {:?} as pid {server} ({session:?})", options.command);
     let supervisor = supervise::Supervisor {
         server,
@@ -83,11 +97,18 @@ fn take_over_signals(inherited: &Inherited) -> Result<(), Fatal> {
     Ok(())
 }
 
-fn spawn_server(options: &Options, inherited: &Inherited, session: Session) -> Result<i32, Fatal> {
-    let path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
+fn spawn_server(
+    options: &Options,
+    path: std::path::PathBuf,
+    overrides: &[(&str, &str)],
+    inherited: &Inherited,
+    session: Session,
+) -> Result<i32, Fatal> {
     let argv =
         options.command.iter().map(|a| spawn::to_cstring(a.clone(), "an argument")).collect::<Result<Vec<_>, _>>()?;
     let envp = std::env::vars_os()
+        .filter(|(k, _)| !overrides.iter().any(|(name, _)| k == name))
+        .chain(overrides.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))))
         .map(|(k, v)| {
             let mut pair = k;
             pair.push("=");
@@ -96,5 +117,5 @@ fn spawn_server(options: &Options, inherited: &Inherited, session: Session) -> R
         })
         .collect::<Result<Vec<_>, _>>()?;
     let image = sys::process::ExecImage::new(spawn::to_cstring(path.into_os_string(), "the server path")?, argv, envp);
-    spawn::start(&Spawn { image, inherited, session, keep_fds: options.keep_fds, umask: None })
+    spawn::start(&Spawn { image, inherited, session, keep_fds: options.keep_fds, umask: Some(options.hardening.umask) })
 }

@@ -158,7 +158,13 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
                 _ if step == STEP_NAMES.len() - 1 => ExitCode::NotExecutable,
                 _ => ExitCode::System,
             };
-            Err(Fatal::new(code, format!("cannot {} for {path}: {err}", STEP_NAMES.get(step).unwrap_or(&"start"))))
+            let message = match code {
+                ExitCode::System => format!("cannot {} for {path}: {err}", STEP_NAMES.get(step).unwrap_or(&"start")),
+                _ => {
+                    format!("cannot execute {path} as the server's user: {err}; fix: check its mode, owner and format")
+                }
+            };
+            Err(Fatal::new(code, message))
         }
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -28,7 +28,7 @@ fn until_exists(path: &std::path::Path) -> String {
 }
 
 fn python_probe() -> Vec<String> {
-    vec!["python3".into(), probe().to_string_lossy().into_owned()]
+    vec![PYTHON.into(), probe().to_string_lossy().into_owned()]
 }
 
 #[test]
@@ -110,8 +110,7 @@ fn ten_thousand_realtime_signals_all_reach_the_server() {
     // A small pending-signal limit makes the queues overflow: sender and hardinit must both retry
     // on EAGAIN, and a design that coalesces or drops on overflow loses signals here.
     // The pending count is per user: a uid of their own keeps the other tests' signals out of it.
-    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    let mut cmd = Command::new("unshare");
+    let mut cmd = command("unshare");
     cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "setpriv", "--reuid=4242", "--regid=4242"])
         .args(["--clear-groups", "prlimit", "--sigpending=64", hardinit(), "--"])
         .args(python_probe())
@@ -122,7 +121,7 @@ fn ten_thousand_realtime_signals_all_reach_the_server() {
         .expect("probe ready");
     let sender = run(
         {
-            let mut c = Command::new("python3");
+            let mut c = command(PYTHON);
             c.arg(probe()).args(["sigqueue", &init.to_string(), "RTMIN+6", "10000"]);
             c
         },
@@ -212,7 +211,7 @@ with open("{out}", "w") as out:
     );
     let out = run(
         {
-            let mut c = Command::new("python3");
+            let mut c = command(PYTHON);
             c.args(["-c", &script]);
             c
         },
@@ -237,7 +236,7 @@ fn inherited_descriptors_are_closed_unless_kept() {
         args.extend(["--".into(), "sh".into(), "-c".into(), format!("ls /proc/$$/fd > {}", list.display())]);
         let out = run(
             {
-                let mut c = Command::new("bash");
+                let mut c = command("bash");
                 c.args(["-c", "exec 7</dev/null 9</dev/null; exec \"$@\"", "bash"]).args(&args);
                 c
             },
@@ -263,7 +262,7 @@ fn outside_a_pid_namespace_hardinit_adopts_orphans_as_a_subreaper() {
         ready = ready.display(),
         parent = parent.display()
     );
-    let child = Command::new(hardinit()).args(["--", "sh", "-c", &script]).spawn().unwrap();
+    let child = command(hardinit()).args(["--", "sh", "-c", &script]).spawn().unwrap();
     let pid = child.id();
     assert_eq!(code(finish(child, LONG)), 0);
     assert_eq!(
@@ -277,7 +276,7 @@ fn outside_a_pid_namespace_hardinit_adopts_orphans_as_a_subreaper() {
 fn ctrl_c_on_a_terminal_reaches_the_server_exactly_once() {
     let dir = Scratch::new("tty");
     let ready = dir.path("ready");
-    let mut cmd = Command::new("python3");
+    let mut cmd = command(PYTHON);
     cmd.arg(probe()).args(["pty", ready.to_str().unwrap(), "--", hardinit(), "--"]).args(python_probe()).args([
         "count-sigint",
         "1",
@@ -292,7 +291,7 @@ fn ctrl_c_on_a_terminal_reaches_the_server_exactly_once() {
 fn rewrite_maps_and_drops_signals_and_reads_its_environment_variable() {
     let dir = Scratch::new("rewrite");
     let log = dir.path("log");
-    let mut cmd = Command::new(hardinit());
+    let mut cmd = command(hardinit());
     cmd.env("HARDINIT_REWRITE", "USR1:USR2,HUP:0,TERM:QUIT").args(["--"]).args(python_probe()).args([
         "recv",
         log.to_str().unwrap(),
@@ -322,12 +321,12 @@ fn forward_to_group_reaches_every_process_of_the_servers_group() {
     let (a, b) = (dir.path("a"), dir.path("b"));
     let p = probe();
     let script = format!(
-        "python3 {p} recv {a} USR1 & exec python3 {p} recv {b} USR1",
+        "{PYTHON} {p} recv {a} USR1 & exec {PYTHON} {p} recv {b} USR1",
         p = p.display(),
         a = a.display(),
         b = b.display()
     );
-    let child = Command::new(hardinit()).args(["--forward-to", "group", "--", "sh", "-c", &script]).spawn().unwrap();
+    let child = command(hardinit()).args(["--forward-to", "group", "--", "sh", "-c", &script]).spawn().unwrap();
     let pid = child.id() as i32;
     wait_until(LONG, || (!lines_of(&a).is_empty() && !lines_of(&b).is_empty()).then_some(())).expect("both ready");
     send(pid, "USR1");
@@ -338,27 +337,32 @@ fn forward_to_group_reaches_every_process_of_the_servers_group() {
 
 #[test]
 fn bad_input_gets_one_line_and_its_exit_code() {
+    let dir = Scratch::new("bad");
+    let not_executable = dir.path("server");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let not_executable = not_executable.to_str().unwrap();
     let cases: [(&[&str], i32, &str); 5] = [
         (&["--no-such-flag", "true"], 64, "--no-such-flag"),
         (&[], 64, "no server command"),
         (&["--grace", "forever", "true"], 64, "--grace"),
         (&["--", "no-such-server-anywhere"], 127, "PATH="),
-        (&["--", "/etc/hostname"], 126, "/etc/hostname"),
+        (&["--", not_executable], 126, not_executable),
     ];
     for (args, expected, mentions) in cases {
-        let mut cmd = Command::new(hardinit());
+        let mut cmd = command(hardinit());
         cmd.args(args).env("PATH", "/usr/bin:/bin");
         let out = run(cmd, LONG);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(code(out.status), expected, "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("hardinit: error: ") && stderr.contains(mentions), "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit: error: ")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+        assert!(errors[0].contains(mentions), "{args:?}: {stderr}");
     }
 }
 
 #[test]
 fn json_logs_use_vaults_keys() {
-    let mut cmd = Command::new(hardinit());
+    let mut cmd = command(hardinit());
     cmd.args(["-v", "--log-format", "json", "--", "sh", "-c", "exit 3"]);
     let out = run(cmd, LONG);
     assert_eq!(code(out.status), 3);
@@ -378,7 +382,7 @@ fn help_and_version_exit_zero_on_stdout() {
     for flag in ["--help", "--version"] {
         let out = run(
             {
-                let mut c = Command::new(hardinit());
+                let mut c = command(hardinit());
                 c.arg(flag).stdout(Stdio::piped());
                 c
             },

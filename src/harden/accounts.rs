@@ -108,7 +108,7 @@ pub fn resolve(spec: &str, users: &[User], groups: &[Group]) -> Result<Identity,
     let entry = match user_part.parse::<u32>() {
         Ok(uid) => users.iter().find(|u| u.uid == uid),
         Err(_) => Some(users.iter().find(|u| u.name == user_part).ok_or_else(|| {
-            format!("user {user_part:?} is not in /etc/passwd; add it to the image or give --user UID:GID")
+            format!("user {user_part:?} is not in /etc/passwd; fix: add it to the image or give --user UID:GID")
         })?),
     };
     let uid = match (entry, user_part.parse::<u32>()) {
@@ -120,14 +120,14 @@ pub fn resolve(spec: &str, users: &[User], groups: &[Group]) -> Result<Identity,
         Some(g) => match g.parse::<u32>() {
             Ok(gid) if gid != u32::MAX => gid,
             _ => groups.iter().find(|gr| gr.name == g).map(|gr| gr.gid).ok_or_else(|| {
-                format!("group {g:?} is not in /etc/group; add it to the image or give a numeric gid")
+                format!("group {g:?} is not in /etc/group; fix: add it to the image or give a numeric gid")
             })?,
         },
         None => match entry {
             Some(u) => {
                 if !groups.iter().any(|g| g.gid == u.gid) {
                     return Err(format!(
-                        "user {} has primary group {}, which /etc/group does not list; add the group to the image",
+                        "user {} has primary group {}, which /etc/group does not list; fix: add the group to the image",
                         u.name, u.gid
                     ));
                 }
@@ -135,7 +135,7 @@ pub fn resolve(spec: &str, users: &[User], groups: &[Group]) -> Result<Identity,
             }
             None => {
                 return Err(format!(
-                    "uid {uid} is not in /etc/passwd, so its group is unknown; give it as --user {uid}:GID"
+                    "uid {uid} is not in /etc/passwd, so its group is unknown; fix: give it as --user {uid}:GID"
                 ));
             }
         },

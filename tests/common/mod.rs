@@ -68,7 +68,22 @@ pub fn status_field(pid: &str, field: &str) -> Option<String> {
     status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
 }
 
-/// A folder of its own under the temp dir, removed when dropped.
+/// The system Python: the servers run as [`TEST_USER`], who cannot reach a Python under /root.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// The unprivileged user the supervisor tests run their servers as: hardinit always drops to a
+/// user, and the host has no `vault`.
+pub const TEST_USER: &str = "4242:4242";
+
+/// A command whose environment makes any hardinit it starts (directly or through wrappers) drop
+/// to [`TEST_USER`].
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("HARDINIT_USER", TEST_USER);
+    cmd
+}
+
+/// A folder of its own under the temp dir, writable by the test user, removed when dropped.
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
@@ -81,6 +96,7 @@ impl Scratch {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
         Scratch(dir)
     }
 
@@ -101,7 +117,7 @@ impl Drop for Scratch {
 
 /// `unshare --pid --fork --mount-proc hardinit ARGS...`: hardinit as PID 1 of a new PID namespace.
 pub fn as_namespace_init(args: &[&str]) -> Command {
-    let mut cmd = Command::new("unshare");
+    let mut cmd = command("unshare");
     cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", hardinit()]).args(args);
     cmd
 }

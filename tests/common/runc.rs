@@ -28,6 +28,8 @@ pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
+pub const MEMORY_LIMIT: i64 = 512 * 1024 * 1024;
+
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nvault:x:100:1000:vault:/home/vault:/sbin/nologin\n";
 pub const GROUP: &str = "root:x:0:\nvault:x:1000:vault\n";
 
@@ -111,15 +113,49 @@ impl Container {
                 {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
                 {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
                 {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
                 {"destination": "/bin/bao", "type": "bind", "source": bao(), "options": ["rbind", "ro"]}
             ],
             "linux": {
+                // Swap limited to 0 (memory+swap equal to memory), as Kubernetes' default NoSwap does.
+                "resources": {"memory": {"limit": MEMORY_LIMIT, "swap": MEMORY_LIMIT}},
                 "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
                 "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
                 "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
             }
         });
         Container { id, bundle, config }
+    }
+
+    /// Sets the process's capabilities as Docker and Kubernetes do: bounding, effective, permitted.
+    pub fn capabilities(&mut self, caps: &[&str]) -> &mut Self {
+        self.config["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+        self
+    }
+
+    /// Starts the process as `uid:gid` (Kubernetes runAsUser/runAsGroup, docker run --user).
+    pub fn user(&mut self, uid: u32, gid: u32) -> &mut Self {
+        self.config["process"]["user"] = json!({"uid": uid, "gid": gid});
+        self
+    }
+
+    pub fn no_new_privileges(&mut self, on: bool) -> &mut Self {
+        self.config["process"]["noNewPrivileges"] = json!(on);
+        self
+    }
+
+    pub fn env(&mut self, pair: &str) -> &mut Self {
+        self.config["process"]["env"].as_array_mut().unwrap().push(json!(pair));
+        self
+    }
+
+    /// Writes a file into the root filesystem, owned by `uid:gid`.
+    pub fn file(&mut self, path: &str, text: &str, uid: u32, gid: u32) -> &mut Self {
+        let full = self.rootfs().join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, text).unwrap();
+        std::os::unix::fs::chown(&full, Some(uid), Some(gid)).unwrap();
+        self
     }
 
     pub fn rootfs(&self) -> PathBuf {
@@ -225,5 +261,32 @@ impl Drop for Running {
             let _ = child.wait();
         }
         let _ = self.runc(&["delete", "--force", &self.container.id]);
+    }
+}
+
+/// The server process's view from outside: /proc/<pid>/status fields, limits, coredump_filter.
+pub struct ProcessView {
+    pub pid: i32,
+}
+
+impl ProcessView {
+    pub fn field(&self, name: &str) -> String {
+        super::status_field(&self.pid.to_string(), name).unwrap_or_default()
+    }
+
+    pub fn ids(&self, name: &str) -> Vec<u32> {
+        self.field(name).split_whitespace().map(|v| v.parse().unwrap()).collect()
+    }
+
+    /// (soft, hard) of a line of /proc/<pid>/limits, e.g. "Max core file size".
+    pub fn limit(&self, name: &str) -> (String, String) {
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", self.pid)).unwrap();
+        let line = limits.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {limits}"));
+        let mut rest = line[name.len()..].split_whitespace();
+        (rest.next().unwrap().to_string(), rest.next().unwrap().to_string())
+    }
+
+    pub fn coredump_filter(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/coredump_filter", self.pid)).unwrap().trim().to_string()
     }
 }

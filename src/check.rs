@@ -1,0 +1,54 @@
+//! `hardinit check`: the hardening checklist as a report, one line per check or one JSON
+//! document, and the start-up log's summary of the same findings.
+
+use crate::harden::{Finding, Status};
+use crate::log::json_escape;
+use crate::{info, warn};
+
+/// Prints the report on stdout; the exit status is 0 when nothing fails, 1 otherwise.
+pub fn print_report(findings: &[Finding], json: bool) -> i32 {
+    let ok = findings.iter().all(|f| f.status != Status::Fail);
+    let text = if json { report_json(findings, ok) } else { report_text(findings) };
+    print!("{text}");
+    if ok { 0 } else { 1 }
+}
+
+fn report_text(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| match f.status {
+            Status::Pass => format!("{} {}: {}\n", f.status.label(), f.id, f.summary),
+            _ => format!("{} {}: {} (why: {}; fix: {})\n", f.status.label(), f.id, f.summary, f.why, f.fix),
+        })
+        .collect()
+}
+
+/// The schema is documented in README.md ("hardinit check --json").
+pub fn report_json(findings: &[Finding], ok: bool) -> String {
+    let checks: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{{\"id\":\"{}\",\"status\":\"{}\",\"summary\":\"{}\",\"why\":\"{}\",\"fix\":\"{}\"}}",
+                json_escape(f.id),
+                f.status.label(),
+                json_escape(&f.summary),
+                json_escape(f.why),
+                json_escape(&f.fix)
+            )
+        })
+        .collect();
+    format!("{{\"hardinit\":\"{}\",\"ok\":{ok},\"checks\":[{}]}}\n", env!("CARGO_PKG_VERSION"), checks.join(","))
+}
+
+/// At start-up: one warning line per WARN finding, then one summary line.
+pub fn log_startup(findings: &[Finding]) {
+    for f in findings.iter().filter(|f| f.status == Status::Warn) {
+        warn!("{}: {}; fix: {}", f.id, f.summary, f.fix);
+    }
+    let summary: Vec<String> = findings.iter().map(|f| format!("{} {}", f.id, f.status.label())).collect();
+    info!("hardened: {}", summary.join(", "));
+    for f in findings {
+        crate::debug!("{} {}: {}", f.status.label(), f.id, f.summary);
+    }
+}

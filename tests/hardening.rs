@@ -1,0 +1,251 @@
+//! The hardening, proven in runc containers with the real OpenBao server: what the server's
+//! process really holds is read from /proc/<pid> on the host.
+
+mod common;
+
+use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, Running, free_port};
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+const HARDINIT: &str = "/usr/local/bin/hardinit";
+const CONFIG: &str = "/vault/config/extraconfig-from-values.hcl";
+
+/// The vault-helm standalone config as the chart renders it (disable_mlock = true appended), with
+/// only what OpenBao 2.7 cannot run swapped: file storage becomes inmem, the listener a free port.
+fn chart_config(port: u16) -> String {
+    include_str!("fixtures/helm/vault-helm-standalone.hcl")
+        .replace("storage \"file\" {\n  path = \"/vault/data\"\n}", "storage \"inmem\" {}")
+        .replace("address = \"[::]:8200\"", &format!("address = \"127.0.0.1:{port}\""))
+        .replace("cluster_address = \"[::]:8201\"", &format!("cluster_address = \"127.0.0.1:{}\"", free_port()))
+}
+
+fn bao_container(name: &str, hardinit_flags: &[&str]) -> Container {
+    let mut args = vec![HARDINIT];
+    args.extend_from_slice(hardinit_flags);
+    args.extend(["--", "/bin/bao", "server", "-config=/vault/config/extraconfig-from-values.hcl"]);
+    let mut container = Container::new(name, &args);
+    container.file(CONFIG, &chart_config(free_port()), 100, 1000);
+    container
+}
+
+fn with_ipc_lock() -> Vec<&'static str> {
+    let mut caps = DOCKER_DEFAULT_CAPS.to_vec();
+    caps.push("CAP_IPC_LOCK");
+    caps
+}
+
+fn stop(mut running: Running) {
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 0, "stdout: {}\nstderr: {}", running.stdout(), running.stderr());
+}
+
+#[test]
+fn started_as_root_with_ipc_lock_the_server_holds_exactly_ipc_lock_as_uid_100() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = bao_container("root-ipc-lock", &["--memory-guard", "mlock"]);
+    container.capabilities(&with_ipc_lock());
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    let server = ProcessView { pid: running.server_pid() };
+    assert_eq!(server.field("Name"), "bao");
+    assert_eq!(server.ids("Uid"), [100; 4]);
+    assert_eq!(server.ids("Gid"), [1000; 4]);
+    assert_eq!(server.field("Groups"), "1000");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(server.field(set), "0000000000004000", "{set}");
+    }
+    assert_eq!(server.field("NoNewPrivs"), "1");
+    let core = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let expected = if core.starts_with('|') { "1" } else { "0" };
+    assert_eq!(server.limit("Max core file size"), (expected.into(), expected.into()));
+    assert_eq!(server.coredump_filter(), "00000000");
+    let init = ProcessView { pid: running.init_pid() };
+    assert_eq!(init.ids("Uid"), [100; 4], "hardinit itself does not stay root");
+    for set in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(init.field(set), "0000000000004000", "hardinit's {set}");
+    }
+    assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
+    stop(running);
+}
+
+#[test]
+fn without_ipc_lock_the_mlock_rule_refuses_with_the_fix_and_starts_nothing() {
+    if !privileged(true) {
+        return;
+    }
+    let container = bao_container("root-no-ipc-lock", &["--memory-guard", "mlock"]);
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78, "{}", running.stderr());
+    let stderr = running.stderr();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit: error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("CAP_IPC_LOCK") && errors[0].contains("docker run --cap-add IPC_LOCK"), "{stderr}");
+    assert!(!running.stdout().contains("OpenBao"), "the server never started: {}", running.stdout());
+}
+
+#[test]
+fn the_vault_helm_defaults_run_unprivileged_from_the_start() {
+    if !privileged(true) {
+        return;
+    }
+    // Kubernetes: runAsUser 100, runAsGroup 1000, allowPrivilegeEscalation false, no added
+    // capability (the runtime's default set is in the bounding set only once uid 100 execs).
+    let mut container = bao_container("helm", &[]);
+    container.user(100, 1000).no_new_privileges(true).capabilities(&DOCKER_DEFAULT_CAPS);
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    let server = ProcessView { pid: running.server_pid() };
+    assert_eq!(server.ids("Uid"), [100; 4]);
+    assert_eq!(server.ids("Gid"), [1000; 4]);
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(server.field(set), "0000000000000000", "{set}");
+    }
+    assert_eq!(server.field("NoNewPrivs"), "1");
+    assert_eq!(server.coredump_filter(), "00000000");
+    stop(running);
+}
+
+/// A swap file, active while this lives.
+struct SwapFile(std::path::PathBuf);
+
+impl SwapFile {
+    fn on() -> SwapFile {
+        let path = repo().join(format!("target/hardinit-test-swap-{}", std::process::id()));
+        let sh = |script: &str| {
+            let out = Command::new("sh").args(["-c", script]).output().unwrap();
+            assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        sh(&format!(
+            "dd if=/dev/zero of={0} bs=1M count=64 status=none && chmod 600 {0} && mkswap -q {0} && swapon {0}",
+            path.display()
+        ));
+        SwapFile(path)
+    }
+}
+
+impl Drop for SwapFile {
+    fn drop(&mut self) {
+        let _ = Command::new("swapoff").arg(&self.0).status();
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn with_swap_on_the_host_the_server_runs_only_where_the_cgroup_allows_no_swap() {
+    if !privileged(true) {
+        return;
+    }
+    let _swap = SwapFile::on();
+    let swaps = std::fs::read_to_string("/proc/swaps").unwrap();
+    assert!(swaps.lines().count() > 1, "swapon took effect: {swaps}");
+
+    // Memory limit without a swap limit: the container may swap.
+    let mut container = bao_container("swap-allowed", &[]);
+    container.user(100, 1000).no_new_privileges(true);
+    container.config["linux"]["resources"] = serde_json::json!({});
+    let mut refused = container.start();
+    assert_eq!(refused.wait(LONG), 78, "{}", refused.stderr());
+    let stderr = refused.stderr();
+    assert!(stderr.contains("swap rule") && stderr.contains("--memory-swap"), "{stderr}");
+
+    // memory.memsw.limit_in_bytes equal to memory.limit_in_bytes: 0 bytes of swap.
+    let mut container = bao_container("swap-limited", &[]);
+    container.user(100, 1000).no_new_privileges(true);
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
+    stop(running);
+}
+
+/// The schema README.md documents for `hardinit check --json`.
+fn validate_check_schema(doc: &Value) -> Result<(), String> {
+    let top = doc.as_object().ok_or("not an object")?;
+    let mut keys: Vec<&str> = top.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    if keys != ["checks", "hardinit", "ok"] {
+        return Err(format!("top-level keys {keys:?}"));
+    }
+    doc["hardinit"].as_str().filter(|v| !v.is_empty()).ok_or("hardinit is not a version string")?;
+    let ok = doc["ok"].as_bool().ok_or("ok is not a boolean")?;
+    let checks = doc["checks"].as_array().ok_or("checks is not an array")?;
+    let mut ids = Vec::new();
+    for check in checks {
+        let obj = check.as_object().ok_or("a check is not an object")?;
+        let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        if keys != ["fix", "id", "status", "summary", "why"] {
+            return Err(format!("check keys {keys:?}"));
+        }
+        if obj.values().any(|v| !v.is_string()) {
+            return Err(format!("a field is not a string: {check}"));
+        }
+        if !["PASS", "WARN", "FAIL"].contains(&check["status"].as_str().unwrap()) {
+            return Err(format!("bad status in {check}"));
+        }
+        ids.push(check["id"].as_str().unwrap().to_string());
+    }
+    for id in ["core-dumps", "user", "capabilities", "memory", "history", "umask"] {
+        if !ids.iter().any(|i| i == id) {
+            return Err(format!("check {id} missing: {ids:?}"));
+        }
+    }
+    if ok == checks.iter().any(|c| c["status"] == "FAIL") {
+        return Err("ok disagrees with the statuses".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn check_json_follows_its_documented_schema_and_exit_status() {
+    if !privileged(true) {
+        return;
+    }
+    for (caps, expect_ok) in [(with_ipc_lock(), true), (DOCKER_DEFAULT_CAPS.to_vec(), false)] {
+        let args = [
+            HARDINIT,
+            "check",
+            "--json",
+            "--memory-guard",
+            "mlock",
+            "--",
+            "/bin/bao",
+            "server",
+            &format!("-config={CONFIG}"),
+        ];
+        let mut container = Container::new("check", &args);
+        container.file(CONFIG, &chart_config(free_port()), 100, 1000);
+        container.capabilities(&caps);
+        let mut running = container.start();
+        let status = running.wait(LONG);
+        let doc: Value =
+            serde_json::from_str(&running.stdout()).unwrap_or_else(|e| panic!("{e}: {}", running.stdout()));
+        validate_check_schema(&doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+        assert_eq!(doc["ok"], expect_ok, "{doc}");
+        assert_eq!(status, if expect_ok { 0 } else { 1 });
+        let memory = doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "memory").unwrap();
+        assert_eq!(memory["status"], if expect_ok { "PASS" } else { "FAIL" }, "{memory}");
+    }
+}
+
+#[test]
+fn the_schema_validator_rejects_what_the_schema_forbids() {
+    let checks: Vec<Value> = ["core-dumps", "user", "capabilities", "memory", "history", "umask"]
+        .map(|id| serde_json::json!({"id": id, "status": "PASS", "summary": "s", "why": "w", "fix": "f"}))
+        .to_vec();
+    let good = serde_json::json!({"hardinit": "0.1.0", "ok": true, "checks": checks});
+    assert_eq!(validate_check_schema(&good), Ok(()));
+    let mut bad = good.clone();
+    bad["ok"] = Value::Bool(false);
+    assert!(validate_check_schema(&bad).is_err());
+    let mut bad = good.clone();
+    bad["checks"][0]["status"] = "MAYBE".into();
+    assert!(validate_check_schema(&bad).is_err());
+    let mut bad = good;
+    bad["extra"] = 1.into();
+    assert!(validate_check_schema(&bad).is_err());
+}
