@@ -65,7 +65,7 @@ fn command() -> Command {
                 .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("One JSON document instead of one line per check"))
                 .arg(Arg::new("command").value_name("COMMAND").num_args(1..).trailing_var_arg(true).value_parser(value_parser!(OsString)).help("The server command whose configuration the memory check reads")),
         )
-        .args_conflicts_with_subcommands(true)
+        .subcommand_precedence_over_arg(true)
         .arg(Arg::new("command").value_name("COMMAND").num_args(1..).trailing_var_arg(true).value_parser(value_parser!(OsString)).help("The server and its arguments"))
 }
 

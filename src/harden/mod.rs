@@ -121,10 +121,16 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
                 "the server's user must be known and unprivileged",
                 fix,
             ))?;
-            Capability {
-                ipc_lock: false,
-                finding: Finding::new("capabilities", Status::Warn, "not evaluated", "", "fix the user first"),
-            }
+            let why = "the capabilities depend on the user";
+            let finding = Finding::new(
+                "capabilities",
+                Status::Warn,
+                "not evaluated: the user is refused",
+                why,
+                "fix the user first",
+            );
+            record(finding.clone())?;
+            Capability { ipc_lock: false, finding }
         }
         Err(refusal) => return Err(refusal),
     };
