@@ -249,3 +249,39 @@ fn the_schema_validator_rejects_what_the_schema_forbids() {
     bad["extra"] = 1.into();
     assert!(validate_check_schema(&bad).is_err());
 }
+
+#[test]
+fn started_as_uid_100_hardinit_passes_its_file_capability_to_the_server_as_ambient() {
+    if !privileged(true) {
+        return;
+    }
+    // `docker run --user 100:1000 --cap-add IPC_LOCK` with hardinit carrying cap_ipc_lock=p (the
+    // permitted bit only: +ep would make exec fail where IPC_LOCK is not in the bounding set).
+    let mut container = bao_container("filecap", &["--memory-guard", "mlock"]);
+    container.user(100, 1000).capabilities(&with_ipc_lock());
+    let status =
+        Command::new("setcap").arg("cap_ipc_lock=p").arg(container.rootfs().join("usr/local/bin/hardinit")).status();
+    assert!(status.is_ok_and(|s| s.success()), "setcap (libcap2-bin) failed");
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    let server = ProcessView { pid: running.server_pid() };
+    assert_eq!(server.ids("Uid"), [100; 4]);
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(server.field(set), "0000000000004000", "{set}");
+    }
+    assert_eq!(server.field("NoNewPrivs"), "1");
+    assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
+    stop(running);
+}
+
+#[test]
+fn started_as_uid_100_without_the_capability_the_mlock_rule_refuses() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = bao_container("nocap", &["--memory-guard", "mlock"]);
+    container.user(100, 1000).no_new_privileges(true);
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78, "{}", running.stderr());
+    assert!(running.stderr().contains("would not hold CAP_IPC_LOCK"), "{}", running.stderr());
+}
