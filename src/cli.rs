@@ -4,6 +4,7 @@ use crate::error::Fatal;
 use crate::harden::{MemoryGuard, Settings};
 use crate::log::Level;
 use crate::signals::Rewrites;
+use clap::builder::BoolishValueParser;
 use clap::{Arg, ArgAction, Command, value_parser};
 use std::ffi::OsString;
 use std::time::Duration;
@@ -27,6 +28,31 @@ pub struct Options {
     pub grace: Duration,
     pub keep_fds: bool,
     pub hardening: Settings,
+    /// `--entrypoint`: apply the official docker-entrypoint.sh contract first.
+    pub entrypoint: Option<Entrypoint>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entrypoint {
+    /// Vault or OpenBao, from what the image contains.
+    Auto,
+    Vault,
+    OpenBao,
+}
+
+/// The name under which hardinit stands in for the official entrypoint script.
+pub const ENTRYPOINT_NAME: &str = "docker-entrypoint.sh";
+
+/// Invoked as `docker-entrypoint.sh ARGS...` (a link to hardinit in the image), every argument is
+/// the container's command; hardinit's own options then come from HARDINIT_* variables only.
+pub fn multi_call(args: Vec<OsString>) -> Vec<OsString> {
+    let called_as = args.first().map(std::path::Path::new).and_then(|p| p.file_name()).map(|n| n == ENTRYPOINT_NAME);
+    if called_as != Some(true) {
+        return args;
+    }
+    let mut rewritten: Vec<OsString> = vec![args[0].clone(), "--entrypoint".into(), "auto".into(), "--".into()];
+    rewritten.extend(args.into_iter().skip(1));
+    rewritten
 }
 
 pub enum Invocation {
@@ -46,17 +72,18 @@ fn command() -> Command {
         .about("A PID 1 for Vault and OpenBao containers: forwards every signal, reaps every orphan, exits with the server's status.")
         .override_usage("hardinit [OPTIONS] [--] COMMAND [ARGS...]")
         .after_help("Every option can also be set with an environment variable HARDINIT_<NAME>; a flag on the command line wins.\nExit status: the server's, or 128+N when signal N killed it; hardinit's own failures: 64 usage, 70/71 internal, 78 hardening refusal, 126 not executable, 127 not found.")
-        .arg(Arg::new("verbose").short('v').long("verbose").env("HARDINIT_VERBOSE").action(ArgAction::SetTrue).help("Log every signal forwarded and every process reaped"))
-        .arg(Arg::new("quiet").short('q').long("quiet").env("HARDINIT_QUIET").action(ArgAction::SetTrue).conflicts_with("verbose").help("Log errors only"))
+        .arg(Arg::new("verbose").short('v').long("verbose").env("HARDINIT_VERBOSE").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).help("Log every signal forwarded and every process reaped"))
+        .arg(Arg::new("quiet").short('q').long("quiet").env("HARDINIT_QUIET").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).conflicts_with("verbose").help("Log errors only"))
         .arg(Arg::new("log-format").long("log-format").env("HARDINIT_LOG_FORMAT").value_name("FORMAT").value_parser(["text", "json"]).default_value("text").help("text: `hardinit: ...` lines; json: Vault's JSON log keys"))
         .arg(Arg::new("forward-to").long("forward-to").env("HARDINIT_FORWARD_TO").value_name("TARGET").value_parser(["server", "group"]).default_value("server").help("Send signals to the server process, or to its whole process group"))
         .arg(Arg::new("rewrite").long("rewrite").env("HARDINIT_REWRITE").value_name("SRC:DST").action(ArgAction::Append).value_delimiter(',').help("Deliver signal SRC as DST (DST 0 drops it); repeatable, comma-separated in the environment"))
         .arg(Arg::new("grace").long("grace").env("HARDINIT_GRACE").value_name("DURATION").default_value("5s").help("After the server exits, how long leftover processes get between SIGTERM and SIGKILL (e.g. 5s, 500ms)"))
-        .arg(Arg::new("keep-fds").long("keep-fds").env("HARDINIT_KEEP_FDS").action(ArgAction::SetTrue).help("Pass inherited file descriptors 3 and up to the server (closed by default)"))
+        .arg(Arg::new("keep-fds").long("keep-fds").env("HARDINIT_KEEP_FDS").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).help("Pass inherited file descriptors 3 and up to the server (closed by default)"))
         .arg(Arg::new("user").long("user").env("HARDINIT_USER").value_name("USER").global(true).help("Run the server as NAME, UID, NAME:GROUP or UID:GID from /etc/passwd and /etc/group [default: vault, or openbao]"))
-        .arg(Arg::new("allow-root").long("allow-root").env("HARDINIT_ALLOW_ROOT").action(ArgAction::SetTrue).global(true).help("Allow the server to run as uid 0 or gid 0 (refused by default)"))
+        .arg(Arg::new("allow-root").long("allow-root").env("HARDINIT_ALLOW_ROOT").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).global(true).help("Allow the server to run as uid 0 or gid 0 (refused by default)"))
         .arg(Arg::new("memory-guard").long("memory-guard").env("HARDINIT_MEMORY_GUARD").value_name("RULE").value_parser(["auto", "mlock", "swap", "off"]).default_value("auto").global(true).help("How to prove the server's memory cannot reach disk"))
-        .arg(Arg::new("keep-env").long("keep-env").env("HARDINIT_KEEP_ENV").action(ArgAction::SetTrue).global(true).help("Pass the environment unchanged (history variables are not set)"))
+        .arg(Arg::new("keep-env").long("keep-env").env("HARDINIT_KEEP_ENV").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).global(true).help("Pass the environment unchanged (history variables are not set)"))
+        .arg(Arg::new("entrypoint").long("entrypoint").env("HARDINIT_ENTRYPOINT").value_name("FLAVOUR").value_parser(["auto", "vault", "openbao"]).help("Apply the official docker-entrypoint.sh contract (what hardinit does when called as docker-entrypoint.sh)"))
         .arg(Arg::new("umask").long("umask").env("HARDINIT_UMASK").value_name("OCTAL").default_value("077").global(true).help("The server's umask"))
         .subcommand(
             Command::new("check")
@@ -84,7 +111,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
     let command_source = check.as_ref().unwrap_or(&matches);
     let command: Vec<OsString> =
         command_source.get_many::<OsString>("command").map(|v| v.cloned().collect()).unwrap_or_default();
-    if command.is_empty() && check.is_none() {
+    let entrypoint = match matches.get_one::<String>("entrypoint").map(String::as_str) {
+        Some("vault") => Some(Entrypoint::Vault),
+        Some("openbao") => Some(Entrypoint::OpenBao),
+        Some(_) => Some(Entrypoint::Auto),
+        None => None,
+    };
+    if command.is_empty() && check.is_none() && entrypoint.is_none() {
         return Err(Fatal::usage(
             "no server command given: hardinit [OPTIONS] [--] COMMAND [ARGS...]; see hardinit --help",
         ));
@@ -133,6 +166,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         grace,
         keep_fds: matches.get_flag("keep-fds"),
         hardening,
+        entrypoint,
     };
     Ok(match check {
         Some(check) => Invocation::Check { options, json: check.get_flag("json") },
@@ -214,6 +248,20 @@ mod tests {
         assert_eq!(o.command, ["check", "x"]);
         assert_eq!(o.hardening.umask, 0o077);
         assert!(run(&["hardinit", "--umask", "888", "x"]).is_err());
+    }
+
+    #[test]
+    fn called_as_docker_entrypoint_every_argument_is_the_command() {
+        let args = multi_call(
+            ["/usr/local/bin/docker-entrypoint.sh", "server", "--grace", "-dev"].map(OsString::from).to_vec(),
+        );
+        let o = run(&args.iter().map(|a| a.to_str().unwrap()).collect::<Vec<_>>()).unwrap();
+        assert_eq!(o.entrypoint, Some(Entrypoint::Auto));
+        assert_eq!(o.command, ["server", "--grace", "-dev"]);
+        let plain = multi_call(["hardinit", "x"].map(OsString::from).to_vec());
+        assert_eq!(plain, ["hardinit", "x"]);
+        let o = run(&["hardinit", "--entrypoint", "openbao"]).unwrap();
+        assert_eq!((o.entrypoint, o.command.len()), (Some(Entrypoint::OpenBao), 0));
     }
 
     #[test]

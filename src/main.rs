@@ -8,6 +8,7 @@
 
 mod check;
 mod cli;
+mod entrypoint;
 mod error;
 mod harden;
 mod log;
@@ -42,7 +43,7 @@ fn main_with_args(args: Vec<OsString>) -> i32 {
 fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     // What we received must be read before we change anything.
     let inherited = Inherited::capture()?;
-    let options = match cli::parse(args)? {
+    let mut options = match cli::parse(cli::multi_call(args))? {
         Invocation::Run(options) => options,
         Invocation::Done(status) => return Ok(status),
         Invocation::Check { options, json } => {
@@ -64,11 +65,17 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         // `docker run --init`).
         sys::process::become_child_subreaper().map_err(|e| Fatal::system("becoming a child subreaper", e))?;
     }
+    let exports = match options.entrypoint {
+        Some(choice) => apply_entrypoint(&mut options, choice)?,
+        None => Vec::new(),
+    };
     let server_path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
     let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
     check::log_startup(&hardened.findings);
+    let mut environment = exports;
+    environment.extend(hardened.environment.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let session = Session::detect();
-    let server = spawn_server(&options, server_path, &hardened.environment, &inherited, session)?;
+    let server = spawn_server(&options, server_path, &environment, &inherited, session)?;
     debug!("started {:?} as pid {server} ({session:?})", options.command);
     let supervisor = supervise::Supervisor {
         server,
@@ -77,6 +84,7 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         grace: options.grace,
         session,
         is_namespace_init,
+        own_pid: sys::process::getpid(),
     };
     Ok(match supervisor.run()? {
         Ended::Exited(code) => code,
@@ -97,17 +105,41 @@ fn take_over_signals(inherited: &Inherited) -> Result<(), Fatal> {
     Ok(())
 }
 
+/// The official entrypoint's contract: rewrites the command, writes local.json, chowns the
+/// server's directories; returns the variables it exports to the server.
+fn apply_entrypoint(options: &mut Options, choice: cli::Entrypoint) -> Result<entrypoint::Exports, Fatal> {
+    let flavour = match choice {
+        cli::Entrypoint::Vault => entrypoint::Flavour::Vault,
+        cli::Entrypoint::OpenBao => entrypoint::Flavour::OpenBao,
+        cli::Entrypoint::Auto => entrypoint::Flavour::detect(|p| std::path::Path::new(p).exists()),
+    };
+    let root = sys::privilege::effective_uid() == 0;
+    // OpenBao's BAO_SKIP_DROP_ROOT keeps the server root: that is --allow-root with the root user.
+    if entrypoint::process_env("BAO_SKIP_DROP_ROOT").is_some_and(|v| !v.is_empty()) {
+        options.hardening.allow_root = true;
+        options.hardening.user.get_or_insert_with(|| "0:0".into());
+    }
+    if root {
+        options.hardening.user.get_or_insert_with(|| flavour.user().into());
+    }
+    let owner = if root { Some(harden::target_identity(&options.hardening)?) } else { None };
+    let (command, exports) = entrypoint::prepare(flavour, &options.command, owner.as_ref())?;
+    debug!("entrypoint ({flavour:?}): {command:?}");
+    options.command = command;
+    Ok(exports)
+}
+
 fn spawn_server(
     options: &Options,
     path: std::path::PathBuf,
-    overrides: &[(&str, &str)],
+    overrides: &[(String, String)],
     inherited: &Inherited,
     session: Session,
 ) -> Result<i32, Fatal> {
     let argv =
         options.command.iter().map(|a| spawn::to_cstring(a.clone(), "an argument")).collect::<Result<Vec<_>, _>>()?;
     let envp = std::env::vars_os()
-        .filter(|(k, _)| !overrides.iter().any(|(name, _)| k == name))
+        .filter(|(k, _)| !overrides.iter().any(|(name, _)| k.as_os_str() == name.as_str()))
         .chain(overrides.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))))
         .map(|(k, v)| {
             let mut pair = k;

@@ -27,6 +27,8 @@ pub struct Supervisor<'a> {
     /// PID 1 of a PID namespace: `kill(-1)` reaches exactly the namespace. Otherwise we are a
     /// subreaper and signal only our own children.
     pub is_namespace_init: bool,
+    /// Our own pid, to recognise signals we caused ourselves.
+    pub own_pid: i32,
 }
 
 /// How often a backlog is retried while the server's signal queue is full.
@@ -95,6 +97,12 @@ impl Supervisor<'_> {
     }
 
     fn forward(&self, info: &SigInfo) -> Delivery {
+        // A signal hardinit caused itself (SIGPIPE from a log write to a closed stderr) is not the
+        // server's business, and forwarding or logging it would cause the next one: drop it
+        // silently (dumb-init #136 is the same trap).
+        if info.code == libc::SI_USER && info.sender_pid == self.own_pid {
+            return Delivery::Done;
+        }
         let name = signals::name(info.signal);
         // On hangup the terminal itself signals the session leader and the foreground group, which
         // is the server's: passing ours on would deliver it twice (dumb-init #136).

@@ -392,3 +392,16 @@ fn help_and_version_exit_zero_on_stdout() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("hardinit"));
     }
 }
+
+#[test]
+fn a_closed_stderr_does_not_make_hardinit_chase_its_own_sigpipe() {
+    // Every log line written to a closed pipe raises SIGPIPE in hardinit itself; forwarding or
+    // logging it would raise the next one, and SIGCHLD (a higher number) would never be taken.
+    let mut child = command(hardinit())
+        .args(["-v", "--", "sh", "-c", "sleep 0.2; kill -HUP $PPID; sleep 5; exit 3"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(code(finish(child, LONG)), 129, "SIGHUP forwarded once, server killed by it");
+}

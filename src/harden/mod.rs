@@ -228,7 +228,7 @@ fn read_account_file(path: &str) -> Result<Vec<u8>, Fatal> {
 
 /// Who the server will run as. As root: the `--user` (or default) from /etc/passwd and /etc/group.
 /// As non-root, no change is possible: the running identity, unless another was asked for.
-fn target_identity(settings: &Settings) -> Result<accounts::Identity, Fatal> {
+pub fn target_identity(settings: &Settings) -> Result<accounts::Identity, Fatal> {
     let running = current_identity()?;
     let refused = |m: String| Fatal::new(ExitCode::Refused, m);
     if running.uid != 0 && settings.user.is_none() {
@@ -474,20 +474,26 @@ pub enum MemoryRule {
 }
 
 /// The `auto` decision: pure, given what the config says.
-pub fn choose_memory_rule(flavour: Flavour, server_args: &[OsString], mlock_disabled: Option<bool>) -> MemoryRule {
+pub fn choose_memory_rule(
+    flavour: Flavour,
+    server_args: &[OsString],
+    config: server_config::MlockSetting,
+) -> MemoryRule {
     if server_args.first().is_none_or(|a| a != "server") {
         return MemoryRule::NotAServer;
     }
-    let has_config = !server_config::config_paths(server_args).is_empty();
     let dev = server_args.iter().any(|a| {
         a == "-dev" || a == "--dev" || a.to_str().is_some_and(|s| s.starts_with("-dev=") || s.starts_with("--dev="))
     });
-    match (flavour, mlock_disabled) {
+    match (flavour, config.disabled) {
         (Flavour::OpenBao, _) => MemoryRule::Swap("OpenBao has no mlock since 2.0".into()),
         (Flavour::Vault, Some(true)) => MemoryRule::Swap("the server's configuration sets disable_mlock".into()),
-        (Flavour::Vault, _) if dev && !has_config => {
+        // The entrypoint always passes -config=/vault/config: an empty directory is no config.
+        (Flavour::Vault, _) if dev && config.files == 0 => {
             MemoryRule::WarnOnly("a -dev server keeps its data in memory only".into())
         }
+        // Vault's dev configuration disables mlock itself; config files are merged into it.
+        (Flavour::Vault, _) if dev => MemoryRule::Swap("-dev disables mlock".into()),
         (Flavour::Vault, _) => MemoryRule::Mlock("the server will call mlockall".into()),
     }
 }
@@ -750,20 +756,22 @@ mod tests {
 
     #[test]
     fn auto_picks_mlock_for_vault_unless_the_config_disables_it() {
+        use server_config::MlockSetting;
+        let says = |disabled| MlockSetting { disabled, files: 1 };
         let server = args(&["server", "-config=/vault/config"]);
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, None), MemoryRule::Mlock(_)));
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, Some(false)), MemoryRule::Mlock(_)));
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, Some(true)), MemoryRule::Swap(_)));
-        assert!(matches!(choose_memory_rule(Flavour::OpenBao, &server, None), MemoryRule::Swap(_)));
+        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, says(None)), MemoryRule::Mlock(_)));
+        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, says(Some(false))), MemoryRule::Mlock(_)));
+        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, says(Some(true))), MemoryRule::Swap(_)));
+        assert!(matches!(choose_memory_rule(Flavour::OpenBao, &server, says(None)), MemoryRule::Swap(_)));
+        let empty = MlockSetting::default();
+        let dev = args(&["server", "-config=/vault/config", "-dev"]);
+        assert!(matches!(choose_memory_rule(Flavour::Vault, &dev, empty), MemoryRule::WarnOnly(_)));
         assert!(matches!(
-            choose_memory_rule(Flavour::Vault, &args(&["server", "-dev"]), None),
+            choose_memory_rule(Flavour::Vault, &args(&["server", "-dev"]), empty),
             MemoryRule::WarnOnly(_)
         ));
-        assert!(matches!(
-            choose_memory_rule(Flavour::Vault, &args(&["server", "-dev", "-config=/x"]), None),
-            MemoryRule::Mlock(_)
-        ));
-        assert_eq!(choose_memory_rule(Flavour::Vault, &args(&["status"]), None), MemoryRule::NotAServer);
+        assert!(matches!(choose_memory_rule(Flavour::Vault, &dev, says(None)), MemoryRule::Swap(_)));
+        assert_eq!(choose_memory_rule(Flavour::Vault, &args(&["status"]), empty), MemoryRule::NotAServer);
     }
 
     #[test]
@@ -779,7 +787,7 @@ mod tests {
         let server = args(&["server", &format!("-config={}", dir.display())]);
         let disabled = server_config::mlock_disabled(&server_config::config_paths(&server), &[]).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(disabled, Some(true));
+        assert_eq!(disabled, server_config::MlockSetting { disabled: Some(true), files: 1 });
         assert!(matches!(choose_memory_rule(Flavour::Vault, &server, disabled), MemoryRule::Swap(_)));
     }
 

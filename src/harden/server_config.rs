@@ -354,10 +354,18 @@ fn config_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Whether the server's configuration disables mlock: any file or the variable saying true does.
-/// `Ok(None)`: nothing says anything.
-pub fn mlock_disabled(paths: &[PathBuf], env: &[(&str, Option<String>)]) -> Result<Option<bool>, String> {
+/// What the server's configuration says about mlock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MlockSetting {
+    /// Any file or the variable saying true disables it; `None`: nothing says anything.
+    pub disabled: Option<bool>,
+    /// How many configuration files the server will load.
+    pub files: usize,
+}
+
+pub fn mlock_disabled(paths: &[PathBuf], env: &[(&str, Option<String>)]) -> Result<MlockSetting, String> {
     let mut disabled = None;
+    let mut files = 0;
     for (name, value) in env {
         if let Some(value) = value {
             let v = parse_bool(value).ok_or_else(|| format!("{name}={value:?} is not true or false"))?;
@@ -366,6 +374,7 @@ pub fn mlock_disabled(paths: &[PathBuf], env: &[(&str, Option<String>)]) -> Resu
     }
     for path in paths {
         for file in config_files(path)? {
+            files += 1;
             let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             if meta.len() > 16 * 1024 * 1024 {
                 return Err(format!("{}: larger than 16 MiB", file.display()));
@@ -377,7 +386,7 @@ pub fn mlock_disabled(paths: &[PathBuf], env: &[(&str, Option<String>)]) -> Resu
             }
         }
     }
-    Ok(disabled)
+    Ok(MlockSetting { disabled, files })
 }
 
 #[cfg(test)]
@@ -490,8 +499,9 @@ ports = [
 
     #[test]
     fn environment_and_files_combine_any_true_wins() {
-        assert_eq!(mlock_disabled(&[], &[("VAULT_DISABLE_MLOCK", Some("true".into()))]), Ok(Some(true)));
-        assert_eq!(mlock_disabled(&[], &[("VAULT_DISABLE_MLOCK", None)]), Ok(None));
+        let setting = |disabled| Ok(MlockSetting { disabled, files: 0 });
+        assert_eq!(mlock_disabled(&[], &[("VAULT_DISABLE_MLOCK", Some("true".into()))]), setting(Some(true)));
+        assert_eq!(mlock_disabled(&[], &[("VAULT_DISABLE_MLOCK", None)]), setting(None));
         assert!(mlock_disabled(&[], &[("BAO_DISABLE_MLOCK", Some("maybe".into()))]).is_err());
         let e = mlock_disabled(&[PathBuf::from("/nonexistent/config.hcl")], &[]).unwrap_err();
         assert!(e.contains("/nonexistent/config.hcl"), "{e}");

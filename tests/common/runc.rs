@@ -84,7 +84,7 @@ impl Container {
         }
         std::fs::copy(static_hardinit(), rootfs.join("usr/local/bin/hardinit")).unwrap();
         std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static is installed");
-        for tool in ["sh", "cat", "sleep", "kill", "ls", "grep", "echo", "true", "touch"] {
+        for tool in ["sh", "cat", "sleep", "kill", "ls", "grep", "echo", "true", "touch", "id"] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(tool)).unwrap();
         }
         // The 180 MB server is bind-mounted read-only instead of copied.
@@ -144,8 +144,17 @@ impl Container {
         self
     }
 
-    pub fn env(&mut self, pair: &str) -> &mut Self {
-        self.config["process"]["env"].as_array_mut().unwrap().push(json!(pair));
+    /// Sets (or replaces) one environment variable of the process.
+    pub fn env(&mut self, name: &str, value: &str) -> &mut Self {
+        let env = self.config["process"]["env"].as_array_mut().unwrap();
+        env.retain(|e| !e.as_str().is_some_and(|e| e.starts_with(&format!("{name}="))));
+        env.push(json!(format!("{name}={value}")));
+        self
+    }
+
+    /// The process's arguments.
+    pub fn args(&mut self, args: &[&str]) -> &mut Self {
+        self.config["process"]["args"] = json!(args);
         self
     }
 
@@ -262,6 +271,12 @@ impl Drop for Running {
         }
         let _ = self.runc(&["delete", "--force", &self.container.id]);
     }
+}
+
+/// NUL-separated /proc/<pid>/cmdline or environ, as strings.
+pub fn proc_list(pid: i32, file: &str) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/{file}")).unwrap_or_default();
+    raw.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
 }
 
 /// The server process's view from outside: /proc/<pid>/status fields, limits, coredump_filter.

@@ -1,0 +1,404 @@
+//! The official images' `docker-entrypoint.sh` contract, done natively: no shell, no setcap, no
+//! su-exec. Run as `docker-entrypoint.sh` (argv[0]) or with `--entrypoint vault|openbao|auto`,
+//! hardinit applies it, then its normal pipeline (hardening, supervision) runs the result.
+//!
+//! In the script's order: *_INTERFACE → *_ADDR, *_LOCAL_CONFIG → config/local.json, argument
+//! rewriting, then (only when the server binary runs, as root, without SKIP_CHOWN) the ownership
+//! of the config, logs and file directories.
+
+pub mod volumes;
+
+use crate::error::{ExitCode, Fatal};
+use crate::harden::accounts::Identity;
+use crate::{info, warn};
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    Vault,
+    OpenBao,
+}
+
+/// Vault's top-level commands (`vault --help`), the ones the script's `vault --help "$1" | grep`
+/// recognises. A name not here (a command added in a later release) is run unchanged, as any
+/// other program: `docker run IMAGE vault NEWCOMMAND` works whatever the list says.
+const VAULT_COMMANDS: [&str; 33] = [
+    "agent",
+    "audit",
+    "auth",
+    "debug",
+    "delete",
+    "events",
+    "hcp",
+    "kv",
+    "lease",
+    "license",
+    "list",
+    "login",
+    "monitor",
+    "namespace",
+    "operator",
+    "patch",
+    "path-help",
+    "pki",
+    "plugin",
+    "policy",
+    "print",
+    "proxy",
+    "read",
+    "secrets",
+    "server",
+    "ssh",
+    "status",
+    "token",
+    "transform",
+    "transit",
+    "unwrap",
+    "version-history",
+    "write",
+];
+
+/// OpenBao's (`bao --help`, 2.7).
+const BAO_COMMANDS: [&str; 31] = [
+    "agent",
+    "audit",
+    "auth",
+    "debug",
+    "delete",
+    "kv",
+    "lease",
+    "list",
+    "login",
+    "monitor",
+    "namespace",
+    "operator",
+    "patch",
+    "path-help",
+    "pki",
+    "plugin",
+    "policy",
+    "print",
+    "proxy",
+    "read",
+    "scan",
+    "secrets",
+    "server",
+    "ssh",
+    "status",
+    "token",
+    "transit",
+    "unwrap",
+    "version-history",
+    "write",
+    "events",
+];
+
+impl Flavour {
+    /// What the image holds: /openbao or /vault, else which server binary is there.
+    pub fn detect(exists: impl Fn(&str) -> bool) -> Flavour {
+        if exists("/openbao") {
+            Flavour::OpenBao
+        } else if exists("/vault") {
+            Flavour::Vault
+        } else if exists("/usr/bin/bao") || exists("/bin/bao") {
+            Flavour::OpenBao
+        } else {
+            Flavour::Vault
+        }
+    }
+
+    pub fn binary(self) -> &'static str {
+        match self {
+            Flavour::Vault => "vault",
+            Flavour::OpenBao => "bao",
+        }
+    }
+
+    pub fn root(self) -> &'static str {
+        match self {
+            Flavour::Vault => "/vault",
+            Flavour::OpenBao => "/openbao",
+        }
+    }
+
+    pub fn user(self) -> &'static str {
+        match self {
+            Flavour::Vault => "vault",
+            Flavour::OpenBao => "openbao",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Flavour::Vault => "VAULT_",
+            Flavour::OpenBao => "BAO_",
+        }
+    }
+
+    /// `VAULT_<name>`, or for OpenBao `BAO_<name>` falling back to `VAULT_<name>` as OpenBao does.
+    /// Empty counts as unset, as the script's `[ -n ... ]` does.
+    pub fn var(self, env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+        let own = env(&format!("{}{name}", self.prefix())).filter(|v| !v.is_empty());
+        match self {
+            Flavour::OpenBao => own.or_else(|| env(&format!("VAULT_{name}")).filter(|v| !v.is_empty())),
+            Flavour::Vault => own,
+        }
+    }
+
+    fn is_subcommand(self, name: &str) -> bool {
+        match self {
+            Flavour::Vault => VAULT_COMMANDS.contains(&name),
+            Flavour::OpenBao => BAO_COMMANDS.contains(&name),
+        }
+    }
+}
+
+/// The script's argument rewriting. Returns the command, and whether it runs the server binary
+/// (only then are directories chowned).
+pub fn rewrite(flavour: Flavour, args: &[OsString], env: &dyn Fn(&str) -> Option<String>) -> (Vec<OsString>, bool) {
+    let bin = OsString::from(flavour.binary());
+    let first = args.first().and_then(|a| a.to_str()).unwrap_or("");
+    let mut command: Vec<OsString> = if first.starts_with('-') || args.is_empty() {
+        std::iter::once(bin.clone()).chain(args.iter().cloned()).collect()
+    } else if first == "server" {
+        let token = env(&format!("{}DEV_ROOT_TOKEN_ID", flavour.prefix())).unwrap_or_default();
+        let listen = env(&format!("{}DEV_LISTEN_ADDRESS", flavour.prefix())).filter(|v| !v.is_empty());
+        let injected = [
+            format!("-config={}/config", flavour.root()),
+            format!("-dev-root-token-id={token}"),
+            format!("-dev-listen-address={}", listen.as_deref().unwrap_or("0.0.0.0:8200")),
+        ];
+        let mut c = vec![bin.clone(), "server".into()];
+        c.extend(injected.map(OsString::from));
+        c.extend(args[1..].iter().cloned());
+        c
+    } else if first == "version" || flavour.is_subcommand(first) {
+        std::iter::once(bin.clone()).chain(args.iter().cloned()).collect()
+    } else {
+        args.to_vec()
+    };
+    if command.is_empty() {
+        command.push(bin.clone());
+    }
+    let runs_server = command[0] == bin;
+    (command, runs_server)
+}
+
+/// `http://0.0.0.0:8200` with the host replaced by `ip`, the scheme and `:port` kept; a template
+/// without both is returned unchanged, as the script's `gensub` does.
+pub fn substitute_host(template: &str, ip: &str) -> String {
+    let Some(scheme_end) = template.find("://").map(|i| i + 3) else { return template.to_string() };
+    match template[scheme_end..].rfind(':') {
+        Some(colon) if colon > 0 => format!("{}{ip}{}", &template[..scheme_end], &template[scheme_end + colon..]),
+        _ => template.to_string(),
+    }
+}
+
+/// What the contract adds to the server's environment.
+pub type Exports = Vec<(String, String)>;
+
+/// *_REDIRECT_INTERFACE / *_CLUSTER_INTERFACE → *_REDIRECT_ADDR / *_CLUSTER_ADDR.
+fn interface_addresses(flavour: Flavour, env: &dyn Fn(&str) -> Option<String>) -> Result<Exports, Fatal> {
+    let mut exports = Vec::new();
+    for (kind, default) in [("REDIRECT", "http://0.0.0.0:8200"), ("CLUSTER", "https://0.0.0.0:8201")] {
+        let Some(interface) = flavour.var(env, &format!("{kind}_INTERFACE")) else { continue };
+        let variable = format!("{}{kind}_ADDR", flavour.prefix());
+        let template = flavour.var(env, &format!("{kind}_ADDR")).unwrap_or_else(|| default.to_string());
+        let refuse = |why: String| {
+            Fatal::new(
+                ExitCode::Refused,
+                format!(
+                    "{}{kind}_INTERFACE={interface:?}: {why}; fix: name an interface that has an IPv4 address (see `ip -4 addr`), or set {variable} yourself",
+                    flavour.prefix()
+                ),
+            )
+        };
+        let ip = match crate::sys::net::first_ipv4(&interface) {
+            Ok(Some(ip)) => ip,
+            Ok(None) => return Err(refuse("the interface has no IPv4 address".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(refuse("no such interface".into())),
+            Err(e) => return Err(refuse(format!("cannot list interfaces: {e}"))),
+        };
+        let address = substitute_host(&template, &ip.to_string());
+        info!("using {interface} for {variable}: {address}");
+        exports.push((variable, address));
+    }
+    Ok(exports)
+}
+
+/// *_LOCAL_CONFIG → <root>/config/local.json: written to a new file beside it (never through a
+/// symlink), mode 0640, owned by the server's user, synced, then renamed over the old one.
+fn write_local_config(flavour: Flavour, text: &str, owner: Option<&Identity>) -> Result<(), Fatal> {
+    let dir = PathBuf::from(flavour.root()).join("config");
+    let target = dir.join("local.json");
+    let refuse = |why: String| {
+        Fatal::new(
+            ExitCode::Refused,
+            format!(
+                "cannot write {}{}: {why}; fix: make {} a writable directory (a volume), or pass the configuration as a file",
+                target.display(),
+                "",
+                dir.display()
+            ),
+        )
+    };
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(refuse(format!("{} is not a directory (symlinks are not followed)", dir.display()))),
+        Err(e) => return Err(refuse(e.to_string())),
+    }
+    let temporary = dir.join(format!(".local.json.{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o640)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&temporary)?;
+        // The script writes it with echo: the text and a newline.
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+        if let Some(owner) = owner {
+            std::os::unix::fs::fchown(&file, Some(owner.uid), Some(owner.gid))?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&temporary, &target)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(refuse(e.to_string()));
+    }
+    Ok(())
+}
+
+/// The environment as the contract reads it.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Applies the contract. `owner`: the server's user when hardinit runs as root (None otherwise).
+/// Returns the command to run and the variables to export to it.
+pub fn prepare(
+    flavour: Flavour,
+    args: &[OsString],
+    owner: Option<&Identity>,
+) -> Result<(Vec<OsString>, Exports), Fatal> {
+    let env: &dyn Fn(&str) -> Option<String> = &process_env;
+    let exports = interface_addresses(flavour, env)?;
+    if let Some(text) = flavour.var(env, "LOCAL_CONFIG") {
+        write_local_config(flavour, &text, owner)?;
+    }
+    let (command, runs_server) = rewrite(flavour, args, env);
+    let skip_chown = env("SKIP_CHOWN").is_some_and(|v| !v.is_empty());
+    if let (true, false, Some(owner)) = (runs_server, skip_chown, owner) {
+        for name in ["config", "logs", "file"] {
+            let dir = Path::new(flavour.root()).join(name);
+            // As the script: only a directory whose owner is not the server's user is walked.
+            match volumes::owner_of(&dir) {
+                Some(uid) if uid != owner.uid => {
+                    let report = volumes::chown_tree(&dir, owner.uid, owner.gid);
+                    info!("{}: {} entries given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
+                    for problem in &report.problems {
+                        warn!("chown: {problem}");
+                    }
+                }
+                Some(_) => {}
+                None => {}
+            }
+        }
+    }
+    Ok((command, exports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    fn os(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn server_gets_the_injected_flags_before_the_users() {
+        let env = env_of(&[]);
+        let (c, runs) = rewrite(Flavour::Vault, &os(&["server", "-dev"]), &env);
+        assert_eq!(
+            c,
+            os(&[
+                "vault",
+                "server",
+                "-config=/vault/config",
+                "-dev-root-token-id=",
+                "-dev-listen-address=0.0.0.0:8200",
+                "-dev"
+            ])
+        );
+        assert!(runs);
+        let env = env_of(&[("BAO_DEV_ROOT_TOKEN_ID", "root"), ("BAO_DEV_LISTEN_ADDRESS", "[::]:8200")]);
+        let (c, _) = rewrite(Flavour::OpenBao, &os(&["server", "-dev", "-dev-no-store-token"]), &env);
+        assert_eq!(
+            c,
+            os(&[
+                "bao",
+                "server",
+                "-config=/openbao/config",
+                "-dev-root-token-id=root",
+                "-dev-listen-address=[::]:8200",
+                "-dev",
+                "-dev-no-store-token"
+            ])
+        );
+    }
+
+    #[test]
+    fn flags_versions_subcommands_and_other_programs() {
+        let env = env_of(&[]);
+        assert_eq!(rewrite(Flavour::Vault, &os(&["-version"]), &env), (os(&["vault", "-version"]), true));
+        assert_eq!(rewrite(Flavour::Vault, &os(&["version"]), &env), (os(&["vault", "version"]), true));
+        assert_eq!(
+            rewrite(Flavour::Vault, &os(&["status", "-format=json"]), &env),
+            (os(&["vault", "status", "-format=json"]), true)
+        );
+        assert_eq!(rewrite(Flavour::OpenBao, &os(&["scan", "secret/"]), &env), (os(&["bao", "scan", "secret/"]), true));
+        assert_eq!(rewrite(Flavour::Vault, &os(&["scan"]), &env), (os(&["scan"]), false), "scan is OpenBao's only");
+        assert_eq!(rewrite(Flavour::Vault, &os(&["id", "-u"]), &env), (os(&["id", "-u"]), false));
+        assert_eq!(rewrite(Flavour::Vault, &os(&["vault", "status"]), &env), (os(&["vault", "status"]), true));
+        assert_eq!(rewrite(Flavour::OpenBao, &[], &env), (os(&["bao"]), true));
+    }
+
+    #[test]
+    fn openbao_falls_back_to_vault_variables_and_empty_is_unset() {
+        let env = env_of(&[
+            ("VAULT_LOCAL_CONFIG", "{}"),
+            ("BAO_REDIRECT_INTERFACE", ""),
+            ("VAULT_REDIRECT_INTERFACE", "eth0"),
+        ]);
+        assert_eq!(Flavour::OpenBao.var(&env, "LOCAL_CONFIG").as_deref(), Some("{}"));
+        assert_eq!(Flavour::OpenBao.var(&env, "REDIRECT_INTERFACE").as_deref(), Some("eth0"));
+        assert_eq!(Flavour::Vault.var(&env_of(&[("BAO_LOCAL_CONFIG", "{}")]), "LOCAL_CONFIG"), None);
+    }
+
+    #[test]
+    fn interface_templates_keep_scheme_and_port() {
+        assert_eq!(substitute_host("http://0.0.0.0:8200", "10.1.2.3"), "http://10.1.2.3:8200");
+        assert_eq!(substitute_host("https://vault.example.com:443", "10.1.2.3"), "https://10.1.2.3:443");
+        assert_eq!(substitute_host("https://vault.example.com", "10.1.2.3"), "https://vault.example.com");
+        assert_eq!(substitute_host("10.0.0.1:8200", "10.1.2.3"), "10.0.0.1:8200");
+    }
+
+    #[test]
+    fn flavour_from_the_image() {
+        assert_eq!(Flavour::detect(|p| p == "/openbao" || p == "/usr/bin/bao"), Flavour::OpenBao);
+        assert_eq!(Flavour::detect(|p| p == "/vault" || p == "/bin/bao"), Flavour::Vault);
+        assert_eq!(Flavour::detect(|p| p == "/usr/bin/bao"), Flavour::OpenBao);
+        assert_eq!(Flavour::detect(|_| false), Flavour::Vault);
+    }
+}

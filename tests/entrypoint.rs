@@ -1,0 +1,275 @@
+//! hardinit as the image's docker-entrypoint.sh, in runc containers with the real OpenBao server
+//! (also installed as `vault`, as OpenBao's image does). Expected argv and environment are written
+//! from the official script's rules, never by running the script.
+
+mod common;
+
+use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, free_port, proc_list};
+use common::*;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+const ENTRYPOINT: &str = "/usr/local/bin/docker-entrypoint.sh";
+
+/// An image laid out as the official Vault image: /vault/{config,file,logs} (root-owned, as a
+/// fresh volume is), `vault` on the PATH, docker-entrypoint.sh a link to hardinit.
+fn vault_image(name: &str, args: &[&str]) -> Container {
+    let mut full = vec![ENTRYPOINT];
+    full.extend_from_slice(args);
+    let mut container = Container::new(name, &full);
+    let rootfs = container.rootfs();
+    std::os::unix::fs::symlink("hardinit", rootfs.join("usr/local/bin/docker-entrypoint.sh")).unwrap();
+    std::os::unix::fs::symlink("bao", rootfs.join("bin/vault")).unwrap();
+    container.env("HOME", "/home/vault").env("HISTFILE", "/dev/null").env("HARDINIT_VERBOSE", "1");
+    std::os::unix::fs::chown(rootfs.join("home/vault"), Some(100), Some(1000)).unwrap();
+    container
+}
+
+/// The same for OpenBao: /openbao, user openbao.
+fn openbao_image(name: &str, args: &[&str]) -> Container {
+    let mut container = vault_image(name, args);
+    let rootfs = container.rootfs();
+    std::fs::remove_dir_all(rootfs.join("vault")).unwrap();
+    for dir in ["config", "file", "logs"] {
+        std::fs::create_dir_all(rootfs.join("openbao").join(dir)).unwrap();
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nopenbao:x:100:1000::/home/vault:/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nopenbao:x:1000:openbao\n").unwrap();
+    container.env("HARDINIT_VERBOSE", "1");
+    container
+}
+
+fn server_of(running: &mut common::runc::Running) -> ProcessView {
+    running.wait_for_output("OpenBao server started", LONG);
+    ProcessView { pid: running.server_pid() }
+}
+
+#[test]
+fn server_gets_the_scripts_flags_before_the_users_and_runs_as_vault() {
+    if !privileged(true) {
+        return;
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut container = vault_image("ep-server", &["server", "-dev", "-dev-no-store-token"]);
+    container.env("VAULT_DEV_LISTEN_ADDRESS", &listen).env("VAULT_DEV_ROOT_TOKEN_ID", "s3cret");
+    let mut running = container.start();
+    let server = server_of(&mut running);
+    let expected = [
+        "vault",
+        "server",
+        "-config=/vault/config",
+        "-dev-root-token-id=s3cret",
+        &format!("-dev-listen-address={listen}"),
+        "-dev",
+        "-dev-no-store-token",
+    ];
+    assert_eq!(proc_list(server.pid, "cmdline"), expected);
+    assert_eq!(server.ids("Uid"), [100; 4]);
+    let environ = proc_list(server.pid, "environ");
+    for pair in ["HISTFILE=/dev/null", "HISTSIZE=0", "VAULT_DEV_ROOT_TOKEN_ID=s3cret"] {
+        assert!(environ.iter().any(|e| e == pair), "{pair} missing: {environ:?}");
+    }
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+}
+
+#[test]
+fn openbao_images_use_bao_names_and_paths() {
+    if !privileged(true) {
+        return;
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut container = openbao_image("ep-bao", &["server", "-dev", "-dev-no-store-token"]);
+    // BAO_ variables first; OpenBao falls back to VAULT_ ones.
+    container.env("BAO_DEV_LISTEN_ADDRESS", &listen).env("VAULT_CLUSTER_INTERFACE", "lo");
+    let mut running = container.start();
+    let server = server_of(&mut running);
+    let expected = [
+        "bao",
+        "server",
+        "-config=/openbao/config",
+        "-dev-root-token-id=",
+        &format!("-dev-listen-address={listen}"),
+        "-dev",
+        "-dev-no-store-token",
+    ];
+    assert_eq!(proc_list(server.pid, "cmdline"), expected);
+    let environ = proc_list(server.pid, "environ");
+    assert!(environ.iter().any(|e| e == "BAO_CLUSTER_ADDR=https://127.0.0.1:8201"), "{environ:?}");
+    let rootfs = running.container.rootfs();
+    assert_eq!(std::fs::metadata(rootfs.join("openbao/file")).unwrap().uid(), 100, "chowned to openbao");
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+}
+
+#[test]
+fn version_flags_subcommands_and_other_programs_are_rewritten_as_the_script_does() {
+    if !privileged(true) {
+        return;
+    }
+    // (container args, the command hardinit logs, what the output proves, exit status)
+    let cases: [(&[&str], &str, &str, i32); 4] = [
+        (&["version"], r#"["vault", "version"]"#, "OpenBao v2.7.2", 0),
+        (&["-version"], r#"["vault", "-version"]"#, "OpenBao v2.7.2", 0),
+        (
+            &["status", "-address=http://127.0.0.1:1"],
+            r#"["vault", "status", "-address=http://127.0.0.1:1"]"#,
+            "connection refused",
+            1,
+        ),
+        (&["id", "-u"], r#"["id", "-u"]"#, "100", 0),
+    ];
+    for (args, logged, shows, status) in cases {
+        let mut running = vault_image("ep-rewrite", args).start();
+        let code = running.wait(LONG);
+        let (out, err) = (running.stdout(), running.stderr());
+        assert!(err.contains(&format!("entrypoint (Vault): {logged}")), "{args:?}: {err}");
+        assert!(out.contains(shows) || err.contains(shows), "{args:?}: {out}\n{err}");
+        assert_eq!(code, status, "{args:?}: {out}\n{err}");
+    }
+}
+
+#[test]
+fn local_config_is_written_atomically_owned_by_vault_and_used_by_the_server() {
+    if !privileged(true) {
+        return;
+    }
+    let port = free_port();
+    let config = format!(
+        r#"{{"storage": {{"inmem": {{}}}}, "listener": [{{"tcp": {{"address": "127.0.0.1:{port}", "tls_disable": true}}}}], "disable_mlock": true}}"#
+    );
+    let mut container = vault_image("ep-local", &["server"]);
+    container.env("VAULT_LOCAL_CONFIG", &config);
+    let mut running = container.start();
+    let server = server_of(&mut running);
+    let local = running.container.rootfs().join("vault/config/local.json");
+    assert_eq!(std::fs::read_to_string(&local).unwrap(), format!("{config}\n"), "the text and echo's newline");
+    let meta = std::fs::metadata(&local).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (100, 1000, 0o640));
+    let leftovers: Vec<_> =
+        std::fs::read_dir(local.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers, ["local.json"], "no temporary file left");
+    assert_eq!(proc_list(server.pid, "cmdline")[2], "-config=/vault/config");
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+}
+
+#[test]
+fn a_read_only_config_directory_is_one_clear_line() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = vault_image("ep-readonly", &["server"]);
+    container.env("VAULT_LOCAL_CONFIG", "{}");
+    container.config["root"]["readonly"] = serde_json::json!(true);
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78);
+    let errors: Vec<String> =
+        running.stderr().lines().filter(|l| l.starts_with("hardinit: error:")).map(String::from).collect();
+    assert_eq!(errors.len(), 1, "{}", running.stderr());
+    assert!(
+        errors[0].contains("/vault/config/local.json") && errors[0].contains("Read-only file system"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn interfaces_become_addresses_keeping_scheme_and_port() {
+    if !privileged(true) {
+        return;
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut container = vault_image("ep-iface", &["server", "-dev", "-dev-no-store-token"]);
+    container
+        .env("VAULT_DEV_LISTEN_ADDRESS", &listen)
+        .env("VAULT_REDIRECT_INTERFACE", "lo")
+        .env("VAULT_REDIRECT_ADDR", "https://vault.example:9200");
+    container.env("VAULT_CLUSTER_INTERFACE", "lo");
+    let mut running = container.start();
+    let server = server_of(&mut running);
+    let environ = proc_list(server.pid, "environ");
+    assert!(environ.iter().any(|e| e == "VAULT_REDIRECT_ADDR=https://127.0.0.1:9200"), "{environ:?}");
+    assert!(environ.iter().any(|e| e == "VAULT_CLUSTER_ADDR=https://127.0.0.1:8201"), "{environ:?}");
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 0);
+
+    let mut container = vault_image("ep-iface-bad", &["server", "-dev"]);
+    container.env("VAULT_CLUSTER_INTERFACE", "nosuch0");
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78);
+    assert!(
+        running.stderr().contains("VAULT_CLUSTER_INTERFACE=\"nosuch0\": no such interface"),
+        "{}",
+        running.stderr()
+    );
+}
+
+fn owner(path: &Path) -> (u32, u32) {
+    let m = std::fs::symlink_metadata(path).unwrap();
+    (m.uid(), m.gid())
+}
+
+#[test]
+fn a_hostile_volume_cannot_make_the_chown_touch_anything_outside_it() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = vault_image("ep-hostile", &["version"]);
+    container.capabilities(&DOCKER_DEFAULT_CAPS);
+    let rootfs = container.rootfs();
+    let volume = rootfs.join("vault/file");
+    std::fs::write(rootfs.join("etc/secret"), "outside").unwrap();
+    std::fs::write(rootfs.join("etc/hardtarget"), "outside").unwrap();
+    std::fs::write(volume.join("plain"), "").unwrap();
+    std::fs::create_dir_all(volume.join("sub/dir")).unwrap();
+    std::fs::write(volume.join("sub/dir/deep"), "").unwrap();
+    std::fs::write(volume.join("new\nline"), "").unwrap();
+    std::os::unix::fs::symlink("/etc/secret", volume.join("to-secret")).unwrap();
+    std::os::unix::fs::symlink("/", volume.join("to-root")).unwrap();
+    std::os::unix::fs::symlink("/etc", volume.join("sub/to-etc")).unwrap();
+    std::fs::hard_link(rootfs.join("etc/hardtarget"), volume.join("hard")).unwrap();
+    let mut deep = volume.join("deep");
+    for _ in 0..140 {
+        deep = deep.join("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    // /vault/logs itself a symlink to /etc: never followed.
+    std::fs::remove_dir(rootfs.join("vault/logs")).unwrap();
+    std::os::unix::fs::symlink("/etc", rootfs.join("vault/logs")).unwrap();
+    let before_etc: Vec<_> =
+        ["etc", "etc/passwd", "etc/group", "etc/secret", "etc/hardtarget", "bin", "", "usr/local/bin/hardinit"]
+            .iter()
+            .map(|p| (p.to_string(), owner(&rootfs.join(p))))
+            .collect();
+
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    let stderr = running.stderr();
+    for path in ["plain", "sub", "sub/dir", "sub/dir/deep", "new\nline", "to-secret", "to-root", "sub/to-etc", "deep"] {
+        assert_eq!(owner(&volume.join(path)), (100, 1000), "{path:?} was given to vault");
+    }
+    for (path, was) in &before_etc {
+        assert_eq!(&owner(&rootfs.join(path)), was, "{path:?} outside the volume is untouched");
+    }
+    assert_eq!(owner(&volume.join("hard")), (0, 0), "a hard link is not changed");
+    assert!(stderr.contains("hard links: not changed"), "{stderr}");
+    assert!(stderr.contains("levels: not entered"), "{stderr}");
+    assert_eq!(owner(&deep), (0, 0), "beyond the depth limit nothing is changed");
+    assert!(stderr.contains("\"/vault/logs\": not changed"), "{stderr}");
+    assert!(stderr.contains("new\\nline") || !stderr.contains("new\nline"), "names are quoted on one line");
+
+    // SKIP_CHOWN: nothing is walked.
+    let mut container = vault_image("ep-skip", &["version"]);
+    container.env("SKIP_CHOWN", "true");
+    let file = container.rootfs().join("vault/file/x");
+    std::fs::write(&file, "").unwrap();
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    assert_eq!(owner(&file), (0, 0));
+}
