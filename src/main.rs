@@ -73,7 +73,7 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
     check::log_startup(&hardened.findings);
     let mut environment = exports;
-    environment.extend(hardened.environment.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    environment.extend(hardened.environment);
     let session = Session::detect();
     let server = spawn_server(&options, server_path, &environment, &inherited, session)?;
     debug!("started {:?} as pid {server} ({session:?})", options.command);

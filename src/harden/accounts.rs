@@ -28,6 +28,8 @@ pub struct Group {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
     pub name: Option<String>,
+    /// The home directory /etc/passwd gives, for HOME after a change of user.
+    pub home: Option<String>,
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
@@ -149,7 +151,8 @@ pub fn resolve(spec: &str, users: &[User], groups: &[Group]) -> Result<Identity,
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    Ok(Identity { name, uid, gid, groups: ids })
+    let home = entry.map(|u| u.home.clone()).filter(|h| !h.is_empty());
+    Ok(Identity { name, home, uid, gid, groups: ids })
 }
 
 #[cfg(test)]
@@ -167,13 +170,14 @@ mod tests {
     fn resolves_names_and_membership() {
         let (u, g) = parsed();
         let vault = resolve("vault", &u, &g).unwrap();
-        assert_eq!(vault, Identity { name: Some("vault".into()), uid: 100, gid: 1000, groups: vec![1000, 3000] });
+        let home = Some("/home/vault".to_string());
+        assert_eq!(vault, Identity { name: Some("vault".into()), home, uid: 100, gid: 1000, groups: vec![1000, 3000] });
         assert_eq!(resolve("100", &u, &g).unwrap(), vault);
         let explicit = resolve("100:2000", &u, &g).unwrap();
         assert_eq!((explicit.uid, explicit.gid, explicit.groups), (100, 2000, vec![1000, 2000, 3000]));
         assert_eq!(resolve("vault:ops", &u, &g).unwrap().gid, 2000);
         let unknown = resolve("4242:4242", &u, &g).unwrap();
-        assert_eq!(unknown, Identity { name: None, uid: 4242, gid: 4242, groups: vec![4242] });
+        assert_eq!(unknown, Identity { name: None, home: None, uid: 4242, gid: 4242, groups: vec![4242] });
     }
 
     #[test]

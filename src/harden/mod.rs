@@ -87,7 +87,7 @@ pub enum Mode {
 /// What the server needs from hardening: the environment variables to set for it.
 pub struct Hardened {
     pub findings: Vec<Finding>,
-    pub environment: Vec<(&'static str, &'static str)>,
+    pub environment: Vec<(String, String)>,
 }
 
 /// Runs the whole checklist. In `Apply` mode a failing finding stops at once with its refusal
@@ -102,8 +102,14 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
         Ok(())
     };
     record(disable_core_dumps(mode)?)?;
+    let mut environment = Vec::new();
     let capability = match target_identity(settings) {
         Ok(identity) => {
+            // As su-exec and gosu do: the server's HOME is its own, not root's (a -dev server
+            // writes its token helper file there).
+            if let (0, Some(home)) = (sys::effective_uid(), &identity.home) {
+                environment.push(("HOME".to_string(), home.clone()));
+            }
             let (user_finding, capability) = drop_to_user(&identity, settings, mode)?;
             record(user_finding)?;
             record(capability.finding.clone())?;
@@ -135,7 +141,8 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
         Err(refusal) => return Err(refusal),
     };
     record(prove_memory_stays_in_ram(settings.memory_guard, &capability, server, server_args, mode)?)?;
-    let (history, environment) = disable_shell_history(settings.keep_env);
+    let (history, history_off) = disable_shell_history(settings.keep_env);
+    environment.extend(history_off.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     record(history)?;
     record(Finding::new(
         "umask",
@@ -294,7 +301,7 @@ fn current_identity() -> Result<accounts::Identity, Fatal> {
     };
     let mut groups = status.ids("Groups");
     groups.sort_unstable();
-    Ok(accounts::Identity { name: None, uid, gid, groups })
+    Ok(accounts::Identity { name: None, home: None, uid, gid, groups })
 }
 
 /// What the server gets of CAP_IPC_LOCK, and the finding that says so.

@@ -305,3 +305,73 @@ impl ProcessView {
         std::fs::read_to_string(format!("/proc/{}/coredump_filter", self.pid)).unwrap().trim().to_string()
     }
 }
+
+/// The image's root filesystem, assembled by scripts/assemble-rootfs.sh exactly as the
+/// Dockerfile's build stage does, with the real OpenBao server as the server binary. Shared by
+/// the tests of one run: containers mount their own volumes over it.
+pub fn image(flavour: &str) -> PathBuf {
+    static IMAGES: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut images = IMAGES.lock().unwrap();
+    if let Some((_, path)) = images.iter().find(|(f, _)| f == flavour) {
+        return path.clone();
+    }
+    let dest = repo().join(format!("target/test-images/{flavour}"));
+    let _ = std::fs::remove_dir_all(&dest);
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/assemble-rootfs.sh"))
+        .args([flavour, dest.to_str().unwrap(), static_hardinit().to_str().unwrap(), bao().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "assemble-rootfs.sh: {}", String::from_utf8_lossy(&out.stderr));
+    images.push((flavour.to_string(), dest.clone()));
+    dest
+}
+
+/// The Dockerfile's ENV, ENTRYPOINT and CMD.
+pub const IMAGE_ENV: [&str; 6] = [
+    "PATH=/usr/local/bin:/usr/bin:/bin",
+    "HISTFILE=/dev/null",
+    "HISTSIZE=0",
+    "HISTFILESIZE=0",
+    "SAVEHIST=0",
+    "LESSHISTFILE=/dev/null",
+];
+pub const IMAGE_ENTRYPOINT: &str = "/usr/local/bin/docker-entrypoint.sh";
+
+impl Container {
+    /// `docker run IMAGE ARGS...` of the assembled image: root, Docker's default capabilities,
+    /// the image's environment, swap limited to 0. Empty `args` runs the image's CMD.
+    pub fn from_image(name: &str, flavour: &str, args: &[&str]) -> Container {
+        let cmd: &[&str] = if !args.is_empty() {
+            args
+        } else if flavour == "openbao" {
+            &["server", "-dev", "-dev-no-store-token"]
+        } else {
+            &["server", "-dev"]
+        };
+        let mut argv = vec![IMAGE_ENTRYPOINT];
+        argv.extend_from_slice(cmd);
+        let mut container = Container::new(name, &argv);
+        let _ = std::fs::remove_dir_all(container.rootfs());
+        container.config["root"]["path"] = json!(image(flavour));
+        container.config["process"]["env"] = json!(IMAGE_ENV);
+        let mounts = container.config["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/bin/bao");
+        container
+    }
+
+    /// A network namespace of its own (as Docker gives by default): the dev server's fixed
+    /// 0.0.0.0:8200 then clashes with nothing on the host.
+    pub fn own_network(&mut self) -> &mut Self {
+        self.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "network"}));
+        self
+    }
+
+    /// A bind-mounted volume (`docker run -v HOST:DEST`).
+    pub fn volume(&mut self, host: &std::path::Path, destination: &str) -> &mut Self {
+        let mount = json!({"destination": destination, "type": "bind", "source": host, "options": ["rbind", "rw"]});
+        self.config["mounts"].as_array_mut().unwrap().push(mount);
+        self
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Static checks of the Dockerfile that hadolint cannot know: the final stages stay shell-less and
+hold what scripts/assemble-rootfs.sh makes, nothing else. Exit 1 with one line per problem."""
+import re
+import sys
+
+path = sys.argv[1] if len(sys.argv) > 1 else "Dockerfile"
+lines = []
+for raw in open(path).read().replace("\\\n", " ").splitlines():
+    raw = raw.strip()
+    if raw and not raw.startswith("#"):
+        lines.append(raw)
+
+stages = {}
+current = None
+for line in lines:
+    word, _, rest = line.partition(" ")
+    if word.upper() == "FROM":
+        m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
+        current = (m.group(2) or m.group(1)).lower()
+        stages[current] = {"from": m.group(1), "lines": []}
+    elif current:
+        stages[current]["lines"].append((word.upper(), rest))
+
+problems = []
+for flavour, cmd in (("vault", '["server", "-dev"]'), ("openbao", '["server", "-dev", "-dev-no-store-token"]')):
+    stage = stages.get(flavour)
+    if not stage:
+        problems.append(f"no final stage {flavour}")
+        continue
+    if stage["from"] != "scratch":
+        problems.append(f"stage {flavour} is FROM {stage['from']}, not scratch")
+    words = [w for w, _ in stage["lines"]]
+    for forbidden in ("RUN", "ADD", "SHELL", "USER"):
+        if forbidden in words:
+            problems.append(f"stage {flavour} has {forbidden}: the final image must stay shell-less and start as root for hardinit to drop")
+    copies = [r for w, r in stage["lines"] if w == "COPY"]
+    if copies != [f"--from=assemble-{flavour} /rootfs/ /"]:
+        problems.append(f"stage {flavour} copies {copies}, not only the assembled root filesystem")
+    entry = [r for w, r in stage["lines"] if w == "ENTRYPOINT"]
+    if entry != ['["/usr/local/bin/docker-entrypoint.sh"]']:
+        problems.append(f"stage {flavour} ENTRYPOINT is {entry}")
+    if [r for w, r in stage["lines"] if w == "CMD"] != [cmd]:
+        problems.append(f"stage {flavour} CMD is not {cmd} (the official image's)")
+    env = " ".join(r for w, r in stage["lines"] if w == "ENV")
+    if "HISTFILE=/dev/null" not in env:
+        problems.append(f"stage {flavour} does not turn shell history off for exec sessions")
+    assemble = stages.get(f"assemble-{flavour}", {"lines": []})["lines"]
+    if not any(w == "RUN" and f"scripts/assemble-rootfs.sh {flavour} /rootfs" in r for w, r in assemble):
+        problems.append(f"stage assemble-{flavour} does not run scripts/assemble-rootfs.sh {flavour}")
+
+for p in problems:
+    print(f"Dockerfile: {p}")
+sys.exit(1 if problems else 0)

@@ -1,0 +1,273 @@
+//! The image users run: the root filesystem scripts/assemble-rootfs.sh makes (what the Dockerfile
+//! ships), under runc, in the scenarios of the README's recipes, with the real OpenBao server.
+
+mod common;
+
+use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, Running, free_port};
+use common::*;
+use serde_json::{Value, json};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn the_image_has_no_shell_no_interpreter_no_setid_file_and_only_its_manifest() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("manifest");
+    for flavour in ["vault", "openbao"] {
+        // A fresh tree: the shared test image is a container's writable root in other tests.
+        let root = dir.path(flavour);
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/assemble-rootfs.sh"))
+            .args([
+                flavour,
+                root.to_str().unwrap(),
+                static_hardinit().to_str().unwrap(),
+                common::runc::bao().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut listed = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                for forbidden in [
+                    "sh", "bash", "ash", "dash", "zsh", "busybox", "python", "python3", "perl", "apt", "dpkg", "apk",
+                    "su", "sudo",
+                ] {
+                    assert_ne!(name, forbidden, "{} in the {flavour} image", path.display());
+                }
+                assert_eq!(meta.permissions().mode() & 0o6000, 0, "{} is setuid/setgid", path.display());
+                assert!(!name.starts_with("python") && !name.starts_with("perl"), "{}", path.display());
+                listed.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned());
+                if meta.is_dir() {
+                    stack.push(path);
+                }
+            }
+        }
+        listed.sort();
+        let manifest = std::fs::read_to_string(repo().join(format!("image/manifest.{flavour}.txt"))).unwrap();
+        let mut expected: Vec<String> =
+            manifest.lines().map(|l| l.splitn(4, ' ').nth(3).unwrap().to_string()).collect();
+        expected.sort();
+        assert_eq!(listed, expected, "{flavour}: exactly the manifest's entries");
+    }
+}
+
+#[test]
+fn the_dockerfile_check_rejects_a_final_stage_that_gains_a_shell() {
+    let dir = Scratch::new("dockerfile");
+    let original = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let check = |text: &str| {
+        std::fs::write(dir.path("Dockerfile"), text).unwrap();
+        let out = Command::new(PYTHON)
+            .arg(repo().join("scripts/check-dockerfile.py"))
+            .arg(dir.path("Dockerfile"))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert_eq!(check(&original).0, Some(0), "the real Dockerfile passes");
+    let with_run =
+        original.replace("FROM scratch AS vault\n", "FROM scratch AS vault\nRUN [\"/bin/sh\", \"-c\", \"true\"]\n");
+    let (code, out) = check(&with_run);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("stage vault has RUN"), "{out}");
+    let (code, out) = check(&original.replace("FROM scratch AS openbao", "FROM debian:12 AS openbao"));
+    assert_eq!(code, Some(1));
+    assert!(out.contains("not scratch"), "{out}");
+}
+
+fn stop(mut running: Running) {
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 0, "stdout: {}\nstderr: {}", running.stdout(), running.stderr());
+}
+
+/// A production config volume: raft on /<root>/file, a listener on a free port.
+fn config_volume(dir: &Scratch, root: &str, port: u16, extra: &str) -> std::path::PathBuf {
+    let config = dir.path("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let cluster = free_port();
+    let text = format!(
+        "api_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"https://127.0.0.1:{cluster}\"\n{extra}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{root}/file\"\n  node_id = \"node1\"\n}}\n"
+    );
+    std::fs::write(config.join("server.hcl"), text).unwrap();
+    let data = dir.path("data");
+    std::fs::create_dir_all(&data).unwrap();
+    config
+}
+
+#[test]
+fn docker_run_defaults_start_the_dev_server_as_vault() {
+    if !privileged(true) {
+        return;
+    }
+    for flavour in ["openbao", "vault"] {
+        let mut container = Container::from_image("img-defaults", flavour, &[]);
+        container.own_network();
+        let mut running = container.start();
+        running.wait_for_output("OpenBao server started", LONG);
+        let server = ProcessView { pid: running.server_pid() };
+        assert_eq!(server.ids("Uid"), [100; 4], "{flavour}");
+        assert_eq!(server.field("CapEff"), "0000000000000000");
+        stop(running);
+    }
+}
+
+#[test]
+fn docker_run_without_ipc_lock_refuses_a_vault_config_that_needs_mlock_and_cap_add_fixes_it() {
+    if !privileged(true) {
+        return;
+    }
+    let dir = Scratch::new("img-mlock");
+    let config = config_volume(&dir, "/vault", free_port(), "");
+    let mut refused = Container::from_image("img-mlock", "vault", &["server"]);
+    refused.volume(&config, "/vault/config").volume(&dir.path("data"), "/vault/file");
+    let mut refused = refused.start();
+    assert_eq!(refused.wait(LONG), 78);
+    let errors: Vec<String> =
+        refused.stderr().lines().filter(|l| l.starts_with("hardinit: error:")).map(String::from).collect();
+    assert_eq!(errors.len(), 1, "{}", refused.stderr());
+    assert!(errors[0].contains("--cap-add IPC_LOCK"), "{errors:?}");
+
+    // docker run --cap-add IPC_LOCK
+    let mut container = Container::from_image("img-ipc-lock", "vault", &["server"]);
+    container.volume(&config, "/vault/config").volume(&dir.path("data"), "/vault/file");
+    let mut caps = DOCKER_DEFAULT_CAPS.to_vec();
+    caps.push("CAP_IPC_LOCK");
+    container.capabilities(&caps);
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    let server = ProcessView { pid: running.server_pid() };
+    assert_eq!(server.field("CapAmb"), "0000000000004000");
+    assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
+    stop(running);
+}
+
+#[test]
+fn docker_run_user_100_and_read_only_root() {
+    if !privileged(true) {
+        return;
+    }
+    // docker run --user 100:1000
+    let mut container = Container::from_image("img-user", "openbao", &[]);
+    container.user(100, 1000).own_network();
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    assert_eq!(ProcessView { pid: running.server_pid() }.ids("Uid"), [100; 4]);
+    stop(running);
+
+    // docker run --read-only --tmpfs /tmp
+    let mut container = Container::from_image("img-readonly", "openbao", &[]);
+    container.own_network().config["root"]["readonly"] = json!(true);
+    let tmp =
+        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]});
+    container.config["mounts"].as_array_mut().unwrap().push(tmp);
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    stop(running);
+}
+
+#[test]
+fn kubernetes_restricted_profile() {
+    if !privileged(true) {
+        return;
+    }
+    // runAsNonRoot (100:1000), allowPrivilegeEscalation false, capabilities drop ALL, seccomp.
+    let dir = Scratch::new("img-k8s");
+    let config = config_volume(&dir, "/openbao", free_port(), "disable_mlock = true");
+    std::os::unix::fs::chown(&config, Some(100), Some(1000)).unwrap();
+    std::os::unix::fs::chown(config.join("server.hcl"), Some(100), Some(1000)).unwrap();
+    std::os::unix::fs::chown(dir.path("data"), Some(100), Some(1000)).unwrap();
+    let mut container = Container::from_image("img-k8s", "openbao", &["server"]);
+    container.volume(&config, "/openbao/config").volume(&dir.path("data"), "/openbao/file");
+    container.user(100, 1000).no_new_privileges(true).capabilities(&[]);
+    container.env("SKIP_CHOWN", "true").env("SKIP_SETCAP", "true");
+    let denied =
+        ["keyctl", "add_key", "request_key", "unshare", "mount", "umount2", "ptrace", "bpf", "perf_event_open"];
+    container.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": denied, "action": "SCMP_ACT_ERRNO"}]
+    });
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    let server = ProcessView { pid: running.server_pid() };
+    assert_eq!(server.ids("Uid"), [100; 4]);
+    assert_eq!(server.field("Seccomp"), "2");
+    assert_eq!(server.field("NoNewPrivs"), "1");
+    assert_eq!(server.field("CapBnd"), "0000000000000000");
+    stop(running);
+}
+
+fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
+    if let Some(token) = token {
+        cmd.args(["-H", &format!("X-Vault-Token: {token}")]);
+    }
+    if let Some(body) = body {
+        cmd.args(["-d", &body.to_string()]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (payload, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), serde_json::from_str(payload).unwrap_or(Value::Null))
+}
+
+fn start_server(dir: &Scratch, config: &Path, name: &str) -> Running {
+    let mut container = Container::from_image(name, "openbao", &["server"]);
+    container.volume(config, "/openbao/config").volume(&dir.path("data"), "/openbao/file");
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    running
+}
+
+fn unseal(base: &str, key: &str) {
+    let (status, reply) = http("PUT", &format!("{base}/v1/sys/unseal"), None, Some(&json!({"key": key})));
+    assert_eq!((status, &reply["sealed"]), (200, &json!(false)), "{reply}");
+    wait_until(LONG, || (http("GET", &format!("{base}/v1/sys/health"), None, None).0 == 200).then_some(()))
+        .expect("active");
+}
+
+#[test]
+fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume() {
+    if !privileged(true) {
+        return;
+    }
+    let dir = Scratch::new("img-persist");
+    let port = free_port();
+    let config = config_volume(&dir, "/openbao", port, "");
+    let base = format!("http://127.0.0.1:{port}");
+
+    let running = start_server(&dir, &config, "img-persist-1");
+    let (status, init) =
+        http("PUT", &format!("{base}/v1/sys/init"), None, Some(&json!({"secret_shares": 1, "secret_threshold": 1})));
+    assert_eq!(status, 200, "{init}");
+    let key = init["keys_base64"][0].as_str().unwrap().to_string();
+    let token = init["root_token"].as_str().unwrap().to_string();
+    unseal(&base, &key);
+    let mount = json!({"type": "kv", "options": {"version": "2"}});
+    assert_eq!(http("POST", &format!("{base}/v1/sys/mounts/secret"), Some(&token), Some(&mount)).0, 204);
+    let secret = json!({"data": {"password": "correct horse battery staple"}});
+    assert_eq!(http("POST", &format!("{base}/v1/secret/data/app"), Some(&token), Some(&secret)).0, 200);
+    stop(running);
+    let data = std::fs::metadata(dir.path("data")).unwrap();
+    assert_eq!((data.uid(), data.gid()), (100, 1000), "the volume was given to openbao");
+
+    let running = start_server(&dir, &config, "img-persist-2");
+    unseal(&base, &key);
+    let (status, read) = http("GET", &format!("{base}/v1/secret/data/app"), Some(&token), None);
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["data"]["data"]["password"], "correct horse battery staple");
+    stop(running);
+}
