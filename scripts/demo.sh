@@ -32,18 +32,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "Assembling the shell-less root filesystem and a data volume"
-bash scripts/assemble-rootfs.sh "$work/rootfs" "$hardinit" "$bao" || fail "assemble the root filesystem"
-mkdir -p "$work/data" && chown 100:1000 "$work/data" && chmod 0700 "$work/data"
-echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, no shell: $(test -e "$work/rootfs/bin/sh" && echo NO || echo yes)"
+step "Assembling the image's shell-less root filesystem (what the Dockerfile ships), a config and a data volume"
+bash scripts/assemble-rootfs.sh openbao "$work/rootfs" "$hardinit" "$bao" || fail "assemble the root filesystem"
+find "$work/rootfs" -mindepth 1 \( -type f -o -type l \) -printf '  %P\n'
+mkdir -p "$work/config" "$work/data"
+config="$work/config"
 
 step "Making a TLS certificate for 127.0.0.1"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=openbao-demo \
     -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
-    -keyout "$work/rootfs/vault/config/tls.key" -out "$work/rootfs/vault/config/tls.crt" 2>/dev/null || fail "openssl"
-chown 100:1000 "$work/rootfs/vault/config/tls.key" "$work/rootfs/vault/config/tls.crt"
-chmod 0600 "$work/rootfs/vault/config/tls.key"
-cat >"$work/rootfs/vault/config/server.hcl" <<HCL
+    -keyout "$config/tls.key" -out "$config/tls.crt" 2>/dev/null || fail "openssl"
+chmod 0600 "$config/tls.key"
+cat >"$config/server.hcl" <<HCL
 ui            = false
 disable_mlock = true
 api_addr      = "$addr"
@@ -52,23 +52,23 @@ cluster_addr  = "https://127.0.0.1:$((port + 1))"
 listener "tcp" {
   address         = "127.0.0.1:$port"
   cluster_address = "127.0.0.1:$((port + 1))"
-  tls_cert_file   = "/vault/config/tls.crt"
-  tls_key_file    = "/vault/config/tls.key"
+  tls_cert_file   = "/openbao/config/tls.crt"
+  tls_key_file    = "/openbao/config/tls.key"
 }
 
 storage "raft" {
-  path    = "/vault/file"
+  path    = "/openbao/file"
   node_id = "demo"
 }
 HCL
-chown 100:1000 "$work/rootfs/vault/config/server.hcl"
+echo "config and data volumes are root-owned: the entrypoint gives them to openbao (SKIP_CHOWN unset)"
 
 # One OCI config for both runs; only the arguments differ. Like `docker run` with a read-only root:
 # root at start, Docker's default capabilities, memory and memory+swap both 512 MiB (no swap).
 write_config() {
-    python3 - "$work/config.json" "$work/data" "$@" <<'PY'
+    python3 - "$work/config.json" "$work/data" "$config" "$@" <<'PY'
 import json, sys
-out, data, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+out, data, config, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
         "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
         "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
@@ -76,7 +76,8 @@ config = {
     "ociVersion": "1.0.2",
     "process": {
         "terminal": False, "user": {"uid": 0, "gid": 0}, "args": args, "cwd": "/",
-        "env": ["PATH=/usr/local/bin:/bin", "HOME=/home/vault", "HISTFILE=/dev/null"],
+        "env": ["PATH=/usr/local/bin:/usr/bin:/bin", "HISTFILE=/dev/null", "HISTSIZE=0", "HISTFILESIZE=0",
+                "SAVEHIST=0", "LESSHISTFILE=/dev/null"],
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
         "noNewPrivileges": False,
@@ -89,7 +90,8 @@ config = {
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/vault/file", "type": "bind", "source": data, "options": ["rbind", "rw"]},
+        {"destination": "/openbao/config", "type": "bind", "source": config, "options": ["rbind", "rw"]},
+        {"destination": "/openbao/file", "type": "bind", "source": data, "options": ["rbind", "rw"]},
     ],
     "linux": {
         "resources": {"memory": {"limit": 536870912, "swap": 536870912}},
@@ -99,14 +101,12 @@ config = {
 json.dump(config, open(out, "w"), indent=2)
 PY
 }
-server_args=(/bin/bao server -config=/vault/config/server.hcl)
-
 step "hardinit check: the hardening checklist inside the same container, nothing started"
-write_config /usr/local/bin/hardinit check -- "${server_args[@]}"
+write_config /usr/local/bin/hardinit check -- bao server -config=/openbao/config
 runc --root "$state" run --bundle "$work" "$id-check" || fail "hardinit check reported a failure"
 
-step "Starting the container: hardinit is PID 1, hardens, then starts OpenBao"
-write_config /usr/local/bin/hardinit -- "${server_args[@]}"
+step "Starting the container as the image does: docker-entrypoint.sh (hardinit) server"
+write_config /usr/local/bin/docker-entrypoint.sh server
 runc --root "$state" run --bundle "$work" "$id" >"$work/log" 2>&1 &
 runc_pid=$!
 for _ in $(seq 300); do grep -q "OpenBao server started" "$work/log" && break; kill -0 "$runc_pid" 2>/dev/null || break; sleep 0.1; done
@@ -119,7 +119,8 @@ show hardinit "$init"
 show OpenBao "$server"
 echo "OpenBao core limit: $(grep 'Max core file size' "/proc/$server/limits" | tr -s ' ')"
 
-api() { curl -fsS --cacert "$work/rootfs/vault/config/tls.crt" "$@"; }
+echo "volumes now owned by uid:gid $(stat -c %u:%g "$config" "$work/data" | sort -u | tr "\n" " ")"
+api() { curl -fsS --cacert "$config/tls.crt" "$@"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 step "Initialising and unsealing over HTTPS, from outside the container"

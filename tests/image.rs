@@ -182,7 +182,8 @@ fn kubernetes_restricted_profile() {
     if !privileged(true) {
         return;
     }
-    // runAsNonRoot (100:1000), allowPrivilegeEscalation false, capabilities drop ALL, seccomp.
+    // The README's Kubernetes recipe: runAsNonRoot (100:1000), allowPrivilegeEscalation false,
+    // capabilities drop ALL, seccomp, read-only root, config from a ConfigMap with disable_mlock.
     let dir = Scratch::new("img-k8s");
     let config = config_volume(&dir, "/openbao", free_port(), "disable_mlock = true");
     std::os::unix::fs::chown(&config, Some(100), Some(1000)).unwrap();
@@ -191,6 +192,11 @@ fn kubernetes_restricted_profile() {
     let mut container = Container::from_image("img-k8s", "openbao", &["server"]);
     container.volume(&config, "/openbao/config").volume(&dir.path("data"), "/openbao/file");
     container.user(100, 1000).no_new_privileges(true).capabilities(&[]);
+    // readOnlyRootFilesystem: true, with an emptyDir on /tmp.
+    container.config["root"]["readonly"] = json!(true);
+    let tmp =
+        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]});
+    container.config["mounts"].as_array_mut().unwrap().push(tmp);
     container.env("SKIP_CHOWN", "true").env("SKIP_SETCAP", "true");
     let denied =
         ["keyctl", "add_key", "request_key", "unshare", "mount", "umount2", "ptrace", "bpf", "perf_event_open"];
