@@ -405,3 +405,22 @@ fn a_closed_stderr_does_not_make_hardinit_chase_its_own_sigpipe() {
     drop(child.stderr.take());
     assert_eq!(code(finish(child, LONG)), 129, "SIGHUP forwarded once, server killed by it");
 }
+
+#[test]
+fn the_server_gets_umask_077_and_history_off_unless_told_otherwise() {
+    let cases: [(&[&str], &str); 2] = [
+        (&[], "0077\nHISTFILE=/dev/null HISTSIZE=0 HOME=kept\n"),
+        (&["--umask", "027", "--keep-env"], "0027\nHISTFILE= HISTSIZE= HOME=kept\n"),
+    ];
+    for (flags, expected) in cases {
+        let mut cmd = command(hardinit());
+        cmd.args(flags)
+            .args(["--", "sh", "-c", "umask; echo \"HISTFILE=${HISTFILE-} HISTSIZE=${HISTSIZE-} HOME=$HOME\""])
+            .env_remove("HISTFILE")
+            .env_remove("HISTSIZE")
+            .env("HOME", "kept");
+        let out = run(cmd, LONG);
+        assert_eq!(code(out.status), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{flags:?}");
+    }
+}

@@ -22,79 +22,18 @@ pub enum Flavour {
     OpenBao,
 }
 
-/// Vault's top-level commands (`vault --help`), the ones the script's `vault --help "$1" | grep`
-/// recognises. A name not here (a command added in a later release) is run unchanged, as any
-/// other program: `docker run IMAGE vault NEWCOMMAND` works whatever the list says.
-const VAULT_COMMANDS: [&str; 33] = [
-    "agent",
-    "audit",
-    "auth",
-    "debug",
-    "delete",
-    "events",
-    "hcp",
-    "kv",
-    "lease",
-    "license",
-    "list",
-    "login",
-    "monitor",
-    "namespace",
-    "operator",
-    "patch",
-    "path-help",
-    "pki",
-    "plugin",
-    "policy",
-    "print",
-    "proxy",
-    "read",
-    "secrets",
-    "server",
-    "ssh",
-    "status",
-    "token",
-    "transform",
-    "transit",
-    "unwrap",
-    "version-history",
-    "write",
+/// Top-level commands of both servers (`vault --help`, `bao --help` of OpenBao 2.7): the ones the
+/// script's `vault --help "$1" | grep` recognises. A name not listed (a command added in a later
+/// release) is run unchanged, as any other program: `docker run IMAGE vault NEWCOMMAND` works
+/// whatever the list says.
+#[rustfmt::skip]
+const COMMON_COMMANDS: [&str; 30] = [
+    "agent", "audit", "auth", "debug", "delete", "kv", "lease", "list", "login", "monitor", "namespace",
+    "operator", "patch", "path-help", "pki", "plugin", "policy", "print", "proxy", "read", "secrets",
+    "server", "ssh", "status", "token", "transit", "unwrap", "version-history", "write", "version",
 ];
-
-/// OpenBao's (`bao --help`, 2.7).
-const BAO_COMMANDS: [&str; 31] = [
-    "agent",
-    "audit",
-    "auth",
-    "debug",
-    "delete",
-    "kv",
-    "lease",
-    "list",
-    "login",
-    "monitor",
-    "namespace",
-    "operator",
-    "patch",
-    "path-help",
-    "pki",
-    "plugin",
-    "policy",
-    "print",
-    "proxy",
-    "read",
-    "scan",
-    "secrets",
-    "server",
-    "ssh",
-    "status",
-    "token",
-    "transit",
-    "unwrap",
-    "version-history",
-    "write",
-    "events",
-];
+const VAULT_ONLY_COMMANDS: [&str; 4] = ["events", "hcp", "license", "transform"];
+const BAO_ONLY_COMMANDS: [&str; 1] = ["scan"];
 
 impl Flavour {
     /// What the image holds: /openbao or /vault, else which server binary is there.
@@ -149,10 +88,11 @@ impl Flavour {
     }
 
     fn is_subcommand(self, name: &str) -> bool {
-        match self {
-            Flavour::Vault => VAULT_COMMANDS.contains(&name),
-            Flavour::OpenBao => BAO_COMMANDS.contains(&name),
-        }
+        let own: &[&str] = match self {
+            Flavour::Vault => &VAULT_ONLY_COMMANDS,
+            Flavour::OpenBao => &BAO_ONLY_COMMANDS,
+        };
+        COMMON_COMMANDS.contains(&name) || own.contains(&name)
     }
 }
 
@@ -175,7 +115,7 @@ pub fn rewrite(flavour: Flavour, args: &[OsString], env: &dyn Fn(&str) -> Option
         c.extend(injected.map(OsString::from));
         c.extend(args[1..].iter().cloned());
         c
-    } else if first == "version" || flavour.is_subcommand(first) {
+    } else if flavour.is_subcommand(first) {
         std::iter::once(bin.clone()).chain(args.iter().cloned()).collect()
     } else {
         args.to_vec()
