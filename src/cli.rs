@@ -71,7 +71,7 @@ fn command() -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .about("A PID 1 for Vault and OpenBao containers: forwards every signal, reaps every orphan, exits with the server's status.")
         .override_usage("hardinit [OPTIONS] [--] COMMAND [ARGS...]")
-        .after_help("Every option can also be set with an environment variable HARDINIT_<NAME>; a flag on the command line wins.\nExit status: the server's, or 128+N when signal N killed it; hardinit's own failures: 64 usage, 70/71 internal, 78 hardening refusal, 126 not executable, 127 not found.")
+        .after_help("Every option can also be set with an environment variable HARDINIT_<NAME>; a flag on the command line wins.\nExit status: the server's, or 128+N when signal N killed it; hardinit's own failures: 64 usage, 70/71 internal, 78 refused (hardening or entrypoint), 126 not executable, 127 not found.")
         .arg(Arg::new("verbose").short('v').long("verbose").env("HARDINIT_VERBOSE").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).help("Log every signal forwarded and every process reaped"))
         .arg(Arg::new("quiet").short('q').long("quiet").env("HARDINIT_QUIET").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).conflicts_with("verbose").help("Log errors only"))
         .arg(Arg::new("log-format").long("log-format").env("HARDINIT_LOG_FORMAT").value_name("FORMAT").value_parser(["text", "json"]).default_value("text").help("text: `hardinit: ...` lines; json: Vault's JSON log keys"))
@@ -93,6 +93,7 @@ fn command() -> Command {
                 .arg(Arg::new("command").value_name("COMMAND").num_args(1..).trailing_var_arg(true).value_parser(value_parser!(OsString)).help("The server command whose configuration the memory check reads")),
         )
         .subcommand_precedence_over_arg(true)
+        .disable_help_subcommand(true)
         .arg(Arg::new("command").value_name("COMMAND").num_args(1..).trailing_var_arg(true).value_parser(value_parser!(OsString)).help("The server and its arguments"))
 }
 
