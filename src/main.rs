@@ -43,19 +43,14 @@ fn main_with_args(args: Vec<OsString>) -> i32 {
 fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     // What we received must be read before we change anything.
     let inherited = Inherited::capture()?;
+    // Errors in the arguments themselves follow the log format the environment asks for.
+    log::configure(log::Level::Info, std::env::var("HARDINIT_LOG_FORMAT").is_ok_and(|f| f == "json"));
+
+    // Parse.
     let mut options = match cli::parse(cli::multi_call(args))? {
         Invocation::Run(options) => options,
         Invocation::Done(status) => return Ok(status),
-        Invocation::Check { options, json } => {
-            log::configure(options.log_level, options.log_json);
-            let server = match options.command.first() {
-                Some(program) => spawn::resolve(program, std::env::var_os("PATH").as_deref())?,
-                None => std::path::PathBuf::new(),
-            };
-            let args = options.command.get(1..).unwrap_or_default();
-            let report = harden::run(&options.hardening, &server, args, harden::Mode::Check)?;
-            return Ok(check::print_report(&report.findings, json));
-        }
+        Invocation::Check { options, json } => return run_check(&options, json),
     };
     log::configure(options.log_level, options.log_json);
     take_over_signals(&inherited)?;
@@ -65,15 +60,21 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         // `docker run --init`).
         sys::process::become_child_subreaper().map_err(|e| Fatal::system("becoming a child subreaper", e))?;
     }
+
+    // Prepare: the official entrypoint's contract, when asked for.
     let exports = match options.entrypoint {
         Some(choice) => apply_entrypoint(&mut options, choice)?,
         None => Vec::new(),
     };
+
+    // Harden: everything is dropped and verified before the server exists.
     let server_path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
     let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
     check::log_startup(&hardened.findings);
     let mut environment = exports;
     environment.extend(hardened.environment);
+
+    // Spawn, supervise, exit with the server's status.
     let session = Session::detect();
     let server = spawn_server(&options, server_path, &environment, &inherited, session)?;
     debug!("started {:?} as pid {server} ({session:?})", options.command);
@@ -90,6 +91,18 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         Ended::Exited(code) => code,
         Ended::Killed(signal) => 128 + signal,
     })
+}
+
+/// `hardinit check`: the same checklist, nothing changed, nothing started.
+fn run_check(options: &Options, json: bool) -> Result<i32, Fatal> {
+    log::configure(options.log_level, options.log_json);
+    let server = match options.command.first() {
+        Some(program) => spawn::resolve(program, std::env::var_os("PATH").as_deref())?,
+        None => std::path::PathBuf::new(),
+    };
+    let args = options.command.get(1..).unwrap_or_default();
+    let report = harden::run(&options.hardening, &server, args, harden::Mode::Check)?;
+    Ok(check::print_report(&report.findings, json))
 }
 
 /// Blocks every signal we forward (plus SIGCHLD) before the fork, so that nothing arrives before
