@@ -17,7 +17,7 @@ fn report_text(findings: &[Finding]) -> String {
     findings
         .iter()
         .map(|f| match f.status {
-            Status::Pass => format!("{} {}: {}\n", f.status.label(), f.id, f.summary),
+            Status::Pass => format!("{} {}: {} (why: {})\n", f.status.label(), f.id, f.summary, f.why),
             _ => format!("{} {}: {} (why: {}; fix: {})\n", f.status.label(), f.id, f.summary, f.why, f.fix),
         })
         .collect()

@@ -47,6 +47,7 @@ fn started_as_root_with_ipc_lock_the_server_holds_exactly_ipc_lock_as_uid_100() 
     if !privileged(true) {
         return;
     }
+    let _core_pattern = CORE_PATTERN.lock().unwrap_or_else(|e| e.into_inner());
     let mut container = bao_container("root-ipc-lock", &["--memory-guard", "mlock"]);
     container.capabilities(&with_ipc_lock());
     let mut running = container.start();
@@ -108,6 +109,53 @@ fn the_vault_helm_defaults_run_unprivileged_from_the_start() {
     assert_eq!(server.field("NoNewPrivs"), "1");
     assert_eq!(server.coredump_filter(), "00000000");
     stop(running);
+}
+
+/// Tests that read or change the host's /proc/sys/kernel/core_pattern take turns.
+static CORE_PATTERN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The host's core_pattern set to something else while this lives.
+struct CorePattern(String);
+
+impl CorePattern {
+    fn set(pattern: &str) -> CorePattern {
+        let old = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+        std::fs::write("/proc/sys/kernel/core_pattern", pattern).unwrap();
+        CorePattern(old.trim_end().to_string())
+    }
+}
+
+impl Drop for CorePattern {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/sys/kernel/core_pattern", &self.0);
+    }
+}
+
+#[test]
+fn where_the_host_pipes_core_dumps_the_limit_is_1_and_the_helper_never_runs() {
+    if !privileged(true) {
+        return;
+    }
+    let _lock = CORE_PATTERN.lock().unwrap_or_else(|e| e.into_inner());
+    let marker = repo().join(format!("target/hardinit-core-helper-ran-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let _pattern = CorePattern::set(&format!("|/usr/bin/touch {}", marker.display()));
+
+    // The control: `ulimit -c 0`, as the official script does. In pipe mode the kernel ignores 0
+    // and hands the whole memory image to the helper.
+    let _ = Command::new("sh").args(["-c", "ulimit -c 0; kill -SEGV $$"]).status();
+    wait_until(Duration::from_secs(10), || marker.exists().then_some(())).expect("with RLIMIT_CORE 0 the helper ran");
+    std::fs::remove_file(&marker).unwrap();
+
+    // Under hardinit: RLIMIT_CORE 1, which makes the kernel abort the dump before the helper.
+    let container = Container::new("core-pipe", &[HARDINIT, "--", "/bin/sh", "-c", "sleep 1; kill -SEGV $$"]);
+    let mut running = container.start();
+    let server = ProcessView { pid: running.server_pid() };
+    assert_eq!(server.limit("Max core file size"), ("1".into(), "1".into()));
+    assert_eq!(server.coredump_filter(), "00000000");
+    assert_eq!(running.wait(LONG), 128 + 11, "{}", running.stderr());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!marker.exists(), "the core dump helper ran for the server");
 }
 
 /// A swap file, active while this lives.
