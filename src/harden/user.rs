@@ -1,0 +1,237 @@
+//! The server's user and capabilities: who it runs as, the drop from root (or the raise of a file
+//! capability), read back from the kernel.
+
+use super::{Finding, Mode, Settings, Status, accounts};
+use crate::error::{ExitCode, Fatal};
+use crate::sys::privilege::{self as sys, CAP_IPC_LOCK, CapSets};
+
+fn read_account_file(path: &str) -> Result<Vec<u8>, Fatal> {
+    let refuse = |what: String| Fatal::new(ExitCode::Refused, format!("{what}; fix: repair the image's {path}"));
+    let meta = std::fs::metadata(path).map_err(|e| refuse(format!("cannot read {path}: {e}")))?;
+    if meta.len() > accounts::MAX_FILE {
+        return Err(refuse(format!("{path} is larger than {} bytes", accounts::MAX_FILE)));
+    }
+    std::fs::read(path).map_err(|e| refuse(format!("cannot read {path}: {e}")))
+}
+
+/// Who the server will run as. As root: the `--user` (or default) from /etc/passwd and /etc/group.
+/// As non-root, no change is possible: the running identity, unless another was asked for.
+pub fn target_identity(settings: &Settings) -> Result<accounts::Identity, Fatal> {
+    let running = current_identity()?;
+    let refused = |m: String| Fatal::new(ExitCode::Refused, m);
+    if running.uid != 0 && settings.user.is_none() {
+        return Ok(running);
+    }
+    let users = accounts::parse_passwd(&read_account_file("/etc/passwd")?)
+        .map_err(|e| refused(format!("{e}; fix: repair the image's /etc/passwd")))?;
+    let groups = accounts::parse_group(&read_account_file("/etc/group")?)
+        .map_err(|e| refused(format!("{e}; fix: repair the image's /etc/group")))?;
+    let spec = match &settings.user {
+        Some(spec) => spec.clone(),
+        None if users.iter().any(|u| u.name == "vault") => "vault".into(),
+        None if users.iter().any(|u| u.name == "openbao") => "openbao".into(),
+        None => {
+            return Err(refused(
+                "neither vault nor openbao is in /etc/passwd; fix: add the user to the image or give --user".into(),
+            ));
+        }
+    };
+    let identity = accounts::resolve(&spec, &users, &groups).map_err(refused)?;
+    if running.uid != 0 && (identity.uid != running.uid || identity.gid != running.gid) {
+        return Err(refused(format!(
+            "started as uid {} gid {}, which cannot become --user {spec} (uid {} gid {}); fix: start as root, or run as that user (Kubernetes runAsUser/runAsGroup, docker run --user {}:{})",
+            running.uid, running.gid, identity.uid, identity.gid, identity.uid, identity.gid
+        )));
+    }
+    Ok(identity)
+}
+
+/// The kernel's view of this process, from /proc/self/status.
+pub struct ProcStatus(Vec<(String, String)>);
+
+impl ProcStatus {
+    pub fn read() -> Result<ProcStatus, Fatal> {
+        let text =
+            std::fs::read_to_string("/proc/self/status").map_err(|e| Fatal::system("reading /proc/self/status", e))?;
+        Ok(ProcStatus(
+            text.lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                .collect(),
+        ))
+    }
+
+    pub fn get(&self, key: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v)
+    }
+
+    pub fn ids(&self, key: &str) -> Vec<u32> {
+        self.get(key).split_whitespace().filter_map(|v| v.parse().ok()).collect()
+    }
+
+    pub fn mask(&self, key: &str) -> u64 {
+        u64::from_str_radix(self.get(key), 16).unwrap_or(u64::MAX)
+    }
+}
+
+fn current_identity() -> Result<accounts::Identity, Fatal> {
+    let status = ProcStatus::read()?;
+    let (uids, gids) = (status.ids("Uid"), status.ids("Gid"));
+    let (Some(&uid), Some(&gid)) = (uids.get(1), gids.get(1)) else {
+        return Err(Fatal::system("reading our uid", std::io::Error::from(std::io::ErrorKind::InvalidData)));
+    };
+    let mut groups = status.ids("Groups");
+    groups.sort_unstable();
+    Ok(accounts::Identity { name: None, home: None, uid, gid, groups })
+}
+
+/// What the server gets of CAP_IPC_LOCK, and the finding that says so.
+#[derive(Clone)]
+pub struct Capability {
+    /// IPC_LOCK is (Apply: verified in) or would be (Check) in the ambient set.
+    pub ipc_lock: bool,
+    pub finding: Finding,
+}
+
+pub(super) const IPC_LOCK_MASK: u64 = 1 << CAP_IPC_LOCK;
+
+fn last_capability() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
+}
+
+/// Drops to the server's user keeping only CAP_IPC_LOCK, raised into the ambient set so that it
+/// survives the exec of a plain server binary (no setcap on the server), then sets no_new_privs
+/// and reads every set back.
+pub(super) fn drop_to_user(
+    identity: &accounts::Identity,
+    settings: &Settings,
+    mode: Mode,
+) -> Result<(Finding, Capability), Fatal> {
+    const WHY_USER: &str = "a server running as root turns any compromise into a compromise of the container";
+    const WHY_CAP: &str =
+        "the server keeps nothing but IPC_LOCK: no other capability, no way to gain one (no_new_privs)";
+    let name = identity.name.clone().unwrap_or_else(|| identity.uid.to_string());
+    if (identity.uid == 0 || identity.gid == 0 || identity.groups.contains(&0)) && !settings.allow_root {
+        let finding = Finding::new(
+            "user",
+            Status::Fail,
+            format!(
+                "the server would run as uid {} gid {} (user {name}, groups {:?})",
+                identity.uid, identity.gid, identity.groups
+            ),
+            WHY_USER,
+            "--user vault (or another unprivileged user), or --allow-root if this is really wanted",
+        );
+        if mode == Mode::Apply {
+            return Err(finding.refusal());
+        }
+        let cap = Capability {
+            ipc_lock: false,
+            finding: Finding::new(
+                "capabilities",
+                Status::Warn,
+                "not evaluated: the user is refused",
+                WHY_CAP,
+                "fix the user first",
+            ),
+        };
+        return Ok((finding, cap));
+    }
+    let start = sys::capabilities().map_err(|e| Fatal::system("capget", e))?;
+    let started_as_root = sys::effective_uid() == 0;
+    let bounding_has_ipc_lock = sys::in_bounding_set(CAP_IPC_LOCK).unwrap_or(false);
+    // Root keeps IPC_LOCK through KEEPCAPS when it is in its permitted set; a non-root start has
+    // it only from the binary's file capability (cap_ipc_lock=p), also in the permitted set.
+    let ipc_lock = start.permitted & IPC_LOCK_MASK != 0 && bounding_has_ipc_lock;
+    let wanted = if ipc_lock { IPC_LOCK_MASK } else { 0 };
+    let how = match (ipc_lock, started_as_root) {
+        (true, true) => "IPC_LOCK kept through the drop from root",
+        (true, false) => "IPC_LOCK from hardinit's file capability (cap_ipc_lock=p)",
+        (false, true) => "IPC_LOCK is not in the container's capability set",
+        (false, false) => "not root and no file capability on hardinit: no IPC_LOCK",
+    };
+    let user_summary =
+        format!("the server runs as {name} (uid {} gid {} groups {:?})", identity.uid, identity.gid, identity.groups);
+    if mode == Mode::Check {
+        let verb = if started_as_root { "would drop to" } else { "already" };
+        let user = Finding::new("user", Status::Pass, format!("{verb}: {user_summary}"), WHY_USER, "nothing to do");
+        let caps = format!(
+            "{how}; would keep {{{}}} in all five sets, no_new_privs on",
+            if ipc_lock { "IPC_LOCK" } else { "" }
+        );
+        let finding = Finding::new("capabilities", Status::Pass, caps, WHY_CAP, "nothing to do");
+        return Ok((user, Capability { ipc_lock, finding }));
+    }
+
+    let fail =
+        |what: &str, e: std::io::Error, fix: &str| Fatal::new(ExitCode::Refused, format!("{what}: {e}; fix: {fix}"));
+    // The bounding set first, while we may still have CAP_SETPCAP: nothing the server execs can
+    // ever hold more. Without CAP_SETPCAP (a non-root start, or `drop: [ALL]`) it stays as it is;
+    // no_new_privs and empty permitted sets make it moot.
+    let mut bounding_shrunk = true;
+    for cap in (0..=last_capability()).filter(|c| *c != CAP_IPC_LOCK || !ipc_lock) {
+        if sys::in_bounding_set(cap).unwrap_or(false) && sys::drop_from_bounding_set(cap).is_err() {
+            bounding_shrunk = false;
+        }
+    }
+    if started_as_root {
+        sys::set_keep_capabilities(true).map_err(|e| Fatal::system("PR_SET_KEEPCAPS", e))?;
+        let setid_fix =
+            "give the container CAP_SETUID and CAP_SETGID (Docker's defaults), or start it as the server's user";
+        sys::set_groups(&identity.groups).map_err(|e| fail("setgroups", e, setid_fix))?;
+        sys::set_gid(identity.gid).map_err(|e| fail(&format!("changing to gid {}", identity.gid), e, setid_fix))?;
+        sys::set_uid(identity.uid).map_err(|e| fail(&format!("changing to uid {}", identity.uid), e, setid_fix))?;
+    }
+    let sets = CapSets { effective: wanted, permitted: wanted, inheritable: wanted };
+    sys::set_capabilities(sets).map_err(|e| Fatal::system("capset", e))?;
+    if ipc_lock {
+        sys::raise_ambient(CAP_IPC_LOCK).map_err(|e| Fatal::system("raising IPC_LOCK into the ambient set", e))?;
+    }
+    if started_as_root {
+        sys::set_keep_capabilities(false).map_err(|e| Fatal::system("PR_SET_KEEPCAPS", e))?;
+    }
+    sys::set_no_new_privs().map_err(|e| Fatal::system("PR_SET_NO_NEW_PRIVS", e))?;
+
+    // Trust nothing: what the kernel says now is what the server inherits.
+    let status = ProcStatus::read()?;
+    let mut mismatches = Vec::new();
+    for (key, want) in [("Uid", identity.uid), ("Gid", identity.gid)] {
+        if status.ids(key) != [want; 4] {
+            mismatches.push(format!("{key} is {:?}, not {want}", status.get(key)));
+        }
+    }
+    let mut groups = status.ids("Groups");
+    groups.sort_unstable();
+    if started_as_root && groups != identity.groups {
+        mismatches.push(format!("Groups is {groups:?}, not {:?}", identity.groups));
+    }
+    for key in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        if status.mask(key) != wanted {
+            mismatches.push(format!("{key} is {}, not {wanted:016x}", status.get(key)));
+        }
+    }
+    if bounding_shrunk && status.mask("CapBnd") & !wanted != 0 {
+        mismatches.push(format!("CapBnd is {}, not {wanted:016x}", status.get("CapBnd")));
+    }
+    if status.get("NoNewPrivs") != "1" {
+        mismatches.push("NoNewPrivs is not 1".into());
+    }
+    if !mismatches.is_empty() {
+        let finding = Finding::new(
+            "capabilities",
+            Status::Fail,
+            format!("after the drop the kernel reports: {}", mismatches.join(", ")),
+            WHY_CAP,
+            "report this with the container runtime and kernel version",
+        );
+        return Err(finding.refusal());
+    }
+    let user = Finding::new("user", Status::Pass, user_summary, WHY_USER, "nothing to do");
+    let bounding =
+        if bounding_shrunk { "bounding set shrunk to the same" } else { "bounding set left as is (no CAP_SETPCAP)" };
+    let caps = format!("{how}; CapInh/Prm/Eff/Amb = {wanted:#x}, {bounding}, no_new_privs on");
+    Ok((
+        user,
+        Capability { ipc_lock, finding: Finding::new("capabilities", Status::Pass, caps, WHY_CAP, "nothing to do") },
+    ))
+}
