@@ -424,3 +424,23 @@ fn the_server_gets_umask_077_and_history_off_unless_told_otherwise() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{flags:?}");
     }
 }
+
+#[test]
+fn an_idle_hardinit_never_wakes_up() {
+    // No polling timer: while nothing happens, hardinit sleeps in sigwaitinfo and the kernel
+    // counts no context switch for it.
+    let child = command(hardinit()).args(["--", "sleep", "3"]).spawn().unwrap();
+    let pid = child.id().to_string();
+    let switches = || {
+        let voluntary = status_field(&pid, "voluntary_ctxt_switches").unwrap_or_default();
+        let forced = status_field(&pid, "nonvoluntary_ctxt_switches").unwrap_or_default();
+        format!("{voluntary}/{forced}")
+    };
+    wait_until(LONG, || status_field(&pid, "State").filter(|s| s.starts_with('S')).map(|_| ())).expect("asleep");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = switches();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = switches();
+    assert_eq!(before, after, "hardinit woke up while idle");
+    assert_eq!(code(finish(child, LONG)), 0);
+}
