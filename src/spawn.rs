@@ -114,14 +114,37 @@ pub fn to_cstring(text: OsString, what: &str) -> Result<CString, Fatal> {
 }
 
 /// Steps of the child before exec, reported to the parent with errno when one fails.
-const STEP_NAMES: [&str; 6] = [
-    "create its session",
-    "take the terminal's foreground",
-    "close inherited descriptors",
-    "restore ignored signals",
-    "restore the signal mask",
-    "execute",
-];
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChildStep {
+    Session = 0,
+    Terminal = 1,
+    Descriptors = 2,
+    IgnoredSignals = 3,
+    SignalMask = 4,
+    Exec = 5,
+}
+
+impl ChildStep {
+    const ALL: [ChildStep; 6] = [
+        ChildStep::Session,
+        ChildStep::Terminal,
+        ChildStep::Descriptors,
+        ChildStep::IgnoredSignals,
+        ChildStep::SignalMask,
+        ChildStep::Exec,
+    ];
+
+    fn what(self) -> &'static str {
+        match self {
+            ChildStep::Session => "create its session",
+            ChildStep::Terminal => "take the terminal's foreground",
+            ChildStep::Descriptors => "close inherited descriptors",
+            ChildStep::IgnoredSignals => "restore ignored signals",
+            ChildStep::SignalMask => "restore the signal mask",
+            ChildStep::Exec => "execute",
+        }
+    }
+}
 
 /// Forks and execs the server; returns its pid once the exec has succeeded. An exec failure is
 /// reported through a close-on-exec pipe: end of file means the exec happened.
@@ -148,60 +171,58 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
             if got < report.len() {
                 return Ok(child);
             }
-            let step = u32::from_ne_bytes(report[..4].try_into().expect("4 bytes")) as usize;
+            let step = ChildStep::ALL.get(u32::from_ne_bytes(report[..4].try_into().expect("4 bytes")) as usize);
             let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(report[4..].try_into().expect("4 bytes")));
             // Collect the child's status so it does not linger; its SIGCHLD stays pending, unused.
             let _ = process::reap_any(true);
             let path = spawn.image.path().to_string_lossy();
-            let code = match err.raw_os_error() {
-                Some(libc::ENOENT) if step == STEP_NAMES.len() - 1 => ExitCode::NotFound,
-                _ if step == STEP_NAMES.len() - 1 => ExitCode::NotExecutable,
-                _ => ExitCode::System,
-            };
-            let message = match code {
-                ExitCode::System => format!("cannot {} for {path}: {err}", STEP_NAMES.get(step).unwrap_or(&"start")),
-                _ => {
-                    format!("cannot execute {path} as the server's user: {err}; fix: check its mode, owner and format")
-                }
-            };
-            Err(Fatal::new(code, message))
+            Err(match (step, err.raw_os_error()) {
+                (Some(ChildStep::Exec), errno) => Fatal::new(
+                    if errno == Some(libc::ENOENT) { ExitCode::NotFound } else { ExitCode::NotExecutable },
+                    format!("cannot execute {path} as the server's user: {err}; fix: check its mode, owner and format"),
+                ),
+                (step, _) => Fatal::new(
+                    ExitCode::System,
+                    format!("cannot {} for {path}: {err}", step.map_or("start", |s| s.what())),
+                ),
+            })
         }
     }
 }
 
 /// Runs in the forked child. Returns only on failure: which step, and why.
-fn prepare_and_exec(spawn: &Spawn<'_>, report_fd: i32) -> (usize, std::io::Error) {
+fn prepare_and_exec(spawn: &Spawn<'_>, report_fd: i32) -> (ChildStep, std::io::Error) {
     let session = match spawn.session {
         Session::Detached => process::new_session(),
         Session::Terminal => process::new_process_group(),
     };
     if let Err(e) = session {
-        return (0, e);
+        return (ChildStep::Session, e);
     }
     // SIGTTOU is still blocked here (the mask is restored below), so a background group may take
     // the terminal instead of being stopped.
     if spawn.session == Session::Terminal {
         if let Err(e) = process::become_terminal_foreground(0) {
-            return (1, e);
+            return (ChildStep::Terminal, e);
         }
     }
     if !spawn.keep_fds {
         if let Err(e) = process::close_descriptors_from(3, report_fd as u32) {
-            return (2, e);
+            return (ChildStep::Descriptors, e);
         }
     }
     for sig in spawn.inherited.ignored.members() {
         if let Err(e) = signal::set_disposition(sig, true) {
-            return (3, e);
+            return (ChildStep::IgnoredSignals, e);
         }
     }
     if let Some(mask) = spawn.umask {
         process::set_umask(mask);
     }
     if let Err(e) = signal::set_mask(&spawn.inherited.mask) {
-        return (4, e);
+        return (ChildStep::SignalMask, e);
     }
-    (5, spawn.image.exec())
+    (ChildStep::Exec, spawn.image.exec())
 }
 
 #[cfg(test)]
