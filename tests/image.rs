@@ -168,10 +168,7 @@ fn docker_run_user_100_and_read_only_root() {
 
     // docker run --read-only --tmpfs /tmp
     let mut container = Container::from_image("img-readonly", "openbao", &[]);
-    container.own_network().config["root"]["readonly"] = json!(true);
-    let tmp =
-        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]});
-    container.config["mounts"].as_array_mut().unwrap().push(tmp);
+    container.own_network().read_only_root();
     let mut running = container.start();
     running.wait_for_output("OpenBao server started", LONG);
     stop(running);
@@ -193,10 +190,7 @@ fn kubernetes_restricted_profile() {
     container.volume(&config, "/openbao/config").volume(&dir.path("data"), "/openbao/file");
     container.user(100, 1000).no_new_privileges(true).capabilities(&[]);
     // readOnlyRootFilesystem: true, with an emptyDir on /tmp.
-    container.config["root"]["readonly"] = json!(true);
-    let tmp =
-        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]});
-    container.config["mounts"].as_array_mut().unwrap().push(tmp);
+    container.read_only_root();
     container.env("SKIP_CHOWN", "true").env("SKIP_SETCAP", "true");
     let denied =
         ["keyctl", "add_key", "request_key", "unshare", "mount", "umount2", "ptrace", "bpf", "perf_event_open"];
@@ -230,9 +224,11 @@ fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (
     (status.trim().parse().unwrap_or(0), serde_json::from_str(payload).unwrap_or(Value::Null))
 }
 
+/// The README's Compose recipe: `command: ["server"]`, config and data volumes, `read_only` with a
+/// tmpfs on /tmp, memory and memory+swap limits equal (Container's default).
 fn start_server(dir: &Scratch, config: &Path, name: &str) -> Running {
     let mut container = Container::from_image(name, "openbao", &["server"]);
-    container.volume(config, "/openbao/config").volume(&dir.path("data"), "/openbao/file");
+    container.volume(config, "/openbao/config").volume(&dir.path("data"), "/openbao/file").read_only_root();
     let mut running = container.start();
     running.wait_for_output("OpenBao server started", LONG);
     running

@@ -368,6 +368,14 @@ impl Container {
         self
     }
 
+    /// `docker run --read-only --tmpfs /tmp` (Kubernetes readOnlyRootFilesystem with an emptyDir).
+    pub fn read_only_root(&mut self) -> &mut Self {
+        self.config["root"]["readonly"] = json!(true);
+        let tmp = json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]});
+        self.config["mounts"].as_array_mut().unwrap().push(tmp);
+        self
+    }
+
     /// A bind-mounted volume (`docker run -v HOST:DEST`).
     pub fn volume(&mut self, host: &std::path::Path, destination: &str) -> &mut Self {
         let mount = json!({"destination": destination, "type": "bind", "source": host, "options": ["rbind", "rw"]});
