@@ -69,9 +69,12 @@ pub fn resolve(program: &OsStr, search_path: Option<&OsStr>) -> Result<PathBuf, 
             Some(true) => Ok(path),
             Some(false) => Err(Fatal::new(
                 ExitCode::NotExecutable,
-                format!("{shown}: not an executable file; fix its mode (chmod 0755) or the image"),
+                format!("{shown}: not an executable file; fix: make it executable (chmod 0755) or correct the image"),
             )),
-            None => Err(Fatal::new(ExitCode::NotFound, format!("{shown}: no such file; check the path or the image"))),
+            None => Err(Fatal::new(
+                ExitCode::NotFound,
+                format!("{shown}: no such file; fix: correct the path or the image"),
+            )),
         };
     }
     let search =
@@ -91,13 +94,13 @@ pub fn resolve(program: &OsStr, search_path: Option<&OsStr>) -> Result<PathBuf, 
         Some(path) => Err(Fatal::new(
             ExitCode::NotExecutable,
             format!(
-                "{}: found but not executable (PATH={searched}); fix its mode or name the right file",
+                "{}: found but not executable (PATH={searched}); fix: make it executable or name the right file",
                 path.display()
             ),
         )),
         None => Err(Fatal::new(
             ExitCode::NotFound,
-            format!("{shown}: not found in PATH={searched}; give its full path or fix PATH"),
+            format!("{shown}: not found in PATH={searched}; fix: give its full path or correct PATH"),
         )),
     }
 }

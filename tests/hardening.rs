@@ -333,3 +333,45 @@ fn started_as_uid_100_without_the_capability_the_mlock_rule_refuses() {
     assert_eq!(running.wait(LONG), 78, "{}", running.stderr());
     assert!(running.stderr().contains("would not hold CAP_IPC_LOCK"), "{}", running.stderr());
 }
+
+#[test]
+fn bad_input_is_one_line_exit_78_and_nothing_starts() {
+    if !privileged(true) {
+        return;
+    }
+    // (what is wrong, how to make it so, what the line must name)
+    type Setup = fn(&mut Container);
+    let cases: [(&str, Setup, &str); 4] = [
+        (
+            "an unparsable config",
+            |c| drop(c.file(CONFIG, "storage \"raft\" {\n  path = \"/x\"\n", 100, 1000)),
+            "extraconfig-from-values.hcl: line 2: a block is not closed",
+        ),
+        (
+            "an unknown user",
+            |c| drop(c.args(&[HARDINIT, "--user", "nosuch", "--", "/bin/bao", "server", "-config=/vault/config"])),
+            "user \"nosuch\" is not in /etc/passwd",
+        ),
+        (
+            "a malformed /etc/passwd",
+            |c| drop(c.file("/etc/passwd", "root:x:0:0::/:/x\nvault:x:100\n", 0, 0)),
+            "/etc/passwd line 2 has 3 fields",
+        ),
+        (
+            "a user without a group",
+            |c| drop(c.file("/etc/group", "root:x:0:\n", 0, 0)),
+            "primary group 1000, which /etc/group does not list",
+        ),
+    ];
+    for (what, setup, names) in cases {
+        let mut container = bao_container("bad-input", &[]);
+        setup(&mut container);
+        let mut running = container.start();
+        assert_eq!(running.wait(LONG), 78, "{what}: {}", running.stderr());
+        let stderr = running.stderr();
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit: error:")).collect();
+        assert_eq!(errors.len(), 1, "{what}: {stderr}");
+        assert!(errors[0].contains(names) && errors[0].contains("fix:"), "{what}: {stderr}");
+        assert!(!running.stdout().contains("OpenBao"), "{what}: the server never started");
+    }
+}

@@ -91,7 +91,9 @@ pub(super) fn prove_memory_stays_in_ram(
                     .map_err(|e| {
                         Fatal::new(
                             ExitCode::Refused,
-                            format!("cannot read the server's configuration: {e}; fix the file or the -config path"),
+                            format!(
+                                "cannot read the server's configuration: {e}; fix: repair the file or the -config path"
+                            ),
                         )
                     })?;
             choose_memory_rule(flavour_of(server), server_args, disabled)
