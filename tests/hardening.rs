@@ -344,22 +344,30 @@ fn bad_input_is_one_line_exit_78_and_nothing_starts() {
     let cases: [(&str, Setup, &str); 4] = [
         (
             "an unparsable config",
-            |c| drop(c.file(CONFIG, "storage \"raft\" {\n  path = \"/x\"\n", 100, 1000)),
+            |c| {
+                c.file(CONFIG, "storage \"raft\" {\n  path = \"/x\"\n", 100, 1000);
+            },
             "extraconfig-from-values.hcl: line 2: a block is not closed",
         ),
         (
             "an unknown user",
-            |c| drop(c.args(&[HARDINIT, "--user", "nosuch", "--", "/bin/bao", "server", "-config=/vault/config"])),
+            |c| {
+                c.args(&[HARDINIT, "--user", "nosuch", "--", "/bin/bao", "server", "-config=/vault/config"]);
+            },
             "user \"nosuch\" is not in /etc/passwd",
         ),
         (
             "a malformed /etc/passwd",
-            |c| drop(c.file("/etc/passwd", "root:x:0:0::/:/x\nvault:x:100\n", 0, 0)),
+            |c| {
+                c.file("/etc/passwd", "root:x:0:0::/:/x\nvault:x:100\n", 0, 0);
+            },
             "/etc/passwd line 2 has 3 fields",
         ),
         (
             "a user without a group",
-            |c| drop(c.file("/etc/group", "root:x:0:\n", 0, 0)),
+            |c| {
+                c.file("/etc/group", "root:x:0:\n", 0, 0);
+            },
             "primary group 1000, which /etc/group does not list",
         ),
     ];
