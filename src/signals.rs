@@ -55,21 +55,21 @@ pub fn parse(text: &str) -> Option<i32> {
     }
     let upper = text.to_ascii_uppercase();
     let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let offset = |rest: &str, sign: i32| -> Option<i32> {
+    // `RTMIN+3`, `RTMAX-1`: digits only after the sign (no `+-5`), no overflow.
+    let offset = |rest: &str, sign: char| -> Option<i32> {
         if rest.is_empty() {
-            Some(0)
-        } else {
-            rest[1..]
-                .parse::<i32>()
-                .ok()
-                .filter(|_| rest.starts_with(if sign > 0 { '+' } else { '-' }))
-                .map(|n| sign * n)
+            return Some(0);
         }
+        let digits = rest.strip_prefix(sign)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<i32>().ok()
     };
     let signal = if let Some(rest) = bare.strip_prefix("RTMIN") {
-        RTMIN + offset(rest, 1)?
+        RTMIN.checked_add(offset(rest, '+')?)?
     } else if let Some(rest) = bare.strip_prefix("RTMAX") {
-        MAX_SIGNAL + offset(rest, -1)?
+        MAX_SIGNAL.checked_sub(offset(rest, '-')?)?
     } else {
         NAMES.iter().position(|n| !n.is_empty() && *n == bare)? as i32
     };
@@ -128,6 +128,11 @@ mod tests {
         assert_eq!(parse("RTMIN+31"), None);
         assert_eq!(parse("NOPE"), None);
         assert_eq!(parse(""), None);
+        for hostile in
+            ["RTMIN\u{e9}", "RTMIN+-5", "RTMIN+", "RTMAX-+1", "RTMIN+99999999999", "RTMIN+2147483647", "\u{e9}"]
+        {
+            assert_eq!(parse(hostile), None, "{hostile:?}");
+        }
     }
 
     #[test]

@@ -507,3 +507,70 @@ ports = [
         assert!(e.contains("/nonexistent/config.hcl"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Random and mutated input for the three parsers that read files an image author controls:
+    //! none may panic, and every error stays one line.
+    use super::disable_mlock_in;
+    use crate::harden::accounts::{parse_group, parse_passwd};
+
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const SEEDS: [&[u8]; 4] = [
+        include_bytes!("../../tests/fixtures/helm/vault-helm-ha-raft.hcl"),
+        b"{\"disable_mlock\": true, \"listener\": [{\"tcp\": {\"address\": \"[::]:8200\"}}]}",
+        b"root:x:0:0:root:/root:/bin/sh\nvault:x:100:1000:Vault:/home/vault:/sbin/nologin\n",
+        b"root:x:0:\nvault:x:1000:vault,ops\n",
+    ];
+    const ALPHABET: &[u8] = b"{}[]()\"'\\:=,#/*<-$%\n\r\t 0123456789abcxyzEOF\x00\xff";
+
+    fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
+        let mut data = seed.to_vec();
+        for _ in 0..=rng.below(8) {
+            let at = if data.is_empty() { 0 } else { rng.below(data.len() + 1) };
+            match rng.below(3) {
+                0 if at < data.len() => data[at] = ALPHABET[rng.below(ALPHABET.len())],
+                1 if at < data.len() => {
+                    data.remove(at);
+                }
+                _ => data.insert(at, ALPHABET[rng.below(ALPHABET.len())]),
+            }
+        }
+        data
+    }
+
+    #[test]
+    fn parsers_never_panic_and_errors_stay_one_line() {
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        for round in 0..20_000 {
+            let input = if round % 4 == 0 {
+                (0..rng.below(200)).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect()
+            } else {
+                let seed = SEEDS[rng.below(SEEDS.len())];
+                mutate(&mut rng, seed)
+            };
+            let errors = [
+                disable_mlock_in(&input, false).err(),
+                disable_mlock_in(&input, true).err(),
+                parse_passwd(&input).err(),
+                parse_group(&input).err(),
+            ];
+            for e in errors.into_iter().flatten() {
+                assert!(!e.contains('\n'), "{:?} gave a multi-line error {e:?}", String::from_utf8_lossy(&input));
+            }
+        }
+    }
+}
