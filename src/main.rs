@@ -10,6 +10,8 @@ mod check;
 mod cli;
 mod entrypoint;
 mod error;
+#[cfg(test)]
+mod fuzzing;
 mod harden;
 mod log;
 mod procfs;
