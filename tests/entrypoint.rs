@@ -75,8 +75,7 @@ fn server_gets_the_scripts_flags_before_the_users_and_runs_as_vault() {
     for pair in ["HISTFILE=/dev/null", "HISTSIZE=0", "VAULT_DEV_ROOT_TOKEN_ID=s3cret"] {
         assert!(environ.iter().any(|e| e == pair), "{pair} missing: {environ:?}");
     }
-    running.kill("TERM");
-    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    running.stop_cleanly();
 }
 
 #[test]
@@ -104,8 +103,7 @@ fn openbao_images_use_bao_names_and_paths() {
     assert!(environ.iter().any(|e| e == "BAO_CLUSTER_ADDR=https://127.0.0.1:8201"), "{environ:?}");
     let rootfs = running.container.rootfs();
     assert_eq!(std::fs::metadata(rootfs.join("openbao/file")).unwrap().uid(), 100, "chowned to openbao");
-    running.kill("TERM");
-    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    running.stop_cleanly();
 }
 
 #[test]
@@ -156,8 +154,7 @@ fn local_config_is_written_atomically_owned_by_vault_and_used_by_the_server() {
         std::fs::read_dir(local.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["local.json"], "no temporary file left");
     assert_eq!(proc_list(server.pid, "cmdline")[2], "-config=/vault/config");
-    running.kill("TERM");
-    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    running.stop_cleanly();
 }
 
 #[test]
@@ -196,8 +193,7 @@ fn interfaces_become_addresses_keeping_scheme_and_port() {
     let environ = proc_list(server.pid, "environ");
     assert!(environ.iter().any(|e| e == "VAULT_REDIRECT_ADDR=https://127.0.0.1:9200"), "{environ:?}");
     assert!(environ.iter().any(|e| e == "VAULT_CLUSTER_ADDR=https://127.0.0.1:8201"), "{environ:?}");
-    running.kill("TERM");
-    assert_eq!(running.wait(LONG), 0);
+    running.stop_cleanly();
 
     let mut container = vault_image("ep-iface-bad", &["server", "-dev"]);
     container.env("VAULT_CLUSTER_INTERFACE", "nosuch0");

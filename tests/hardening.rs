@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, Running, free_port};
+use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, free_port};
 use common::*;
 use serde_json::Value;
 use std::process::Command;
@@ -37,11 +37,6 @@ fn with_ipc_lock() -> Vec<&'static str> {
     caps
 }
 
-fn stop(mut running: Running) {
-    running.kill("TERM");
-    assert_eq!(running.wait(LONG), 0, "stdout: {}\nstderr: {}", running.stdout(), running.stderr());
-}
-
 #[test]
 fn started_as_root_with_ipc_lock_the_server_holds_exactly_ipc_lock_as_uid_100() {
     if !privileged(true) {
@@ -71,7 +66,7 @@ fn started_as_root_with_ipc_lock_the_server_holds_exactly_ipc_lock_as_uid_100() 
         assert_eq!(init.field(set), "0000000000004000", "hardinit's {set}");
     }
     assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
-    stop(running);
+    running.stop_cleanly();
 }
 
 #[test]
@@ -108,7 +103,7 @@ fn the_vault_helm_defaults_run_unprivileged_from_the_start() {
     }
     assert_eq!(server.field("NoNewPrivs"), "1");
     assert_eq!(server.coredump_filter(), "00000000");
-    stop(running);
+    running.stop_cleanly();
 }
 
 /// Tests that read or change the host's /proc/sys/kernel/core_pattern take turns.
@@ -207,7 +202,7 @@ fn with_swap_on_the_host_the_server_runs_only_where_the_cgroup_allows_no_swap() 
     let mut running = container.start();
     running.wait_for_output("OpenBao server started", LONG);
     assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
-    stop(running);
+    running.stop_cleanly();
 }
 
 /// The schema README.md documents for `hardinit check --json`.
@@ -319,7 +314,7 @@ fn started_as_uid_100_hardinit_passes_its_file_capability_to_the_server_as_ambie
     }
     assert_eq!(server.field("NoNewPrivs"), "1");
     assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
-    stop(running);
+    running.stop_cleanly();
 }
 
 #[test]

@@ -87,11 +87,6 @@ fn the_dockerfile_check_rejects_a_final_stage_that_gains_a_shell() {
     assert!(out.contains("not scratch"), "{out}");
 }
 
-fn stop(mut running: Running) {
-    running.kill("TERM");
-    assert_eq!(running.wait(LONG), 0, "stdout: {}\nstderr: {}", running.stdout(), running.stderr());
-}
-
 /// A production config volume: raft on /<root>/file, a listener on a free port.
 fn config_volume(dir: &Scratch, root: &str, port: u16, extra: &str) -> std::path::PathBuf {
     let config = dir.path("config");
@@ -119,7 +114,7 @@ fn docker_run_defaults_start_the_dev_server_as_vault() {
         let server = ProcessView { pid: running.server_pid() };
         assert_eq!(server.ids("Uid"), [100; 4], "{flavour}");
         assert_eq!(server.field("CapEff"), "0000000000000000");
-        stop(running);
+        running.stop_cleanly();
     }
 }
 
@@ -150,7 +145,7 @@ fn docker_run_without_ipc_lock_refuses_a_vault_config_that_needs_mlock_and_cap_a
     let server = ProcessView { pid: running.server_pid() };
     assert_eq!(server.field("CapAmb"), "0000000000004000");
     assert!(running.stderr().contains("memory PASS"), "{}", running.stderr());
-    stop(running);
+    running.stop_cleanly();
 }
 
 #[test]
@@ -164,14 +159,14 @@ fn docker_run_user_100_and_read_only_root() {
     let mut running = container.start();
     running.wait_for_output("OpenBao server started", LONG);
     assert_eq!(ProcessView { pid: running.server_pid() }.ids("Uid"), [100; 4]);
-    stop(running);
+    running.stop_cleanly();
 
     // docker run --read-only --tmpfs /tmp
     let mut container = Container::from_image("img-readonly", "openbao", &[]);
     container.own_network().read_only_root();
     let mut running = container.start();
     running.wait_for_output("OpenBao server started", LONG);
-    stop(running);
+    running.stop_cleanly();
 }
 
 #[test]
@@ -206,7 +201,7 @@ fn kubernetes_restricted_profile() {
     assert_eq!(server.field("Seccomp"), "2");
     assert_eq!(server.field("NoNewPrivs"), "1");
     assert_eq!(server.field("CapBnd"), "0000000000000000");
-    stop(running);
+    running.stop_cleanly();
 }
 
 fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
@@ -262,7 +257,7 @@ fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume()
     assert_eq!(http("POST", &format!("{base}/v1/sys/mounts/secret"), Some(&token), Some(&mount)).0, 204);
     let secret = json!({"data": {"password": "correct horse battery staple"}});
     assert_eq!(http("POST", &format!("{base}/v1/secret/data/app"), Some(&token), Some(&secret)).0, 200);
-    stop(running);
+    running.stop_cleanly();
     let data = std::fs::metadata(dir.path("data")).unwrap();
     assert_eq!((data.uid(), data.gid()), (100, 1000), "the volume was given to openbao");
 
@@ -271,5 +266,5 @@ fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume()
     let (status, read) = http("GET", &format!("{base}/v1/secret/data/app"), Some(&token), None);
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["data"]["data"]["password"], "correct horse battery staple");
-    stop(running);
+    running.stop_cleanly();
 }

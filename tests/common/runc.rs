@@ -230,6 +230,13 @@ impl Running {
         assert!(out.status.success(), "runc kill {signal}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// `docker stop`: SIGTERM to hardinit, which must forward it and exit 0 with the server.
+    pub fn stop_cleanly(mut self) {
+        self.kill("TERM");
+        let status = self.wait(Duration::from_secs(60));
+        assert_eq!(status, 0, "stdout: {}\nstderr: {}", self.stdout(), self.stderr());
+    }
+
     /// Waits for the container to end; returns hardinit's exit status.
     pub fn wait(&mut self, timeout: Duration) -> i32 {
         let child = self.child.take().expect("waited once");
