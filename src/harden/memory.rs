@@ -83,6 +83,16 @@ pub(super) fn prove_memory_stays_in_ram(
         }
         MemoryGuard::Mlock => MemoryRule::Mlock("--memory-guard mlock".into()),
         MemoryGuard::Swap => MemoryRule::Swap("--memory-guard swap".into()),
+        // `hardinit check` with no command: there is no configuration to read.
+        MemoryGuard::Auto if server.as_os_str().is_empty() => {
+            return Ok(Finding::new(
+                "memory",
+                Status::Warn,
+                "no server command given, so its configuration was not read",
+                WHY_MEMORY,
+                "hardinit check -- vault server -config=/vault/config (the command the container runs)",
+            ));
+        }
         MemoryGuard::Auto => {
             let env = |name: &'static str| (name, std::env::var(name).ok());
             let paths = server_config::config_paths(server_args);
