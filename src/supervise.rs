@@ -74,10 +74,7 @@ impl Supervisor<'_> {
         if !backlog.is_empty() {
             warn!("the server ended with {} signals not yet delivered", backlog.len());
         }
-        match ended {
-            Ended::Exited(code) => debug!("server (pid {}) exited with status {code}", self.server),
-            Ended::Killed(sig) => debug!("server (pid {}) was killed by {}", self.server, signals::name(sig)),
-        }
+        debug!("server (pid {}) {ended}", self.server);
         self.drain(&waited)?;
         Ok(ended)
     }

@@ -238,16 +238,12 @@ pub fn prepare(
         for name in ["config", "logs", "file"] {
             let dir = Path::new(flavour.root()).join(name);
             // As the script: only a directory whose owner is not the server's user is walked.
-            match volumes::owner_of(&dir) {
-                Some(uid) if uid != owner.uid => {
-                    let report = volumes::chown_tree(&dir, owner.uid, owner.gid);
-                    info!("{}: {} entries given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
-                    for problem in &report.problems {
-                        warn!("chown: {problem}");
-                    }
+            if volumes::owner_of(&dir).is_some_and(|uid| uid != owner.uid) {
+                let report = volumes::chown_tree(&dir, owner.uid, owner.gid);
+                info!("{}: {} entries given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
+                for problem in &report.problems {
+                    warn!("chown: {problem}");
                 }
-                Some(_) => {}
-                None => {}
             }
         }
     }

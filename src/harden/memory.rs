@@ -189,7 +189,7 @@ fn active_swaps() -> usize {
     std::fs::read_to_string("/proc/swaps").map_or(0, |s| s.lines().skip(1).filter(|l| !l.trim().is_empty()).count())
 }
 
-/// The container's swap limit, as bytes (None: unlimited or unknown).
+/// The swap the container's cgroup allows, in bytes; an error says why it is unlimited or unknown.
 pub fn cgroup_swap_limit() -> Result<u64, String> {
     let cgroups =
         std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
