@@ -41,7 +41,7 @@ impl XorShift {
 mod parsers {
     use super::XorShift;
     use crate::harden::accounts::{parse_group, parse_passwd};
-    use crate::harden::server_config::disable_mlock_in;
+    use crate::harden::hcl;
 
     const SEEDS: [&[u8]; 4] = [
         include_bytes!("../tests/fixtures/helm/vault-helm-ha-raft.hcl"),
@@ -62,8 +62,7 @@ mod parsers {
                 rng.mutate(seed, ALPHABET)
             };
             let errors = [
-                disable_mlock_in(&input, false).err(),
-                disable_mlock_in(&input, true).err(),
+                hcl::parse(&input).err().map(|e| e.to_string()),
                 parse_passwd(&input).err(),
                 parse_group(&input).err(),
             ];

@@ -153,31 +153,6 @@ fn where_the_host_pipes_core_dumps_the_limit_is_1_and_the_helper_never_runs() {
     assert!(!marker.exists(), "the core dump helper ran for the server");
 }
 
-/// A swap file, active while this lives.
-struct SwapFile(std::path::PathBuf);
-
-impl SwapFile {
-    fn on() -> SwapFile {
-        let path = repo().join(format!("target/hardinit-test-swap-{}", std::process::id()));
-        let sh = |script: &str| {
-            let out = Command::new("sh").args(["-c", script]).output().unwrap();
-            assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
-        };
-        sh(&format!(
-            "dd if=/dev/zero of={0} bs=1M count=64 status=none && chmod 600 {0} && mkswap -q {0} && swapon {0}",
-            path.display()
-        ));
-        SwapFile(path)
-    }
-}
-
-impl Drop for SwapFile {
-    fn drop(&mut self) {
-        let _ = Command::new("swapoff").arg(&self.0).status();
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[test]
 fn with_swap_on_the_host_the_server_runs_only_where_the_cgroup_allows_no_swap() {
     if !privileged(true) {

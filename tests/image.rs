@@ -106,11 +106,14 @@ fn docker_run_defaults_start_the_dev_server_as_vault() {
     if !privileged(true) {
         return;
     }
+    // Docker's defaults: no memory limit, so the container may swap where the host has swap.
+    let _swap = SwapFile::on();
     for flavour in ["openbao", "vault"] {
         let mut container = Container::from_image("img-defaults", flavour, &[]);
-        container.own_network();
+        container.own_network().no_memory_limit();
         let mut running = container.start();
         running.wait_for_output("OpenBao server started", LONG);
+        assert!(running.stderr().contains("hardinit: warning: memory: a dev-mode server"), "{}", running.stderr());
         let server = ProcessView { pid: running.server_pid() };
         assert_eq!(server.ids("Uid"), [100; 4], "{flavour}");
         assert_eq!(server.field("CapEff"), "0000000000000000");

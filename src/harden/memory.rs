@@ -1,10 +1,13 @@
 //! The memory guard: proof that the server's memory cannot reach disk, by mlock (IPC_LOCK held and
 //! working) or by swap being off for the container.
 
+use super::accounts::Identity;
+use super::server_config::{self, ConfigError, ConfigFile, MlockSetting, ServerCommand};
 use super::user::{Capability, IPC_LOCK_MASK};
-use super::{Finding, MemoryGuard, Mode, Status, server_config};
-use crate::error::{ExitCode, Fatal};
+use super::{Finding, MemoryGuard, Mode, Status};
+use crate::error::Fatal;
 use crate::sys::privilege::{self as sys, Resource};
+use crate::sys::process as sys_process;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -33,29 +36,43 @@ pub enum MemoryRule {
     NotAServer,
 }
 
-/// The `auto` decision: pure, given what the config says.
-pub fn choose_memory_rule(
-    flavour: Flavour,
-    server_args: &[OsString],
-    config: server_config::MlockSetting,
-) -> MemoryRule {
-    if server_args.first().is_none_or(|a| a != "server") {
+/// The `auto` decision: pure, given the command line and what the configuration says.
+pub fn choose_memory_rule(flavour: Flavour, command: &ServerCommand, config: &MlockSetting) -> MemoryRule {
+    if !command.is_server {
         return MemoryRule::NotAServer;
     }
-    let dev = server_args.iter().any(|a| {
-        a == "-dev" || a == "--dev" || a.to_str().is_some_and(|s| s.starts_with("-dev=") || s.starts_with("--dev="))
-    });
-    match (flavour, config.disabled) {
-        (Flavour::OpenBao, _) => MemoryRule::Swap("OpenBao has no mlock since 2.0".into()),
-        (Flavour::Vault, Some(true)) => MemoryRule::Swap("the server's configuration sets disable_mlock".into()),
-        // The entrypoint always passes -config=/vault/config: an empty directory is no config.
-        (Flavour::Vault, _) if dev && config.files == 0 => {
-            MemoryRule::WarnOnly("a -dev server keeps its data in memory only".into())
-        }
-        // Vault's dev configuration disables mlock itself; config files are merged into it.
-        (Flavour::Vault, _) if dev => MemoryRule::Swap("-dev disables mlock".into()),
-        (Flavour::Vault, _) => MemoryRule::Mlock("the server will call mlockall".into()),
+    let source = config.source.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+    if command.dev {
+        // A dev server keeps its data in memory, unseals itself and prints its root token:
+        // nothing in it is worth protecting, and Vault's -dev disables mlock itself.
+        return MemoryRule::WarnOnly(
+            "a dev-mode server (-dev or a -dev-* mode flag) keeps nothing worth protecting".into(),
+        );
     }
+    match flavour {
+        Flavour::OpenBao => MemoryRule::Swap("OpenBao has no mlock since 2.0".into()),
+        Flavour::Vault if config.disabled => MemoryRule::Swap(format!("mlock is disabled{source}")),
+        Flavour::Vault => MemoryRule::Mlock(match &config.source {
+            Some(s) => format!("the server will call mlockall: {s} leaves mlock on"),
+            None => "the server will call mlockall".into(),
+        }),
+    }
+}
+
+/// Reads the configuration the command line names, as the server's user when `read_as` is
+/// given (a root `hardinit check`), with hardinit's own credentials otherwise.
+fn read_configuration(paths: &[PathBuf], read_as: Option<&Identity>) -> Result<Vec<ConfigFile>, ConfigError> {
+    let raw = match read_as {
+        Some(id) => {
+            let report = sys_process::run_as_user(id.uid, id.gid, &id.groups, || {
+                server_config::encode(&server_config::gather(paths))
+            })
+            .map_err(|e| ConfigError { message: format!("reading the configuration as uid {}: {e}", id.uid) })?;
+            server_config::decode(&report)?
+        }
+        None => server_config::gather(paths)?,
+    };
+    server_config::parse_all(raw)
 }
 
 const WHY_MEMORY: &str = "swapped-out pages put the server's keys and secrets on disk";
@@ -69,6 +86,7 @@ pub(super) fn prove_memory_stays_in_ram(
     capability: &Capability,
     server: &Path,
     server_args: &[OsString],
+    read_as: Option<&Identity>,
     mode: Mode,
 ) -> Result<Finding, Fatal> {
     let rule = match guard {
@@ -94,19 +112,31 @@ pub(super) fn prove_memory_stays_in_ram(
             ));
         }
         MemoryGuard::Auto => {
-            let env = |name: &'static str| (name, std::env::var(name).ok());
-            let paths = server_config::config_paths(server_args);
-            let disabled =
-                server_config::mlock_disabled(&paths, &[env("VAULT_DISABLE_MLOCK"), env("BAO_DISABLE_MLOCK")])
-                    .map_err(|e| {
-                        Fatal::new(
-                            ExitCode::Refused,
-                            format!(
-                                "cannot read the server's configuration: {e}; fix: repair the file or the -config path"
-                            ),
-                        )
-                    })?;
-            choose_memory_rule(flavour_of(server), server_args, disabled)
+            let command = ServerCommand::parse(server_args);
+            let flavour = flavour_of(server);
+            let setting = if command.is_server && !command.dev {
+                let environment = match flavour {
+                    Flavour::Vault => std::env::var("VAULT_DISABLE_MLOCK").ok(),
+                    Flavour::OpenBao => None,
+                };
+                let read = read_configuration(&command.configs, read_as)
+                    .and_then(|files| server_config::mlock_setting(&files, environment.as_deref()));
+                match read {
+                    Ok(setting) => setting,
+                    Err(e) => {
+                        return Ok(Finding::new(
+                            "memory",
+                            Status::Fail,
+                            format!("cannot read the server's configuration as the server will: {e}"),
+                            WHY_MEMORY,
+                            "correct the file or the variable (the server reads it the same way), or the -config path",
+                        ));
+                    }
+                }
+            } else {
+                MlockSetting::default()
+            };
+            choose_memory_rule(flavour, &command, &setting)
         }
     };
     Ok(match rule {
@@ -120,9 +150,9 @@ pub(super) fn prove_memory_stays_in_ram(
         MemoryRule::WarnOnly(why) => Finding::new(
             "memory",
             Status::Warn,
-            format!("{why}: not guarded"),
+            format!("{why}: its memory is not guarded"),
             WHY_MEMORY,
-            "for production, run with -config",
+            "for production, run `server -config=...` without -dev",
         ),
         MemoryRule::Mlock(why) => mlock_finding(&why, capability, server, mode),
         MemoryRule::Swap(why) => swap_finding(&why),
@@ -276,28 +306,47 @@ fn swap_finding(why: &str) -> Finding {
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
+    fn command(a: &[&str]) -> ServerCommand {
+        ServerCommand::parse(&a.iter().map(OsString::from).collect::<Vec<_>>())
     }
 
     #[test]
     fn auto_picks_mlock_for_vault_unless_the_config_disables_it() {
-        use server_config::MlockSetting;
-        let says = |disabled| MlockSetting { disabled, files: 1 };
-        let server = args(&["server", "-config=/vault/config"]);
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, says(None)), MemoryRule::Mlock(_)));
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, says(Some(false))), MemoryRule::Mlock(_)));
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, says(Some(true))), MemoryRule::Swap(_)));
-        assert!(matches!(choose_memory_rule(Flavour::OpenBao, &server, says(None)), MemoryRule::Swap(_)));
-        let empty = MlockSetting::default();
-        let dev = args(&["server", "-config=/vault/config", "-dev"]);
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &dev, empty), MemoryRule::WarnOnly(_)));
+        let says =
+            |disabled, source: Option<&str>| MlockSetting { disabled, source: source.map(String::from), files: 1 };
+        let server = command(&["server", "-config=/vault/config"]);
+        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, &says(false, None)), MemoryRule::Mlock(_)));
         assert!(matches!(
-            choose_memory_rule(Flavour::Vault, &args(&["server", "-dev"]), empty),
-            MemoryRule::WarnOnly(_)
+            choose_memory_rule(Flavour::Vault, &server, &says(false, Some("a.hcl:1"))),
+            MemoryRule::Mlock(_)
         ));
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &dev, says(None)), MemoryRule::Swap(_)));
-        assert_eq!(choose_memory_rule(Flavour::Vault, &args(&["status"]), empty), MemoryRule::NotAServer);
+        assert!(
+            matches!(choose_memory_rule(Flavour::Vault, &server, &says(true, Some("a.hcl:3"))), MemoryRule::Swap(why) if why.contains("a.hcl:3"))
+        );
+        assert!(matches!(choose_memory_rule(Flavour::OpenBao, &server, &says(false, None)), MemoryRule::Swap(_)));
+        assert_eq!(
+            choose_memory_rule(Flavour::Vault, &command(&["status"]), &says(false, None)),
+            MemoryRule::NotAServer
+        );
+    }
+
+    #[test]
+    fn every_dev_mode_only_warns_for_both_flavours() {
+        let none = MlockSetting::default();
+        for flavour in [Flavour::Vault, Flavour::OpenBao] {
+            for dev in
+                [&["server", "-dev"][..], &["server", "-config=/vault/config", "-dev-tls"], &["server", "-dev-ha"]]
+            {
+                assert!(
+                    matches!(choose_memory_rule(flavour, &command(dev), &none), MemoryRule::WarnOnly(_)),
+                    "{dev:?}"
+                );
+            }
+            assert!(!matches!(
+                choose_memory_rule(flavour, &command(&["server", "-dev=false", "-config=/c"]), &none),
+                MemoryRule::WarnOnly(_)
+            ));
+        }
     }
 
     #[test]
@@ -310,11 +359,12 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.join("ignored.txt"), "disable_mlock = false").unwrap();
-        let server = args(&["server", &format!("-config={}", dir.display())]);
-        let disabled = server_config::mlock_disabled(&server_config::config_paths(&server), &[]).unwrap();
+        let server = command(&["server", &format!("-config={}", dir.display())]);
+        let files = read_configuration(&server.configs, None).unwrap();
+        let setting = server_config::mlock_setting(&files, None).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(disabled, server_config::MlockSetting { disabled: Some(true), files: 1 });
-        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, disabled), MemoryRule::Swap(_)));
+        assert!(setting.disabled && setting.files == 1, "{setting:?}");
+        assert!(matches!(choose_memory_rule(Flavour::Vault, &server, &setting), MemoryRule::Swap(_)));
     }
 
     #[test]

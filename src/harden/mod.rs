@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod core_dumps;
+pub mod hcl;
 mod history;
 mod memory;
 pub mod server_config;
@@ -112,8 +113,13 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     };
     record(disable_core_dumps(mode)?)?;
     let mut environment = Vec::new();
+    let mut read_as = None;
     let capability = match target_identity(settings) {
         Ok(identity) => {
+            // `check` as root reads the configuration as the server will, not as root.
+            if mode == Mode::Check && sys::effective_uid() == 0 && identity.uid != 0 {
+                read_as = Some(identity.clone());
+            }
             // As su-exec and gosu do: the server's HOME is its own, not root's (a -dev server
             // writes its token helper file there).
             if let (0, Some(home)) = (sys::effective_uid(), &identity.home) {
@@ -149,7 +155,14 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
         }
         Err(refusal) => return Err(refusal),
     };
-    record(prove_memory_stays_in_ram(settings.memory_guard, &capability, server, server_args, mode)?)?;
+    record(prove_memory_stays_in_ram(
+        settings.memory_guard,
+        &capability,
+        server,
+        server_args,
+        read_as.as_ref(),
+        mode,
+    )?)?;
     let (history, history_off) = disable_shell_history(settings.keep_env);
     environment.extend(history_off.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     record(history)?;

@@ -1,509 +1,423 @@
-//! Reads the server's configuration the way the server will, for the one setting the memory guard
-//! depends on: `disable_mlock`. Every `-config` file or directory on the command line (HCL, or JSON
-//! by the `.json` extension, as Vault decides), plus VAULT_DISABLE_MLOCK / BAO_DISABLE_MLOCK.
+//! The server's configuration, found and read as the server finds and reads it: every `-config`
+//! of its command line (a file, or a directory's `*.hcl` and `*.json` files), parsed by the HCL
+//! v1 reader in [`super::hcl`], and the settings hardinit depends on taken from the result with
+//! the server's precedence (VAULT_DISABLE_MLOCK over the files).
 //!
-//! The HCL reader is a real tokenizer and a structural parser (attributes, blocks, strings with
-//! template interpolation, heredocs, the three comment forms, nested lists and objects): a
-//! `disable_mlock` inside a block, a string or a comment is not the top-level attribute. It is
-//! small because it only has to understand structure; values other than literals are refused.
+//! Files are read without blocking and only when regular (a FIFO, a device or a directory is
+//! refused), counting the bytes really read: /proc files report a size of 0.
 
+use super::hcl::{self, Item, Literal, Value};
 use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, PartialEq)]
-enum Token {
-    Ident(String),
-    Str(String),
-    Number(String),
-    Punct(char),
-    Newline,
+/// A configuration file larger than this is refused.
+pub const MAX_FILE: u64 = 16 * 1024 * 1024;
+/// All configuration files together: a directory of many large files is refused too.
+pub const MAX_TOTAL: u64 = 64 * 1024 * 1024;
+
+/// Boolean flags of `vault server` and `bao server`: they never take the next argument as their
+/// value. Every other flag of theirs does (`-config X`).
+#[rustfmt::skip]
+const BOOL_FLAGS: [&str; 21] = [
+    "dev", "dev-tls", "dev-ha", "dev-transactional", "dev-leased-kv", "dev-three-node", "dev-four-cluster",
+    "dev-auto-seal", "dev-kv-v1", "dev-no-kv", "dev-consul", "dev-no-store-token", "dev-plugin-init",
+    "dev-skip-init", "recovery", "exit-on-core-shutdown", "test-verify-only", "test-server-config",
+    "tls-skip-verify", "policy-override", "non-interactive",
+];
+/// The flags that turn on dev mode by themselves (the server sets `-dev` for each of them).
+#[rustfmt::skip]
+const DEV_MODE_FLAGS: [&str; 11] = [
+    "dev", "dev-tls", "dev-ha", "dev-transactional", "dev-leased-kv", "dev-three-node", "dev-four-cluster",
+    "dev-auto-seal", "dev-kv-v1", "dev-no-kv", "dev-consul",
+];
+
+/// What a `server` command line asks for, read as Go's flag package reads it: flags up to the
+/// first argument that is not one (or `--`), `-name`, `--name`, `-name=value`, `-name value`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerCommand {
+    pub is_server: bool,
+    pub configs: Vec<PathBuf>,
+    /// `-dev` or one of the dev-mode flags, true by Go's ParseBool (`-dev=false` is not dev).
+    pub dev: bool,
 }
 
-struct Lexer<'a> {
-    text: &'a [u8],
-    pos: usize,
-    line: usize,
-}
-
-impl Lexer<'_> {
-    fn error(&self, what: &str) -> String {
-        format!("line {}: {what}", self.line)
-    }
-
-    fn peek(&self, offset: usize) -> Option<u8> {
-        self.text.get(self.pos + offset).copied()
-    }
-
-    fn tokens(mut self) -> Result<Vec<(Token, usize)>, String> {
-        let mut out = Vec::new();
-        while let Some(c) = self.peek(0) {
-            let line = self.line;
-            match c {
-                b'\n' => {
-                    self.pos += 1;
-                    self.line += 1;
-                    out.push((Token::Newline, line));
-                }
-                b' ' | b'\t' | b'\r' => self.pos += 1,
-                b'#' => self.skip_line(),
-                b'/' if self.peek(1) == Some(b'/') => self.skip_line(),
-                b'/' if self.peek(1) == Some(b'*') => self.skip_block_comment()?,
-                b'"' => out.push((Token::Str(self.string()?), line)),
-                b'<' if self.peek(1) == Some(b'<')
-                    && self.peek(2).is_some_and(|c| c == b'-' || c.is_ascii_alphabetic()) =>
-                {
-                    out.push((Token::Str(self.heredoc()?), line))
-                }
-                c if c.is_ascii_digit() => {
-                    let start = self.pos;
-                    while self.peek(0).is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_') {
-                        self.pos += 1;
-                    }
-                    out.push((Token::Number(String::from_utf8_lossy(&self.text[start..self.pos]).into()), line));
-                }
-                c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
-                    let start = self.pos;
-                    while self.peek(0).is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c >= 0x80)
-                    {
-                        self.pos += 1;
-                    }
-                    out.push((Token::Ident(String::from_utf8_lossy(&self.text[start..self.pos]).into()), line));
-                }
-                c if b"={}[](),:?!+-*/%<>&|.=~".contains(&c) => {
-                    self.pos += 1;
-                    out.push((Token::Punct(c as char), line));
-                }
-                _ => return Err(self.error("unexpected character")),
-            }
+impl ServerCommand {
+    pub fn parse(args: &[OsString]) -> ServerCommand {
+        let mut command = ServerCommand::default();
+        if args.first().is_none_or(|a| a != "server") {
+            return command;
         }
-        Ok(out)
-    }
-
-    fn skip_line(&mut self) {
-        while self.peek(0).is_some_and(|c| c != b'\n') {
-            self.pos += 1;
-        }
-    }
-
-    fn skip_block_comment(&mut self) -> Result<(), String> {
-        let start = self.line;
-        self.pos += 2;
-        loop {
-            match self.peek(0) {
-                None => return Err(format!("line {start}: unterminated /* comment")),
-                Some(b'*') if self.peek(1) == Some(b'/') => {
-                    self.pos += 2;
-                    return Ok(());
-                }
-                Some(c) => {
-                    self.line += usize::from(c == b'\n');
-                    self.pos += 1;
-                }
-            }
-        }
-    }
-
-    /// A quoted string; `${...}` and `%{...}` templates are kept verbatim, their nested strings
-    /// and braces skipped correctly.
-    fn string(&mut self) -> Result<String, String> {
-        let start = self.line;
-        self.pos += 1;
-        let mut out = Vec::new();
-        loop {
-            match self.peek(0) {
-                None | Some(b'\n') => return Err(format!("line {start}: unterminated string")),
-                Some(b'"') => {
-                    self.pos += 1;
-                    return String::from_utf8(out).map_err(|_| format!("line {start}: string is not UTF-8"));
-                }
-                Some(b'\\') => {
-                    let escaped = match self.peek(1) {
-                        Some(b'n') => b'\n',
-                        Some(b't') => b'\t',
-                        Some(b'r') => b'\r',
-                        Some(b'"') => b'"',
-                        Some(b'\\') => b'\\',
-                        Some(b'u' | b'U') => b'?',
-                        _ => return Err(format!("line {start}: bad escape in string")),
-                    };
-                    out.push(escaped);
-                    self.pos += 2;
-                }
-                Some(b'$' | b'%') if self.peek(1) == Some(b'{') => {
-                    let from = self.pos;
-                    self.pos += 2;
-                    let mut depth = 1;
-                    while depth > 0 {
-                        match self.peek(0) {
-                            None => return Err(format!("line {start}: unterminated template")),
-                            Some(b'{') => depth += 1,
-                            Some(b'}') => depth -= 1,
-                            Some(b'"') => {
-                                self.string()?;
-                                continue;
-                            }
-                            Some(b'\n') => self.line += 1,
-                            _ => {}
-                        }
-                        self.pos += 1;
-                    }
-                    out.extend_from_slice(&self.text[from..self.pos]);
-                }
-                Some(c) => {
-                    out.push(c);
-                    self.pos += 1;
-                }
-            }
-        }
-    }
-
-    /// `<<EOF` or `<<-EOF` up to a line that is only the marker.
-    fn heredoc(&mut self) -> Result<String, String> {
-        let start = self.line;
-        self.pos += 2;
-        if self.peek(0) == Some(b'-') {
-            self.pos += 1;
-        }
-        let marker_start = self.pos;
-        while self.peek(0).is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
-            self.pos += 1;
-        }
-        let marker = self.text[marker_start..self.pos].to_vec();
-        self.skip_line();
-        let mut body = Vec::new();
-        while self.peek(0).is_some() {
-            self.pos += 1;
-            self.line += 1;
-            let line_start = self.pos;
-            self.skip_line();
-            let line = &self.text[line_start..self.pos];
-            if line.trim_ascii() == marker.as_slice() {
-                return Ok(String::from_utf8_lossy(&body).into());
-            }
-            body.extend_from_slice(line);
-            body.push(b'\n');
-        }
-        Err(format!("line {start}: unterminated heredoc"))
-    }
-}
-
-/// The top-level attributes of an HCL body, each with the tokens of its value.
-fn hcl_top_level(tokens: &[(Token, usize)]) -> Result<Vec<(String, Vec<Token>)>, String> {
-    let mut attributes = Vec::new();
-    let mut i = 0;
-    let mut depth = 0usize;
-    let line_of = |i: usize| tokens.get(i).or(tokens.last()).map_or(1, |t| t.1);
-    while i < tokens.len() {
-        match &tokens[i].0 {
-            Token::Newline => i += 1,
-            Token::Punct('}') if depth > 0 => {
-                depth -= 1;
-                i += 1;
-            }
-            Token::Ident(name) | Token::Str(name) => {
-                // An attribute `name = value`, or a block `name "label"... {`.
-                let mut j = i + 1;
-                if matches!(tokens.get(j), Some((Token::Punct('='), _))) {
-                    let value_start = j + 1;
-                    let mut nesting = 0usize;
-                    j = value_start;
-                    while let Some((t, _)) = tokens.get(j) {
-                        match t {
-                            Token::Punct('(' | '[' | '{') => nesting += 1,
-                            Token::Punct(')' | ']') if nesting > 0 => nesting -= 1,
-                            Token::Punct('}') if nesting > 0 => nesting -= 1,
-                            Token::Punct('}') => break,
-                            Token::Newline if nesting == 0 => break,
-                            Token::Punct(')' | ']') => return Err(format!("line {}: unbalanced bracket", line_of(j))),
-                            _ => {}
-                        }
-                        j += 1;
-                    }
-                    if j == value_start {
-                        return Err(format!("line {}: attribute {name} has no value", line_of(i)));
-                    }
-                    if depth == 0 {
-                        attributes.push((name.clone(), tokens[value_start..j].iter().map(|t| t.0.clone()).collect()));
-                    }
-                    i = j;
-                    continue;
-                }
-                while matches!(tokens.get(j), Some((Token::Str(_) | Token::Ident(_), _))) {
-                    j += 1;
-                }
-                if !matches!(tokens.get(j), Some((Token::Punct('{'), _))) {
-                    return Err(format!("line {}: expected `=` or a block after {name}", line_of(i)));
-                }
-                depth += 1;
-                i = j + 1;
-            }
-            _ => return Err(format!("line {}: expected an attribute or a block", line_of(i))),
-        }
-    }
-    if depth > 0 {
-        return Err(format!("line {}: a block is not closed", line_of(tokens.len())));
-    }
-    Ok(attributes)
-}
-
-/// The top-level keys of a JSON object, each with the tokens of its value.
-fn json_top_level(tokens: &[(Token, usize)]) -> Result<Vec<(String, Vec<Token>)>, String> {
-    let tokens: Vec<&(Token, usize)> = tokens.iter().filter(|t| t.0 != Token::Newline).collect();
-    let line_of = |i: usize| tokens.get(i).or(tokens.last()).map_or(1, |t| t.1);
-    if !matches!(tokens.first(), Some((Token::Punct('{'), _))) {
-        return Err("line 1: a JSON configuration must be an object".into());
-    }
-    let mut keys = Vec::new();
-    let mut i = 1;
-    loop {
-        match tokens.get(i) {
-            Some((Token::Punct('}'), _)) if keys.is_empty() => {
-                i += 1;
+        command.is_server = true;
+        let mut rest = args[1..].iter();
+        while let Some(arg) = rest.next() {
+            let bytes = arg.as_bytes();
+            if bytes == b"--" || bytes.len() < 2 || bytes[0] != b'-' {
                 break;
             }
-            Some((Token::Str(key), _)) if matches!(tokens.get(i + 1), Some((Token::Punct(':'), _))) => {
-                let start = i + 2;
-                let mut j = start;
-                let mut nesting = 0usize;
-                while let Some((t, _)) = tokens.get(j) {
-                    match t {
-                        Token::Punct('[' | '{') => nesting += 1,
-                        Token::Punct(']' | '}') if nesting > 0 => nesting -= 1,
-                        Token::Punct(',' | '}') if nesting == 0 => break,
-                        _ => {}
-                    }
-                    j += 1;
+            let flag = bytes.strip_prefix(b"--").unwrap_or(&bytes[1..]);
+            let (name, value) = match flag.iter().position(|b| *b == b'=') {
+                Some(at) => (&flag[..at], Some(&flag[at + 1..])),
+                None => (flag, None),
+            };
+            let name = String::from_utf8_lossy(name);
+            if BOOL_FLAGS.contains(&name.as_ref()) {
+                let on = match value {
+                    None => true,
+                    Some(v) => std::str::from_utf8(v).ok().and_then(hcl::parse_go_bool).unwrap_or(false),
+                };
+                if on && DEV_MODE_FLAGS.contains(&name.as_ref()) {
+                    command.dev = true;
                 }
-                if j == start {
-                    return Err(format!("line {}: key {key:?} has no value", line_of(i)));
-                }
-                keys.push((key.clone(), tokens[start..j].iter().map(|t| t.0.clone()).collect()));
-                i = j + 1;
-                match tokens.get(j) {
-                    Some((Token::Punct(','), _)) => continue,
-                    Some((Token::Punct('}'), _)) => break,
-                    _ => return Err(format!("line {}: unterminated object", line_of(j))),
+                continue;
+            }
+            let value: Option<OsString> = match value {
+                Some(v) => Some(std::ffi::OsStr::from_bytes(v).to_os_string()),
+                None => rest.next().cloned(),
+            };
+            if name == "config" {
+                if let Some(v) = value {
+                    // The server trims the value (its string-slice flag does).
+                    command.configs.push(PathBuf::from(trim_os(&v)));
                 }
             }
-            _ => return Err(format!("line {}: expected a \"key\": value", line_of(i))),
         }
-    }
-    if i < tokens.len() {
-        return Err(format!("line {}: text after the object", line_of(i)));
-    }
-    Ok(keys)
-}
-
-/// Go's strconv.ParseBool, which Vault applies to `disable_mlock` and VAULT_DISABLE_MLOCK.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
+        command
     }
 }
 
-fn literal_bool(value: &[Token]) -> Option<bool> {
-    match value {
-        [Token::Ident(v)] | [Token::Str(v)] | [Token::Number(v)] => parse_bool(v),
-        _ => None,
+fn trim_os(value: &OsString) -> OsString {
+    match value.to_str() {
+        Some(text) => OsString::from(text.trim()),
+        None => value.clone(),
     }
 }
 
-/// What one file says about `disable_mlock`: `None` when it does not set it.
-pub fn disable_mlock_in(text: &[u8], json: bool) -> Result<Option<bool>, String> {
-    let tokens = Lexer { text, pos: 0, line: 1 }.tokens()?;
-    let attributes = if json { json_top_level(&tokens)? } else { hcl_top_level(&tokens)? };
-    let mut result = None;
-    for (name, value) in attributes.iter().filter(|(n, _)| n == "disable_mlock") {
-        let value = literal_bool(value).ok_or_else(|| format!("{name} is not a literal true or false"))?;
-        result = Some(value);
-    }
-    Ok(result)
+/// One configuration file, parsed.
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub items: Vec<Item>,
 }
 
-/// The `-config` paths of a server command line (`-config=X`, `-config X`, and `--` forms).
-pub fn config_paths(args: &[OsString]) -> Vec<PathBuf> {
-    let mut paths = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let Some(text) = arg.to_str() else { continue };
-        let flag = text.strip_prefix("--").or_else(|| text.strip_prefix('-'));
-        match flag {
-            Some("config") => paths.extend(iter.next().map(PathBuf::from)),
-            Some(f) if f.starts_with("config=") => paths.push(PathBuf::from(&f["config=".len()..])),
-            _ => {}
-        }
-    }
-    paths
+/// A configuration the server would read differently, or not at all: where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub message: String,
 }
 
-/// Files a `-config` path stands for: the file itself, or a directory's `.hcl` and `.json` files
-/// in name order, as Vault loads them.
-fn config_files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn at(path: &Path, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError { message: format!("{}: {message}", path.display()) }
+}
+
+/// Files a `-config` path stands for, as the server lists them: the file itself, or the
+/// directory's entries that are not directories (a symlink is read through), whose name ends in
+/// `.hcl` or `.json` (`.hcl` itself included), and that are not editor leftovers (`*~`, `.#*`,
+/// `#*#`), in the directory's own order, as the server takes them.
+pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|e| at(path, e))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "hcl" || x == "json") && p.is_file())
-        .collect();
-    files.sort();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(|e| at(path, e))? {
+        let entry = entry.map_err(|e| at(path, e))?;
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        if entry.file_type().map_err(|e| at(&entry.path(), e))?.is_dir() {
+            continue;
+        }
+        let wanted = name.ends_with(b".hcl") || name.ends_with(b".json");
+        let editor_leftover =
+            name.ends_with(b"~") || name.starts_with(b".#") || (name.starts_with(b"#") && name.ends_with(b"#"));
+        if wanted && !editor_leftover {
+            files.push(entry.path());
+        }
+    }
     Ok(files)
 }
 
-/// What the server's configuration says about mlock.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The bytes of a regular file, at most [`MAX_FILE`]: opened without blocking (a FIFO) and
+/// without becoming a controlling terminal, refused unless regular, and counted as read.
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| at(path, e))?;
+    let kind = file.metadata().map_err(|e| at(path, e))?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(at(path, format!("{what}, not a configuration file")));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1).read_to_end(&mut bytes).map_err(|e| at(path, e))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(at(path, format!("larger than {} MiB", MAX_FILE >> 20)));
+    }
+    Ok(bytes)
+}
+
+/// Every file the `-config` paths stand for, with its bytes.
+pub fn gather(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, ConfigError> {
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for path in paths {
+        for file in config_files(path)? {
+            let bytes = read_regular(&file)?;
+            total += bytes.len() as u64;
+            if total > MAX_TOTAL {
+                return Err(at(
+                    &file,
+                    format!("the configuration files are larger than {} MiB together", MAX_TOTAL >> 20),
+                ));
+            }
+            out.push((file, bytes));
+        }
+    }
+    Ok(out)
+}
+
+/// [`gather`]'s result as bytes, to cross from a child that read the files as the server's user.
+pub fn encode(result: &Result<Vec<(PathBuf, Vec<u8>)>, ConfigError>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let field = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytes);
+    };
+    match result {
+        Ok(files) => {
+            out.push(0);
+            for (path, bytes) in files {
+                field(&mut out, path.as_os_str().as_bytes());
+                field(&mut out, bytes);
+            }
+        }
+        Err(e) => {
+            out.push(1);
+            field(&mut out, e.message.as_bytes());
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode`].
+pub fn decode(mut bytes: &[u8]) -> Result<Vec<(PathBuf, Vec<u8>)>, ConfigError> {
+    let broken = || ConfigError { message: "the configuration reader's report is damaged".into() };
+    let field = |bytes: &mut &[u8]| -> Option<Vec<u8>> {
+        let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
+        let value = bytes.get(8..8usize.checked_add(length)?)?.to_vec();
+        *bytes = &bytes[8 + length..];
+        Some(value)
+    };
+    let (&tag, rest) = bytes.split_first().ok_or_else(broken)?;
+    bytes = rest;
+    if tag == 1 {
+        let message = field(&mut bytes).ok_or_else(broken)?;
+        return Err(ConfigError { message: String::from_utf8_lossy(&message).into_owned() });
+    }
+    let mut files = Vec::new();
+    while !bytes.is_empty() {
+        let path = field(&mut bytes).ok_or_else(broken)?;
+        let data = field(&mut bytes).ok_or_else(broken)?;
+        files.push((PathBuf::from(std::ffi::OsStr::from_bytes(&path)), data));
+    }
+    Ok(files)
+}
+
+/// Parses what [`gather`] read.
+pub fn parse_all(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<ConfigFile>, ConfigError> {
+    files
+        .into_iter()
+        .map(|(path, bytes)| match hcl::parse(&bytes) {
+            Ok(items) => Ok(ConfigFile { path, items }),
+            Err(e) => Err(ConfigError { message: format!("{}:{}: {}", path.display(), e.line, e.message) }),
+        })
+        .collect()
+}
+
+/// A top-level setting of one file: every item whose single key matches `name` ignoring case,
+/// decoded as the server does (the last one wins, all of one type). `Err` for what the server
+/// would not read as a plain value (a block, an object, a list, mixed types).
+pub fn top_level<'a>(file: &'a ConfigFile, name: &str) -> Result<Option<(&'a Literal, usize)>, ConfigError> {
+    let mut found: Option<(&Literal, usize)> = None;
+    for item in file.items.iter().filter(|i| hcl::key_matches(&i.keys[0], name)) {
+        let where_ = |m: &str| ConfigError { message: format!("{}:{}: {name} {m}", file.path.display(), item.line) };
+        if item.keys.len() > 1 {
+            return Err(where_("is written as a block (not read by hardinit)"));
+        }
+        let Value::Literal(literal) = &item.value else {
+            return Err(where_("is not a plain value (not read by hardinit)"));
+        };
+        if let Some((previous, line)) = found {
+            if previous.kind() != literal.kind() {
+                return Err(where_(&format!(
+                    "is set as {} here and as {} on line {line}: the server refuses that",
+                    literal.kind(),
+                    previous.kind()
+                )));
+            }
+        }
+        found = Some((literal, item.line));
+    }
+    Ok(found)
+}
+
+/// What decides whether Vault locks its memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MlockSetting {
-    /// Any file or the variable saying true disables it; `None`: nothing says anything.
-    pub disabled: Option<bool>,
-    /// How many configuration files the server will load.
+    /// Whether mlock is disabled.
+    pub disabled: bool,
+    /// Where that was decided (`VAULT_DISABLE_MLOCK=false`, `/vault/config/a.hcl:3`), if anywhere.
+    pub source: Option<String>,
+    /// How many configuration files the server loads.
     pub files: usize,
 }
 
-pub fn mlock_disabled(paths: &[PathBuf], env: &[(&str, Option<String>)]) -> Result<MlockSetting, String> {
-    let mut disabled = None;
-    let mut files = 0;
-    for (name, value) in env {
-        if let Some(value) = value {
-            let v = parse_bool(value).ok_or_else(|| format!("{name}={value:?} is not true or false"))?;
-            disabled = Some(disabled.unwrap_or(false) || v);
+/// Vault's precedence: a non-empty VAULT_DISABLE_MLOCK (Go's ParseBool) wins over the files;
+/// among the files, any that disables mlock disables it (the server's merge keeps a true).
+pub fn mlock_setting(files: &[ConfigFile], environment: Option<&str>) -> Result<MlockSetting, ConfigError> {
+    let mut setting = MlockSetting { files: files.len(), ..MlockSetting::default() };
+    if let Some(value) = environment.filter(|v| !v.is_empty()) {
+        let disabled = hcl::parse_go_bool(value).ok_or_else(|| ConfigError {
+            message: format!("VAULT_DISABLE_MLOCK={value:?} is not true or false (the server refuses to start)"),
+        })?;
+        setting.disabled = disabled;
+        setting.source = Some(format!("VAULT_DISABLE_MLOCK={value}"));
+        // The files are still read: the server refuses a file it cannot parse either way.
+        for file in files {
+            top_level(file, "disable_mlock")?;
+        }
+        return Ok(setting);
+    }
+    for file in files {
+        if let Some((literal, line)) = top_level(file, "disable_mlock")? {
+            let disabled = literal.weak_bool().map_err(|e| ConfigError {
+                message: format!("{}:{line}: disable_mlock: {e} (the server refuses to start)", file.path.display()),
+            })?;
+            let location = format!("{}:{line}", file.path.display());
+            if disabled && !setting.disabled {
+                setting.disabled = true;
+                setting.source = Some(location);
+            } else if setting.source.is_none() {
+                setting.source = Some(location);
+            }
         }
     }
-    for path in paths {
-        for file in config_files(path)? {
-            files += 1;
-            let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            if meta.len() > 16 * 1024 * 1024 {
-                return Err(format!("{}: larger than 16 MiB", file.display()));
-            }
-            let text = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let json = file.extension().is_some_and(|x| x == "json");
-            if let Some(v) = disable_mlock_in(&text, json).map_err(|e| format!("{}: {e}", file.display()))? {
-                disabled = Some(disabled.unwrap_or(false) || v);
-            }
-        }
-    }
-    Ok(MlockSetting { disabled, files })
+    Ok(setting)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hcl(text: &str) -> Result<Option<bool>, String> {
-        disable_mlock_in(text.as_bytes(), false)
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    fn file(text: &str) -> ConfigFile {
+        ConfigFile { path: "/c/a.hcl".into(), items: hcl::parse(text.as_bytes()).unwrap() }
     }
 
     #[test]
-    fn reads_the_top_level_attribute_only() {
-        assert_eq!(hcl("disable_mlock = true\n"), Ok(Some(true)));
-        assert_eq!(hcl("disable_mlock = false"), Ok(Some(false)));
-        assert_eq!(hcl("disable_mlock = \"true\""), Ok(Some(true)));
-        assert_eq!(hcl("disable_mlock = 1"), Ok(Some(true)));
-        assert_eq!(hcl("ui = true\n"), Ok(None));
-        // Inside a block, a string, a heredoc or a comment it is not the setting.
-        let decoys = r#"
-# disable_mlock = true
-// disable_mlock = true
-/* disable_mlock = true
-   still a comment */
-storage "raft" {
-  path = "/vault/data"
-  disable_mlock = true
-  retry_join { leader_api_addr = "https://${HOSTNAME}:8200" }
-}
-listener "tcp" { address = "[::]:8200", tls_disable = 1 }
-api_addr = "http://${format("%s", "disable_mlock = true")}"
-seal "transit" {
-  token = <<EOF
-disable_mlock = true
-EOF
-}
-ports = [
-  8200,
-  8201,
-]
-"#;
-        assert_eq!(hcl(decoys), Ok(None));
-        assert_eq!(hcl(&format!("{decoys}\ndisable_mlock = true\n")), Ok(Some(true)));
-    }
-
-    #[test]
-    fn the_helm_charts_configs_disable_mlock() {
-        let chart = "disable_mlock = true\nui = true\n\nlistener \"tcp\" {\n  tls_disable = 1\n  address = \"[::]:8200\"\n  cluster_address = \"[::]:8201\"\n}\nstorage \"file\" {\n  path = \"/vault/data\"\n}\n";
-        assert_eq!(hcl(chart), Ok(Some(true)));
-    }
-
-    #[test]
-    fn the_official_charts_rendered_configs_parse() {
-        // The charts' exact configs (shared fixtures): vault-helm appends disable_mlock, openbao-helm not.
-        let fixtures = [
-            (include_str!("../../tests/fixtures/helm/vault-helm-standalone.hcl"), Some(true)),
-            (include_str!("../../tests/fixtures/helm/vault-helm-ha.hcl"), Some(true)),
-            (include_str!("../../tests/fixtures/helm/vault-helm-ha-raft.hcl"), Some(true)),
-            (include_str!("../../tests/fixtures/helm/vault-helm-ha-raft-zones.hcl"), Some(true)),
-            (include_str!("../../tests/fixtures/helm/openbao-helm-standalone.hcl"), None),
-            (include_str!("../../tests/fixtures/helm/openbao-helm-ha.hcl"), None),
-            (include_str!("../../tests/fixtures/helm/openbao-helm-ha-raft.hcl"), None),
-        ];
-        for (text, expected) in fixtures {
-            assert_eq!(hcl(text), Ok(expected), "{text}");
+    fn server_flags_as_go_reads_them() {
+        let c = ServerCommand::parse(&os(&["server", "-config=/a.hcl", "-config", "/b", "--config= /c.json ", "-dev"]));
+        assert_eq!(c.configs, ["/a.hcl", "/b", "/c.json"].map(PathBuf::from));
+        assert!(c.is_server && c.dev);
+        for dev in ["-dev-tls", "-dev-ha", "--dev-three-node", "-dev=true", "-dev=1", "-dev-kv-v1"] {
+            assert!(ServerCommand::parse(&os(&["server", dev])).dev, "{dev}");
         }
+        for not_dev in ["-dev=false", "-dev-root-token-id=x", "-dev-listen-address=0.0.0.0:8200", "-dev-no-store-token"]
+        {
+            assert!(!ServerCommand::parse(&os(&["server", not_dev])).dev, "{not_dev}");
+        }
+        // A value flag takes the next argument, even one that looks like a flag.
+        assert!(!ServerCommand::parse(&os(&["server", "-dev-root-token-id", "-dev"])).dev);
+        // Go stops at the first argument that is not a flag, and at `--`.
+        let c = ServerCommand::parse(&os(&["server", "-config=/a", "extra", "-dev", "-config=/b"]));
+        assert_eq!((c.configs.len(), c.dev), (1, false));
+        assert!(!ServerCommand::parse(&os(&["server", "--", "-dev"])).dev);
+        assert!(!ServerCommand::parse(&os(&["status", "-dev"])).is_server);
     }
 
     #[test]
-    fn json_configs() {
-        let json = |t: &str| disable_mlock_in(t.as_bytes(), true);
-        assert_eq!(
-            json(r#"{"disable_mlock": true, "storage": {"file": {"path": "/x", "disable_mlock": false}}}"#),
-            Ok(Some(true))
-        );
-        assert_eq!(json(r#"{"storage": {"raft": {"disable_mlock": true}}, "ui": true}"#), Ok(None));
-        assert_eq!(json(r#"{"disable_mlock": "false"}"#), Ok(Some(false)));
-        assert_eq!(json("{}"), Ok(None));
-        assert!(json("[1]").is_err());
-        assert!(json(r#"{"a": 1"#).is_err());
-        assert!(json(r#"{"a": 1} x"#).is_err());
+    fn the_environment_wins_over_the_files_and_empty_is_unset() {
+        let disables = [file("disable_mlock = true")];
+        assert!(!mlock_setting(&disables, Some("false")).unwrap().disabled);
+        assert!(mlock_setting(&disables, Some("")).unwrap().disabled);
+        assert!(mlock_setting(&[], Some("T")).unwrap().disabled);
+        let e = mlock_setting(&[], Some("maybe")).unwrap_err();
+        assert!(e.message.contains("VAULT_DISABLE_MLOCK"), "{e}");
     }
 
     #[test]
-    fn unparsable_configs_are_errors_with_a_line() {
+    fn any_file_that_disables_mlock_disables_it() {
+        let s = mlock_setting(&[file("disable_mlock = false"), file("DISABLE_MLOCK = \"true\"")], None).unwrap();
+        assert!(s.disabled);
+        assert_eq!(s.source.as_deref(), Some("/c/a.hcl:1"));
+        assert!(!mlock_setting(&[file("disable_mlock = 0")], None).unwrap().disabled);
+        assert!(mlock_setting(&[file("disable_mlock = \"\"")], None).is_ok_and(|s| !s.disabled));
+    }
+
+    #[test]
+    fn what_the_server_would_refuse_or_decode_otherwise_is_refused_with_file_and_line() {
         for (text, expected) in [
-            ("storage \"file\" {\n path = \"/x\"\n", "not closed"),
-            ("disable_mlock = \"true\n", "line 1: unterminated string"),
-            ("a = 1\n/* open", "line 2: unterminated /* comment"),
-            ("x = <<EOF\nno end\n", "unterminated heredoc"),
-            ("disable_mlock = var.x", "not a literal"),
-            ("disable_mlock =\n", "has no value"),
-            ("just_a_word\n", "expected `=` or a block"),
-            ("a = 1 ]\n", "unbalanced"),
-            ("a = \"\\q\"", "bad escape"),
-            ("a = `x`", "unexpected character"),
+            ("ui = 1\ndisable_mlock = \"yes\"", "/c/a.hcl:2: disable_mlock"),
+            ("disable_mlock \"x\" {}", "block"),
+            ("disable_mlock = { a = 1 }", "not a plain value"),
+            ("disable_mlock = [true]", "not a plain value"),
+            ("disable_mlock = true\nDisable_Mlock = \"false\"", "on line 1"),
         ] {
-            let e = hcl(text).unwrap_err();
-            assert!(e.contains(expected), "{text:?}: {e}");
+            let e = mlock_setting(&[file(text)], None).unwrap_err();
+            assert!(e.message.contains(expected), "{text:?}: {e}");
         }
+        // The last of several of one type wins, as in the server.
+        assert!(!mlock_setting(&[file("disable_mlock = true\nDISABLE_MLOCK = false")], None).unwrap().disabled);
     }
 
     #[test]
-    fn config_paths_from_the_command_line() {
-        let args: Vec<OsString> =
-            ["server", "-config=/a.hcl", "-config", "/b", "--config=/c.json", "-dev", "--config", "/d"]
-                .map(OsString::from)
-                .to_vec();
-        assert_eq!(config_paths(&args), ["/a.hcl", "/b", "/c.json", "/d"].map(PathBuf::from));
+    fn directories_list_what_the_server_loads() {
+        let dir = std::env::temp_dir().join(format!("hardinit-config-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub.hcl")).unwrap();
+        for name in [".hcl", "a.json", "b.hcl", "b.hcl~", ".#c.hcl", "#d.hcl#", "e.txt", "f.hcl.bak"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        let mut names: Vec<String> =
+            config_files(&dir).unwrap().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        names.sort();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(names, [".hcl", "a.json", "b.hcl"]);
     }
 
     #[test]
-    fn environment_and_files_combine_any_true_wins() {
-        let setting = |disabled| Ok(MlockSetting { disabled, files: 0 });
-        assert_eq!(mlock_disabled(&[], &[("VAULT_DISABLE_MLOCK", Some("true".into()))]), setting(Some(true)));
-        assert_eq!(mlock_disabled(&[], &[("VAULT_DISABLE_MLOCK", None)]), setting(None));
-        assert!(mlock_disabled(&[], &[("BAO_DISABLE_MLOCK", Some("maybe".into()))]).is_err());
-        let e = mlock_disabled(&[PathBuf::from("/nonexistent/config.hcl")], &[]).unwrap_err();
-        assert!(e.contains("/nonexistent/config.hcl"), "{e}");
+    fn only_regular_files_are_read_and_bytes_are_counted() {
+        for special in ["/dev/zero", "/dev/null", "/"] {
+            assert!(read_regular(Path::new(special)).is_err(), "{special}");
+        }
+        // A /proc file reports size 0 but is read and counted.
+        assert!(read_regular(Path::new("/proc/self/status")).is_ok_and(|b| !b.is_empty()));
+        let fifo = std::env::temp_dir().join(format!("hardinit-fifo-{}.hcl", std::process::id()));
+        let _ = std::fs::remove_file(&fifo);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read_regular(&fifo).unwrap_err();
+        std::fs::remove_file(&fifo).unwrap();
+        assert!(e.message.contains("FIFO"), "{e}");
     }
 }

@@ -198,3 +198,57 @@ pub fn set_umask(mask: u32) {
     // SAFETY: umask has no memory arguments and cannot fail.
     unsafe { libc::umask(mask as libc::mode_t) };
 }
+
+/// Runs `work` in a forked child that has become `uid`/`gid` with `groups` (no capability left),
+/// and returns the bytes it produced. Used by `hardinit check`, started as root, to read files
+/// with exactly the access the server will have. The child's status is collected here.
+pub fn run_as_user(uid: u32, gid: u32, groups: &[u32], work: impl FnOnce() -> Vec<u8>) -> io::Result<Vec<u8>> {
+    let (read_end, write_end) = pipe_cloexec()?;
+    let child = match fork() {
+        Ok(Forked::Child) => {
+            let _ = close(read_end);
+            let dropped = super::privilege::set_groups(groups)
+                .and_then(|()| super::privilege::set_gid(gid))
+                .and_then(|()| super::privilege::set_uid(uid));
+            let status = match dropped {
+                Ok(()) => {
+                    let bytes = work();
+                    if write_all(write_end, &bytes).is_ok() { 0 } else { 1 }
+                }
+                Err(_) => 2,
+            };
+            exit_now(status);
+        }
+        Ok(Forked::Parent { child }) => child,
+        Err(e) => {
+            let _ = close(read_end);
+            let _ = close(write_end);
+            return Err(e);
+        }
+    };
+    let _ = close(write_end);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    let read = loop {
+        match read_full(read_end, &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = close(read_end);
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid int for the kernel to fill; `child` is our own child.
+        match check(unsafe { libc::waitpid(child, &mut status, 0) }) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    read?;
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(io::Error::other(format!("the reader running as uid {uid} gid {gid} failed")));
+    }
+    Ok(out)
+}

@@ -184,3 +184,31 @@ pub fn code(status: ExitStatus) -> i32 {
 pub fn lines_of(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
 }
+
+/// A swap file, active on the host while this lives.
+pub struct SwapFile(PathBuf);
+
+impl SwapFile {
+    pub fn on() -> SwapFile {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let path = repo().join(format!(
+            "target/hardinit-test-swap-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let script = format!(
+            "dd if=/dev/zero of={0} bs=1M count=64 status=none && chmod 600 {0} && mkswap -q {0} && swapon {0}",
+            path.display()
+        );
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        SwapFile(path)
+    }
+}
+
+impl Drop for SwapFile {
+    fn drop(&mut self) {
+        let _ = Command::new("swapoff").arg(&self.0).status();
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -368,6 +368,12 @@ impl Container {
         container
     }
 
+    /// No memory or swap limit at all: what `docker run` gives without `--memory`.
+    pub fn no_memory_limit(&mut self) -> &mut Self {
+        self.config["linux"]["resources"] = json!({});
+        self
+    }
+
     /// A network namespace of its own (as Docker gives by default): the dev server's fixed
     /// 0.0.0.0:8200 then clashes with nothing on the host.
     pub fn own_network(&mut self) -> &mut Self {
