@@ -130,6 +130,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
     let grace_text = matches.get_one::<String>("grace").expect("has a default");
     let grace = parse_duration(grace_text)
         .ok_or_else(|| Fatal::usage(format!("--grace {grace_text:?}: expected a duration such as 5s, 500ms or 2m")))?;
+    if grace > MAX_GRACE {
+        return Err(Fatal::usage(format!("--grace {grace_text:?}: longer than the limit of 24h")));
+    }
     let log_level = if matches.get_flag("quiet") {
         Level::Error
     } else if matches.get_flag("verbose") {
@@ -181,6 +184,10 @@ fn one_line(rendered: &str) -> String {
     format!("{}; see hardinit --help", first.trim_start_matches("error: "))
 }
 
+/// The longest `--grace` accepted: a day. Longer is a mistake, and every deadline computed from
+/// it must stay far from the clock's limits.
+pub const MAX_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// `5`, `5s`, `500ms`, `2m`: seconds when no unit is given.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -223,6 +230,8 @@ mod tests {
             &["hardinit"][..],
             &["hardinit", "--bogus", "x"],
             &["hardinit", "--grace", "soon", "x"],
+            &["hardinit", "--grace", "18446744073709551615", "x"],
+            &["hardinit", "--grace", "1441m", "x"],
             &["hardinit", "--rewrite", "TERM", "x"],
             &["hardinit", "--forward-to", "all", "x"],
         ] {

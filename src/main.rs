@@ -76,6 +76,12 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     let mut environment = exports;
     environment.extend(hardened.environment);
 
+    // A `docker stop` during the preparation (a long chown) means: do not start the server.
+    if let Some(signal) = stop_requested()? {
+        error!("{} arrived before the server started: not starting it", signals::name(signal));
+        return Ok(128 + signal);
+    }
+
     // Spawn, supervise, exit with the server's status.
     let session = Session::detect();
     let server = spawn_server(&options, server_path, &environment, &inherited, session)?;
@@ -93,6 +99,12 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         Ended::Exited(code) => code,
         Ended::Killed(signal) => 128 + signal,
     })
+}
+
+/// A terminating signal already waiting (they are blocked since `take_over_signals`).
+fn stop_requested() -> Result<Option<i32>, Fatal> {
+    let pending = sys::signal::pending().map_err(|e| Fatal::system("reading pending signals", e))?;
+    Ok([libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].into_iter().find(|s| pending.contains(*s)))
 }
 
 /// `hardinit check`: the same checklist, nothing changed, nothing started.

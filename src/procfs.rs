@@ -16,6 +16,25 @@ pub fn children_of(parent: i32) -> Vec<i32> {
         .collect()
 }
 
+/// Every pid in /proc except `own`.
+pub fn all_except(own: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).filter(|p| *p != own).collect()
+}
+
+/// The command name of a process (/proc/<pid>/comm).
+pub fn command_of(pid: i32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_string())
+}
+
+/// The state letter of /proc/<pid>/stat (`R`, `S`, `T` for stopped...), if the process exists.
+pub fn state_of(pid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+}
+
 fn parent_in_stat(stat: &str) -> Option<i32> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(1)?.parse().ok()

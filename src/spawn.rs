@@ -43,8 +43,13 @@ pub enum Session {
 }
 
 impl Session {
+    /// The terminal is taken only when our own group holds it: started in the background of an
+    /// interactive shell (`hardinit ... &`), hardinit must not steal the foreground.
     pub fn detect() -> Session {
-        if process::terminal_foreground_group(0).is_ok() { Session::Terminal } else { Session::Detached }
+        match process::terminal_foreground_group(0) {
+            Ok(group) if group == process::process_group() => Session::Terminal,
+            _ => Session::Detached,
+        }
     }
 }
 

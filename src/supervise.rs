@@ -2,11 +2,13 @@
 //! leftovers their grace, then leave with the server's status. Single-threaded, no timer: an idle
 //! hardinit sleeps in sigwaitinfo until the kernel has something for it.
 //!
-//! Signals go through a backlog, in the order received. The kernel limits pending real-time
-//! signals per user (RLIMIT_SIGPENDING), and hardinit and the server usually share a user: a
-//! sender that keeps hardinit's own queue full would otherwise leave no room to forward into the
-//! server's. Taking every signal off the kernel's queue into the backlog frees that room; the
-//! backlog is retried every millisecond while it is not empty, and only then.
+//! Standard signals are forwarded at once: kill(2) never has to wait for them. Real-time signals
+//! that find the server's queue full wait in a backlog, one queue per signal number: order is
+//! owed per number only, so a number the server never takes cannot hold back another, and never
+//! a SIGTERM. The kernel limits pending real-time signals per user (RLIMIT_SIGPENDING), and
+//! hardinit and the server usually share a user: taking every signal off the kernel's queue into
+//! the backlog frees that room. The backlog is retried every millisecond while it is not empty,
+//! and only then; a signal that cannot be delivered for [`GIVE_UP_AFTER`] is dropped with a warning.
 
 use crate::cli::ForwardTo;
 use crate::error::Fatal;
@@ -15,7 +17,7 @@ use crate::spawn::Session;
 use crate::sys::process::{self, Ended};
 use crate::sys::signal::{self, SigInfo, SigSet};
 use crate::{debug, info, procfs, warn};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub struct Supervisor<'a> {
@@ -33,9 +35,14 @@ pub struct Supervisor<'a> {
 
 /// How often a backlog is retried while the server's signal queue is full.
 const RETRY_EVERY: Duration = Duration::from_millis(1);
-/// Past this many waiting signals (a server that never takes its signals), new ones are dropped
-/// with a warning rather than growing hardinit's memory without bound.
+/// How long the oldest waiting instance of one signal number may wait before that number's
+/// backlog is dropped: the server is not taking it (blocked, with a full queue).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
+/// Past this many waiting real-time signals, new ones are dropped with a warning rather than
+/// growing hardinit's memory without bound.
 const BACKLOG_LIMIT: usize = 65_536;
+/// After SIGKILL, how long hardinit waits for leftovers to die before it leaves without them.
+const KILL_WAIT: Duration = Duration::from_secs(2);
 
 /// What became of one attempt to forward a signal.
 enum Delivery {
@@ -45,11 +52,75 @@ enum Delivery {
     Retry,
 }
 
+/// Real-time signals waiting for room in the server's queue: a FIFO per signal number.
+#[derive(Default)]
+struct Backlog {
+    queues: BTreeMap<i32, (VecDeque<SigInfo>, Instant)>,
+    total: usize,
+    overflowing: bool,
+}
+
+impl Backlog {
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    fn holds(&self, signal: i32) -> bool {
+        self.queues.get(&signal).is_some_and(|(q, _)| !q.is_empty())
+    }
+
+    fn push(&mut self, info: SigInfo) {
+        if self.total >= BACKLOG_LIMIT {
+            if !self.overflowing {
+                warn!("{} signals wait for the server; new ones are dropped until it takes some", self.total);
+            }
+            self.overflowing = true;
+            return;
+        }
+        self.queues.entry(info.signal).or_insert_with(|| (VecDeque::new(), Instant::now())).0.push_back(info);
+        self.total += 1;
+    }
+
+    /// Forwards what it can, oldest first within each signal number.
+    fn retry(&mut self, supervisor: &Supervisor<'_>) {
+        for (signal, (queue, since)) in self.queues.iter_mut() {
+            while let Some(info) = queue.front() {
+                match supervisor.forward(info) {
+                    Delivery::Done => {
+                        queue.pop_front();
+                        self.total -= 1;
+                        *since = Instant::now();
+                    }
+                    Delivery::Retry if since.elapsed() >= GIVE_UP_AFTER => {
+                        warn!(
+                            "the server has not taken {} for {GIVE_UP_AFTER:?} (blocked, with its queue full): {} waiting dropped",
+                            signals::name(*signal),
+                            queue.len()
+                        );
+                        self.total -= queue.len();
+                        queue.clear();
+                    }
+                    Delivery::Retry => break,
+                }
+            }
+        }
+        self.queues.retain(|_, (q, _)| !q.is_empty());
+        if self.total == 0 {
+            self.overflowing = false;
+        }
+    }
+}
+
+/// Signals that end the server: after one is forwarded, a stopped server is continued so that it
+/// can act on it (systemd does the same).
+const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
+
 impl Supervisor<'_> {
-    /// Runs until the server has ended and every other child is gone. Returns the server's end.
+    /// Runs until the server has ended and every other child is gone (or cannot be). Returns the
+    /// server's end.
     pub fn run(&self) -> Result<Ended, Fatal> {
         let waited = signals::waited_set();
-        let mut backlog = VecDeque::new();
+        let mut backlog = Backlog::default();
         let ended = loop {
             let timeout = if backlog.is_empty() { None } else { Some(RETRY_EVERY) };
             match wait(&waited, timeout)? {
@@ -58,21 +129,21 @@ impl Supervisor<'_> {
                         break ended;
                     }
                 }
-                Some(info) if backlog.len() >= BACKLOG_LIMIT => {
-                    warn!("{} signals wait for the server; {} dropped", backlog.len(), signals::name(info.signal))
+                // Order within one signal number: behind those already waiting.
+                Some(info) if backlog.holds(info.signal) => backlog.push(info),
+                Some(info) => {
+                    if let Delivery::Retry = self.forward(&info) {
+                        backlog.push(info);
+                    }
                 }
-                Some(info) => backlog.push_back(info),
                 None => {}
             }
-            while let Some(info) = backlog.front() {
-                match self.forward(info) {
-                    Delivery::Done => backlog.pop_front(),
-                    Delivery::Retry => break,
-                };
+            if !backlog.is_empty() {
+                backlog.retry(self);
             }
         };
         if !backlog.is_empty() {
-            warn!("the server ended with {} signals not yet delivered", backlog.len());
+            warn!("the server ended with {} signals not yet delivered", backlog.total);
         }
         debug!("server (pid {}) {ended}", self.server);
         self.drain(&waited)?;
@@ -123,28 +194,46 @@ impl Supervisor<'_> {
             ForwardTo::Group => signal::kill(-self.server, target),
         };
         match result {
-            Ok(()) => debug!(
-                "forwarded {name} (from pid {} uid {}) as {} to {}",
-                info.sender_pid,
-                info.sender_uid,
-                signals::name(target),
-                self.server
-            ),
+            Ok(()) => {
+                debug!(
+                    "forwarded {name} (from pid {} uid {}) as {} to {}",
+                    info.sender_pid,
+                    info.sender_uid,
+                    signals::name(target),
+                    self.server
+                );
+                if TERMINATING.contains(&target) {
+                    self.continue_if_stopped();
+                }
+            }
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Delivery::Retry,
             Err(e) => warn!("could not forward {} to the server (pid {}): {e}", signals::name(target), self.server),
         }
         Delivery::Done
     }
 
+    /// A stopped server cannot act on the signal it was just sent: continue it.
+    fn continue_if_stopped(&self) {
+        if matches!(procfs::state_of(self.server), Some('T' | 't')) {
+            let target = if self.forward_to == ForwardTo::Group { -self.server } else { self.server };
+            match signal::kill(target, libc::SIGCONT) {
+                Ok(()) => info!("the server was stopped: sent SIGCONT so that it can act on the signal"),
+                Err(e) => warn!("the server is stopped and SIGCONT failed: {e}"),
+            }
+        }
+    }
+
     /// After the server has ended: SIGTERM whatever is left, wait up to the grace period while
-    /// reaping, then SIGKILL the rest and reap until no child is left.
+    /// reaping (a SIGTERM or SIGINT ends the wait early: `docker stop` means now), then SIGKILL.
+    /// What cannot be killed (another user's process, as a `docker exec` as root leaves) is
+    /// logged and left: as a namespace's init, the kernel ends it when hardinit exits.
     fn drain(&self, waited: &SigSet) -> Result<(), Fatal> {
         if !self.children_remain() {
             return Ok(());
         }
         info!("server ended with processes left; sending SIGTERM, SIGKILL after {:?}", self.grace);
-        let mut terminated = self.signal_leftovers(libc::SIGTERM, &[]);
-        let deadline = Instant::now() + self.grace;
+        let mut terminated = self.signal_leftovers(libc::SIGTERM, &[]).0;
+        let deadline = Instant::now().checked_add(self.grace).unwrap_or_else(Instant::now);
         while self.children_remain() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -155,24 +244,53 @@ impl Supervisor<'_> {
                     self.reap_all();
                     // A subreaper adopts grandchildren as their parents die: they get SIGTERM too.
                     if !self.is_namespace_init {
-                        terminated.extend(self.signal_leftovers(libc::SIGTERM, &terminated));
+                        terminated.extend(self.signal_leftovers(libc::SIGTERM, &terminated).0);
                     }
+                }
+                Some(info) if TERMINATING.contains(&info.signal) => {
+                    info!("{} during the grace period: ending it now", signals::name(info.signal));
+                    break;
                 }
                 Some(info) => debug!("{} ignored: the server has ended", signals::name(info.signal)),
                 None => {}
             }
         }
-        if self.children_remain() {
-            warn!("processes still running after the {:?} grace period; sending SIGKILL", self.grace);
+        if !self.children_remain() {
+            return Ok(());
         }
-        while self.children_remain() {
+        warn!("processes still running after the grace period; sending SIGKILL");
+        let deadline = Instant::now() + KILL_WAIT;
+        loop {
             // Repeated: a subreaper adopts the orphans of each process it kills.
-            self.signal_leftovers(libc::SIGKILL, &[]);
-            if let Ok(Some((pid, ended))) = process::reap_any(true) {
-                debug!("reaped pid {pid} ({ended})");
+            let (_, refused) = self.signal_leftovers(libc::SIGKILL, &[]);
+            let left = self.leftovers();
+            let unkillable = !self.is_namespace_init && !left.is_empty() && left.iter().all(|p| refused.contains(p));
+            if left.is_empty() || !self.children_remain() {
+                return Ok(());
+            }
+            if unkillable || Instant::now() >= deadline {
+                let shown: Vec<String> =
+                    left.iter().map(|p| format!("{p} ({})", procfs::command_of(*p).unwrap_or_default())).collect();
+                let fate = if self.is_namespace_init {
+                    "the kernel ends them when hardinit exits"
+                } else {
+                    "they stay with the parent reaper"
+                };
+                warn!("cannot end processes of another user: {}; leaving them: {fate}", shown.join(", "));
+                return Ok(());
+            }
+            if let Some(info) = wait(waited, Some(Duration::from_millis(50)))? {
+                if info.signal == libc::SIGCHLD {
+                    self.reap_all();
+                }
             }
         }
-        Ok(())
+    }
+
+    /// The processes left besides hardinit: the whole namespace as its init, our children as a
+    /// subreaper.
+    fn leftovers(&self) -> Vec<i32> {
+        if self.is_namespace_init { procfs::all_except(self.own_pid) } else { procfs::children_of(self.own_pid) }
     }
 
     /// Whether we still have a child, reaping any that has already ended.
@@ -186,23 +304,29 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Sends `sig` to every leftover process (not already in `skip`); returns whom it signalled.
-    fn signal_leftovers(&self, sig: i32, skip: &[i32]) -> Vec<i32> {
+    /// Sends `sig` to every leftover process (not already in `skip`); returns whom it
+    /// signalled and who refused (EPERM), as a subreaper. As a namespace's init, kill(-1).
+    fn signal_leftovers(&self, sig: i32, skip: &[i32]) -> (Vec<i32>, Vec<i32>) {
         if self.is_namespace_init {
-            // ESRCH only means everything ended meanwhile.
+            // ESRCH only means everything ended meanwhile; EPERM that nothing could be signalled.
             if let Err(e) = signal::kill(-1, sig) {
                 debug!("kill(-1, {}): {e}", signals::name(sig));
             }
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
-        let mut signalled = Vec::new();
-        for pid in procfs::children_of(process::getpid()).into_iter().filter(|p| !skip.contains(p)) {
+        let (mut signalled, mut refused) = (Vec::new(), Vec::new());
+        for pid in procfs::children_of(self.own_pid).into_iter().filter(|p| !skip.contains(p)) {
             match signal::kill(pid, sig) {
                 Ok(()) => signalled.push(pid),
-                Err(e) => debug!("kill({pid}, {}): {e}", signals::name(sig)),
+                Err(e) => {
+                    debug!("kill({pid}, {}): {e}", signals::name(sig));
+                    if e.raw_os_error() == Some(libc::EPERM) {
+                        refused.push(pid);
+                    }
+                }
             }
         }
-        signalled
+        (signalled, refused)
     }
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -443,4 +443,139 @@ fn an_idle_hardinit_never_wakes_up() {
     let after = switches();
     assert_eq!(before, after, "hardinit woke up while idle");
     assert_eq!(code(finish(child, LONG)), 0);
+}
+
+#[test]
+fn a_subreaper_forwards_signals_32_to_34_instead_of_dying_of_them() {
+    if !privileged(false) {
+        return;
+    }
+    // musl's sigaddset refuses 32 to 34: unless hardinit sets the mask bits itself, they keep
+    // their default action and kill hardinit, leaving the server unsupervised.
+    // The test harness's threads may leave 32 and 33 blocked for what it spawns; the server gets
+    // hardinit's inherited mask back, so start hardinit with an empty one.
+    let clean_start =
+        "import os, signal, sys\nsignal.pthread_sigmask(signal.SIG_SETMASK, [])\nos.execv(sys.argv[1], sys.argv[1:])";
+    for signal in [32, 33, 34] {
+        let mut cmd = command(PYTHON);
+        cmd.args(["-c", clean_start, hardinit(), "--", "sleep", "30"]);
+        let child = cmd.stdin(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let pid = child.id() as i32;
+        wait_until(LONG, || procfs_children(pid).first().copied()).expect("hardinit started sleep");
+        send(pid, &signal.to_string());
+        std::thread::sleep(Duration::from_millis(300));
+        // A server that blocks the signal (glibc's threads may) does not end of it: TERM then.
+        send(pid, "TERM");
+        let out = child.wait_with_output().unwrap();
+        // hardinit exits with the server's 128+N; it is never killed by the signal itself.
+        let status = out.status.code();
+        assert!(
+            status == Some(128 + signal) || status == Some(143),
+            "signal {signal}: {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn procfs_children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_leftover_hardinit_cannot_signal_does_not_keep_it_from_exiting() {
+    if !privileged(false) {
+        return;
+    }
+    // hardinit has dropped to the test user; a root process left by a `docker exec` cannot be
+    // killed by it, and a blocking wait for it would never return.
+    let started = Instant::now();
+    let child = as_namespace_init(&["--grace", "1s", "--", "sh", "-c", "sleep 2; exit 7"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let init = forked_child_of(&child);
+    wait_until(LONG, || (!procfs_children(init).is_empty()).then_some(())).expect("server started");
+    let exec = Command::new("nsenter")
+        .args(["-t", &init.to_string(), "-p", "-m", "--", "sh", "-c", "sleep 25 >/dev/null 2>&1 &"])
+        .status()
+        .unwrap();
+    assert!(exec.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(out.status), 7, "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}: {stderr}", started.elapsed());
+    assert!(stderr.contains("cannot end processes of another user") && stderr.contains("sleep"), "{stderr}");
+}
+
+#[test]
+fn sigterm_never_waits_behind_a_realtime_signal_the_server_does_not_take() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("stuck-rt");
+    let ready = dir.path("ready");
+    let server = format!(
+        "import resource, signal, time\nresource.setrlimit(resource.RLIMIT_SIGPENDING, (16, 16))\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN + 5])\nopen({:?}, 'w').write('ready')\ntime.sleep(60)\n",
+        ready.display()
+    );
+    let mut cmd = command("unshare");
+    // The server's own small limit fills its queue; hardinit's is the default, so the flood
+    // reaches hardinit and waits in its backlog.
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", hardinit(), "--"])
+        .args([PYTHON, "-c", &server])
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let init = forked_child_of(&child);
+    wait_until(LONG, || ready.exists().then_some(())).expect("server ready");
+    let flood = run(
+        {
+            let mut c = command(PYTHON);
+            c.arg(probe()).args(["sigqueue", &init.to_string(), "RTMIN+5", "200"]);
+            c
+        },
+        LONG,
+    );
+    assert!(flood.status.success(), "{}", String::from_utf8_lossy(&flood.stderr));
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    send(init, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(out.status), 143, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sent.elapsed() < Duration::from_secs(10), "SIGTERM took {:?}", sent.elapsed());
+}
+
+#[test]
+fn a_stopped_server_is_continued_after_sigterm_and_stops() {
+    if !privileged(false) {
+        return;
+    }
+    let child = as_namespace_init(&["--", "sleep", "60"]).stderr(Stdio::piped()).spawn().unwrap();
+    let init = forked_child_of(&child);
+    let server = wait_until(LONG, || procfs_children(init).first().copied()).expect("server started");
+    send(server, "STOP");
+    wait_until(LONG, || (status_field(&server.to_string(), "State")?.starts_with('T')).then_some(()))
+        .expect("server stopped");
+    send(init, "TERM");
+    let status = finish(child, Duration::from_secs(10));
+    assert_eq!(code(status), 143);
+}
+
+#[test]
+fn a_grace_beyond_a_day_is_a_usage_error_not_a_panic() {
+    let out = run(
+        {
+            let mut c = command(hardinit());
+            c.args(["--grace", "18446744073709551615", "--", "true"]);
+            c
+        },
+        LONG,
+    );
+    assert_eq!(code(out.status), 64);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

@@ -190,7 +190,17 @@ fn write_local_config(flavour: Flavour, text: &str, owner: Option<&Identity>) ->
         Ok(_) => return Err(refuse(format!("{} is not a directory (symlinks are not followed)", dir.display()))),
         Err(e) => return Err(refuse(e.to_string())),
     }
-    let temporary = dir.join(format!(".local.json.{}", std::process::id()));
+    // An unpredictable name, so that nothing planted can be in the way; leftovers of a start
+    // killed between create and rename are ours to clear (unlink never follows a link).
+    const PREFIX: &str = ".local.json.hardinit-";
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().is_some_and(|n| n.starts_with(PREFIX)) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let temporary = dir.join(format!("{PREFIX}{:016x}", crate::sys::process::random_u64()));
     let result = (|| -> std::io::Result<()> {
         let mut file = std::fs::OpenOptions::new()
             .write(true)

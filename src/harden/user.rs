@@ -36,12 +36,17 @@ pub fn target_identity(settings: &Settings) -> Result<accounts::Identity, Fatal>
             ));
         }
     };
-    let identity = accounts::resolve(&spec, &users, &groups).map_err(refused)?;
+    let mut identity = accounts::resolve(&spec, &users, &groups).map_err(refused)?;
     if running.uid != 0 && (identity.uid != running.uid || identity.gid != running.gid) {
         return Err(refused(format!(
             "started as uid {} gid {}, which cannot become --user {spec} (uid {} gid {}); fix: start as root, or run as that user (Kubernetes runAsUser/runAsGroup, docker run --user {}:{})",
             running.uid, running.gid, identity.uid, identity.gid, identity.uid, identity.gid
         )));
+    }
+    if running.uid != 0 {
+        // No change of user happens: the server gets the groups the kernel gave us, whatever
+        // /etc/group says.
+        identity.groups = running.groups;
     }
     Ok(identity)
 }
@@ -111,7 +116,12 @@ pub(super) fn drop_to_user(
     const WHY_CAP: &str =
         "the server keeps nothing but IPC_LOCK: no other capability, no way to gain one (no_new_privs)";
     let name = identity.name.clone().unwrap_or_else(|| identity.uid.to_string());
-    if (identity.uid == 0 || identity.gid == 0 || identity.groups.contains(&0)) && !settings.allow_root {
+    let started_as_root = sys::effective_uid() == 0;
+    let group_zero = identity.gid == 0 || identity.groups.contains(&0);
+    // OpenShift's restricted SCC starts every container as an arbitrary uid with gid 0, by
+    // design: a platform convention hardinit warns about, not a choice it refuses.
+    let platform_group_zero = group_zero && !started_as_root && identity.uid != 0;
+    if (identity.uid == 0 || (group_zero && !platform_group_zero)) && !settings.allow_root {
         let finding = Finding::new(
             "user",
             Status::Fail,
@@ -138,7 +148,6 @@ pub(super) fn drop_to_user(
         return Ok((finding, cap));
     }
     let start = sys::capabilities().map_err(|e| Fatal::system("capget", e))?;
-    let started_as_root = sys::effective_uid() == 0;
     let bounding_has_ipc_lock = sys::in_bounding_set(CAP_IPC_LOCK).unwrap_or(false);
     // Root keeps IPC_LOCK through KEEPCAPS when it is in its permitted set; a non-root start has
     // it only from the binary's file capability (cap_ipc_lock=p), also in the permitted set.
@@ -152,9 +161,34 @@ pub(super) fn drop_to_user(
     };
     let user_summary =
         format!("the server runs as {name} (uid {} gid {} groups {:?})", identity.uid, identity.gid, identity.groups);
+    let user_finding = |summary: String| {
+        if platform_group_zero {
+            Finding::new(
+                "user",
+                Status::Warn,
+                format!(
+                    "{summary}: group 0 from the platform (OpenShift runs containers as an arbitrary uid with gid 0 by design); files writable by group 0 are writable by the server"
+                ),
+                WHY_USER,
+                "nothing to do on OpenShift; elsewhere give the container a non-zero group (runAsGroup, docker run --user UID:GID)",
+            )
+        } else if identity.uid == 0 || group_zero {
+            Finding::new(
+                "user",
+                Status::Warn,
+                format!(
+                    "{summary}: root or group 0 allowed by --allow-root (or BAO_SKIP_DROP_ROOT); a compromise of the server is a compromise of the container"
+                ),
+                WHY_USER,
+                "--user vault (or another unprivileged user) without --allow-root",
+            )
+        } else {
+            Finding::new("user", Status::Pass, summary, WHY_USER, "nothing to do")
+        }
+    };
     if mode == Mode::Check {
         let verb = if started_as_root { "would drop to" } else { "already" };
-        let user = Finding::new("user", Status::Pass, format!("{verb}: {user_summary}"), WHY_USER, "nothing to do");
+        let user = user_finding(format!("{verb}: {user_summary}"));
         let caps = format!(
             "{how}; would keep {{{}}} in all five sets, no_new_privs on",
             if ipc_lock { "IPC_LOCK" } else { "" }
@@ -226,7 +260,7 @@ pub(super) fn drop_to_user(
         );
         return Err(finding.refusal());
     }
-    let user = Finding::new("user", Status::Pass, user_summary, WHY_USER, "nothing to do");
+    let user = user_finding(user_summary);
     let bounding =
         if bounding_shrunk { "bounding set shrunk to the same" } else { "bounding set left as is (no CAP_SETPCAP)" };
     let caps = format!("{how}; CapInh/Prm/Eff/Amb = {wanted:#x}, {bounding}, no_new_privs on");

@@ -252,3 +252,18 @@ pub fn run_as_user(uid: u32, gid: u32, groups: &[u32], work: impl FnOnce() -> Ve
     }
     Ok(out)
 }
+
+/// 64 random bits from the kernel (getrandom(2)); for names that must not be guessed.
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: `bytes` is a valid writable buffer of 8 bytes. A short or failed read leaves some
+    // zeros, which only makes the name less random, never invalid.
+    unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    u64::from_ne_bytes(bytes) ^ u64::from(getpid().unsigned_abs())
+}
+
+/// Our own process group.
+pub fn process_group() -> i32 {
+    // SAFETY: getpgrp cannot fail.
+    unsafe { libc::getpgrp() }
+}

@@ -22,15 +22,39 @@ impl SigSet {
         SigSet(unsafe { set.assume_init() })
     }
 
-    /// Adds `signal`; numbers the kernel does not know are refused by libc and ignored here.
+    /// Adds `signal` (1 to 64), by setting its bit: musl's sigaddset refuses 32 to 34, which the
+    /// kernel itself accepts (34 is glibc's and Docker's SIGRTMIN). Other numbers are ignored.
     pub fn add(&mut self, signal: i32) {
-        // SAFETY: `self.0` is an initialised set; an out-of-range number only makes it return EINVAL.
-        unsafe { libc::sigaddset(&mut self.0, signal) };
+        if let Some((word, bit)) = Self::position(signal) {
+            self.words_mut()[word] |= bit;
+        }
     }
 
     pub fn contains(&self, signal: i32) -> bool {
-        // SAFETY: `self.0` is an initialised set; sigismember only reads it.
-        unsafe { libc::sigismember(&self.0, signal) == 1 }
+        Self::position(signal).is_some_and(|(word, bit)| self.words()[word] & bit != 0)
+    }
+
+    /// The kernel's layout: signal N is bit N-1 of an array of unsigned longs.
+    fn position(signal: i32) -> Option<(usize, libc::c_ulong)> {
+        if !(1..=MAX_SIGNAL).contains(&signal) {
+            return None;
+        }
+        let index = (signal - 1) as usize;
+        let bits = libc::c_ulong::BITS as usize;
+        Some((index / bits, 1 << (index % bits)))
+    }
+
+    fn words(&self) -> &[libc::c_ulong] {
+        let count = std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
+        // SAFETY: sigset_t is, in glibc and musl on Linux, an array of unsigned longs (128 bytes)
+        // whose bits are the kernel's signal bits; the slice covers exactly that storage.
+        unsafe { std::slice::from_raw_parts((&self.0 as *const libc::sigset_t).cast(), count) }
+    }
+
+    fn words_mut(&mut self) -> &mut [libc::c_ulong] {
+        let count = std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
+        // SAFETY: as in `words`; `self` is borrowed mutably for the slice's life.
+        unsafe { std::slice::from_raw_parts_mut((&mut self.0 as *mut libc::sigset_t).cast(), count) }
     }
 
     /// The signals of this set, in increasing order.
@@ -39,19 +63,25 @@ impl SigSet {
     }
 }
 
-/// The calling thread's signal mask, unchanged.
+/// The calling thread's signal mask, unchanged, read with the raw system call: musl's
+/// pthread_sigmask hides bits 32 to 34 of the mask it returns.
 pub fn current_mask() -> io::Result<SigSet> {
     let mut old = SigSet::empty();
-    // SAFETY: a null new set only reads the mask into `old`, a valid sigset_t.
-    let errno = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut old.0) };
-    if errno == 0 { Ok(old) } else { Err(io::Error::from_raw_os_error(errno)) }
+    // SAFETY: a null new set only reads the mask into `old`, a valid sigset_t of at least the
+    // 8 bytes (64 signals) the kernel writes.
+    super::check_long(unsafe {
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, std::ptr::null::<libc::sigset_t>(), &mut old.0, 8)
+    })?;
+    Ok(old)
 }
 
-/// Makes the signal mask exactly `set`. The mask is inherited over fork and execve.
+/// Makes the signal mask exactly `set` (hardinit has one thread). Inherited over fork and execve.
 pub fn set_mask(set: &SigSet) -> io::Result<()> {
     // SAFETY: `set.0` is a valid sigset_t; the old mask is not requested.
-    let errno = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set.0, std::ptr::null_mut()) };
-    if errno == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(errno)) }
+    super::check_long(unsafe {
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &set.0, std::ptr::null_mut::<libc::sigset_t>(), 8)
+    })
+    .map(drop)
 }
 
 /// Whether `signal`'s disposition is SIG_IGN. Ignored dispositions survive execve; handlers do not.
@@ -151,4 +181,12 @@ pub fn queue_signal(pid: i32, signal: i32, value: usize) -> io::Result<()> {
     }
     // SAFETY: `info` is a valid siginfo_t that lives for the call.
     super::check_long(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, signal, &info) }).map(drop)
+}
+
+/// The signals pending for this process or thread (rt_sigpending(2)): blocked ones that arrived.
+pub fn pending() -> io::Result<SigSet> {
+    let mut set = SigSet::empty();
+    // SAFETY: `set.0` is a valid sigset_t with room for the 8 bytes the kernel writes.
+    super::check_long(unsafe { libc::syscall(libc::SYS_rt_sigpending, &mut set.0, 8) })?;
+    Ok(set)
 }

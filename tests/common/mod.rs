@@ -10,9 +10,11 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The hardinit under test (the debug build cargo made for this test run).
+/// The hardinit under test: the static musl binary the image ships (musl and glibc differ where
+/// the kernel and the C library meet: signal sets, for one).
 pub fn hardinit() -> &'static str {
-    env!("CARGO_BIN_EXE_hardinit")
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| static_hardinit().to_string_lossy().into_owned())
 }
 
 /// The static hardinit for container root filesystems: `HARDINIT_STATIC_BIN`, or built now.
