@@ -145,7 +145,11 @@ impl Supervisor<'_> {
         if !backlog.is_empty() {
             warn!("the server ended with {} signals not yet delivered", backlog.total);
         }
-        debug!("server (pid {}) {ended}", self.server);
+        // A kill the server did not choose (SIGKILL by the OOM killer, say) is worth a line.
+        match ended {
+            Ended::Killed(_) => info!("server (pid {}) {ended}", self.server),
+            Ended::Exited(_) => debug!("server (pid {}) {ended}", self.server),
+        }
         self.drain(&waited)?;
         Ok(ended)
     }

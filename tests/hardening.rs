@@ -317,7 +317,7 @@ fn bad_input_is_one_line_exit_78_and_nothing_starts() {
             |c| {
                 c.file(CONFIG, "storage \"raft\" {\n  path = \"/x\"\n", 100, 1000);
             },
-            "extraconfig-from-values.hcl: line 2: a block is not closed",
+            "extraconfig-from-values.hcl:1: the object opened here is not closed",
         ),
         (
             "an unknown user",

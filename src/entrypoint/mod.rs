@@ -250,7 +250,8 @@ pub fn prepare(
             // As the script: only a directory whose owner is not the server's user is walked.
             if volumes::owner_of(&dir).is_some_and(|uid| uid != owner.uid) {
                 let report = volumes::chown_tree(&dir, owner.uid, owner.gid);
-                info!("{}: {} entries given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
+                let entries = if report.changed == 1 { "entry" } else { "entries" };
+                info!("{}: {} {entries} given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
                 for problem in &report.problems {
                     warn!("chown: {problem}");
                 }
