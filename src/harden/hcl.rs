@@ -73,35 +73,27 @@ fn error<T>(line: usize, message: impl Into<String>) -> Result<T> {
 /// Parses a configuration file's bytes into its top-level items. As the server decides: a file
 /// whose first character that is not white space is `{` is JSON, anything else HCL, whatever
 /// its name.
-pub fn parse(text: &[u8]) -> Result<Vec<Item>> {
-    let Ok(text) = std::str::from_utf8(text) else {
-        let valid = text.utf8_chunks().next().map_or(0, |c| c.valid().len());
-        let line = 1 + text[..valid].iter().filter(|b| **b == b'\n').count();
-        return error(line, "not UTF-8 (the server refuses such a file)");
+pub fn parse(bytes: &[u8]) -> Result<Vec<Item>> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        let valid = bytes.utf8_chunks().next().map_or(0, |c| c.valid().len());
+        return error(line_at(bytes, valid), "not UTF-8 (the server refuses such a file)");
     };
     if let Some(at) = text.find(['\0', '\u{E123}']) {
-        return error(line_at(text, at), "a NUL or U+E123 character (the server refuses such a file)");
+        return error(line_at(bytes, at), "a NUL or U+E123 character (the server refuses such a file)");
     }
     if text.trim_start().starts_with('{') {
-        let mut parser = JsonParser {
-            scanner: Scanner::new(text, Mode::Json),
-            token: Token::eof(1),
-            unread: false,
-            scanner_failed: false,
-        };
-        let items = parser.document()?;
+        let items = JsonParser { tokens: Tokens::new(text, Mode::Json) }.document()?;
         Ok(flatten(items))
     } else {
         // The server's HCL parser turns CRLF into LF before it scans.
         let normalized = text.replace("\r\n", "\n");
-        let mut parser =
-            HclParser { scanner: Scanner::new(&normalized, Mode::Hcl), token: Token::eof(1), unread: false };
-        parser.object_list(false, 0)
+        HclParser { tokens: Tokens::new(&normalized, Mode::Hcl) }.object_list(false, 0)
     }
 }
 
-fn line_at(text: &str, at: usize) -> usize {
-    1 + text.as_bytes()[..at].iter().filter(|b| **b == b'\n').count()
+/// The line of byte offset `at`.
+fn line_at(bytes: &[u8], at: usize) -> usize {
+    1 + bytes[..at].iter().filter(|b| **b == b'\n').count()
 }
 
 /// Go's strings.EqualFold for a key against an ASCII name: simple case folding, under which
@@ -503,9 +495,7 @@ impl<'a> Scanner<'a> {
         if c == EOF {
             return error(start, "heredoc not terminated");
         }
-        if c == '\r' && self.peek() == '\n' {
-            c = self.next();
-        }
+        // CRLF is normalised before scanning, so the anchor ends at `\n` or is invalid.
         if c != '\n' {
             return error(start, "invalid characters in the heredoc anchor");
         }
@@ -541,7 +531,7 @@ fn is_anchor_line(line: &str, word: &str) -> bool {
 fn heredoc_value(text: &str, line: usize) -> Result<String> {
     let Some(newline) = text.find('\n') else { return error(line, "heredoc without a newline") };
     let indented = text.as_bytes().get(2) == Some(&b'-');
-    let end = if indented { (text.len() + 2).checked_sub(newline) } else { (text.len() + 1).checked_sub(newline) };
+    let end = (text.len() + 1 + usize::from(indented)).checked_sub(newline);
     let body = end.filter(|e| *e > newline).and_then(|e| text.get(newline + 1..e));
     let Some(body) = body else { return error(line, "heredoc too short for its anchor") };
     if !indented {
@@ -572,9 +562,8 @@ fn unquote_hcl(text: &str, line: usize) -> Result<String> {
             out.extend_from_slice(b"${");
             s = rest;
             let mut braces = 1usize;
-            let mut chars = s.char_indices();
             let mut consumed = s.len();
-            for (i, c) in chars.by_ref() {
+            for (i, c) in s.char_indices() {
                 match c {
                     '{' => braces += 1,
                     '}' => braces -= 1,
@@ -597,8 +586,10 @@ fn unquote_hcl(text: &str, line: usize) -> Result<String> {
         if s.starts_with('\n') {
             return bad();
         }
-        s = unquote_char(s, &mut out, Mode::Hcl)
-            .ok_or_else(|| SyntaxError { line, message: "a string the server cannot unquote".into() })?;
+        s = match unquote_char(s, &mut out, Mode::Hcl) {
+            Some(rest) => rest,
+            None => return bad(),
+        };
     }
     String::from_utf8(out).or_else(|_| error(line, "a string whose escapes are not UTF-8 (not read by hardinit)"))
 }
@@ -715,6 +706,36 @@ fn key_of(token: &Token, mode: Mode) -> Result<String> {
     }
 }
 
+/// The scanner's tokens with the one-token push-back both of the server's parsers use.
+struct Tokens<'a> {
+    scanner: Scanner<'a>,
+    /// The last token scanned.
+    token: Token,
+    unread: bool,
+    /// Whether the scanner has failed: the server's JSON parser swallows some parse errors on
+    /// `}`, never a scanner error.
+    scanner_failed: bool,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(text: &'a str, mode: Mode) -> Tokens<'a> {
+        Tokens { scanner: Scanner::new(text, mode), token: Token::eof(1), unread: false, scanner_failed: false }
+    }
+
+    fn scan(&mut self) -> Result<Token> {
+        if self.unread {
+            self.unread = false;
+        } else {
+            self.token = self.scanner.scan().inspect_err(|_| self.scanner_failed = true)?;
+        }
+        Ok(self.token.clone())
+    }
+
+    fn unscan(&mut self) {
+        self.unread = true;
+    }
+}
+
 fn too_deep<T>(line: usize) -> Result<T> {
     error(line, format!("nested deeper than {MAX_DEPTH} levels (not read by hardinit)"))
 }
@@ -722,9 +743,7 @@ fn too_deep<T>(line: usize) -> Result<T> {
 /// hcl/parser, without its duplicate-key error (OpenBao parses with
 /// ParseDontErrorOnDuplicateKeys; where Vault refuses duplicates, reading them changes nothing).
 struct HclParser<'a> {
-    scanner: Scanner<'a>,
-    token: Token,
-    unread: bool,
+    tokens: Tokens<'a>,
 }
 
 /// Why an item ended the list: the server treats an end of file where a key or a value should
@@ -735,25 +754,12 @@ enum ItemOutcome {
 }
 
 impl HclParser<'_> {
-    fn scan(&mut self) -> Result<Token> {
-        if self.unread {
-            self.unread = false;
-        } else {
-            self.token = self.scanner.scan()?;
-        }
-        Ok(self.token.clone())
-    }
-
-    fn unscan(&mut self) {
-        self.unread = true;
-    }
-
     fn object_list(&mut self, in_object: bool, depth: usize) -> Result<Vec<Item>> {
         let mut items = Vec::new();
         loop {
             if in_object {
-                let token = self.scan()?;
-                self.unscan();
+                let token = self.tokens.scan()?;
+                self.tokens.unscan();
                 if token.kind == Kind::RBrace {
                     break;
                 }
@@ -762,8 +768,8 @@ impl HclParser<'_> {
                 ItemOutcome::EndOfFile => break,
                 ItemOutcome::Item(item) => items.push(item),
             }
-            if self.scan()?.kind != Kind::Comma {
-                self.unscan();
+            if self.tokens.scan()?.kind != Kind::Comma {
+                self.tokens.unscan();
             }
         }
         Ok(items)
@@ -773,7 +779,7 @@ impl HclParser<'_> {
         let mut keys = Vec::new();
         let mut line = 0;
         let opener = loop {
-            let token = self.scan()?;
+            let token = self.tokens.scan()?;
             match token.kind {
                 Kind::Eof if keys.is_empty() => return Ok(ItemOutcome::EndOfFile),
                 Kind::Ident | Kind::Str => {
@@ -804,7 +810,7 @@ impl HclParser<'_> {
 
     /// A value after `=`; `None` at the end of the file.
     fn value(&mut self, depth: usize) -> Result<Option<Value>> {
-        let token = self.scan()?;
+        let token = self.tokens.scan()?;
         match token.kind {
             Kind::Number | Kind::Float | Kind::Bool | Kind::Str | Kind::Heredoc => {
                 Ok(Some(Value::Literal(literal_of(&token, Mode::Hcl)?)))
@@ -817,12 +823,12 @@ impl HclParser<'_> {
     }
 
     fn object_type(&mut self, depth: usize) -> Result<Value> {
-        let line = self.token.line;
+        let line = self.tokens.token.line;
         if depth >= MAX_DEPTH {
             return too_deep(line);
         }
         let items = self.object_list(true, depth + 1)?;
-        let token = self.scan()?;
+        let token = self.tokens.scan()?;
         if token.kind != Kind::RBrace {
             return error(line, format!("the object opened here is not closed (found {})", describe(&token)));
         }
@@ -830,14 +836,14 @@ impl HclParser<'_> {
     }
 
     fn list_type(&mut self, depth: usize) -> Result<Value> {
-        let line = self.token.line;
+        let line = self.tokens.token.line;
         if depth >= MAX_DEPTH {
             return too_deep(line);
         }
         let mut list = Vec::new();
         let mut need_comma = false;
         loop {
-            let token = self.scan()?;
+            let token = self.tokens.scan()?;
             if need_comma && !matches!(token.kind, Kind::Comma | Kind::RBrack) {
                 return error(token.line, format!("expected `,` or `]` in a list, found {}", describe(&token)));
             }
@@ -870,32 +876,16 @@ fn describe(token: &Token) -> String {
 /// hcl's json/parser: as lenient as the server's (an object ends at the first item not followed
 /// by a comma; what follows the top-level object is never read).
 struct JsonParser<'a> {
-    scanner: Scanner<'a>,
-    token: Token,
-    unread: bool,
-    /// The server swallows some parse errors on `}`, never a scanner error.
-    scanner_failed: bool,
+    tokens: Tokens<'a>,
 }
 
 impl JsonParser<'_> {
-    fn scan(&mut self) -> Result<Token> {
-        if self.unread {
-            self.unread = false;
-        } else {
-            self.token = self.scanner.scan().inspect_err(|_| self.scanner_failed = true)?;
-        }
-        Ok(self.token.clone())
-    }
-
     fn document(&mut self) -> Result<Vec<Item>> {
-        let token = self.scan()?;
+        let token = self.tokens.scan()?;
         if token.kind != Kind::LBrace {
             return error(token.line, "a JSON configuration must be an object");
         }
-        match self.object_type(0)? {
-            Value::Object(items) => Ok(items),
-            _ => unreachable_object(token.line),
-        }
+        self.object_members(0)
     }
 
     fn object_list(&mut self, depth: usize) -> Result<Vec<Item>> {
@@ -905,10 +895,10 @@ impl JsonParser<'_> {
                 Ok(Some(item)) => items.push(item),
                 Ok(None) => break,
                 // `{}` and `{..., }`: the server's objectType accepts an error on `}`.
-                Err(_) if self.token.kind == Kind::RBrace && !self.scanner_failed => break,
+                Err(_) if self.tokens.token.kind == Kind::RBrace && !self.tokens.scanner_failed => break,
                 Err(e) => return Err(e),
             }
-            if self.scan()?.kind != Kind::Comma {
+            if self.tokens.scan()?.kind != Kind::Comma {
                 break;
             }
         }
@@ -920,7 +910,7 @@ impl JsonParser<'_> {
         let mut keys = Vec::new();
         let mut line = 0;
         loop {
-            let token = self.scan()?;
+            let token = self.tokens.scan()?;
             match token.kind {
                 Kind::Eof => return Ok(None),
                 Kind::Str => {
@@ -933,12 +923,12 @@ impl JsonParser<'_> {
                 _ => return error(token.line, format!("expected a \"key\", found {}", describe(&token))),
             }
         }
-        let token = self.scan()?;
+        let token = self.tokens.scan()?;
         let value = match token.kind {
             Kind::Number | Kind::Float | Kind::Bool | Kind::Null | Kind::Str => {
                 Value::Literal(literal_of(&token, Mode::Json)?)
             }
-            Kind::LBrace => self.object_type(depth)?,
+            Kind::LBrace => Value::Object(self.object_members(depth)?),
             Kind::LBrack => self.list_type(depth)?,
             Kind::Eof => return Ok(None),
             _ => return error(token.line, format!("expected a value, found {}", describe(&token))),
@@ -946,25 +936,25 @@ impl JsonParser<'_> {
         Ok(Some(Item { keys, value, line }))
     }
 
-    fn object_type(&mut self, depth: usize) -> Result<Value> {
+    fn object_members(&mut self, depth: usize) -> Result<Vec<Item>> {
         if depth >= MAX_DEPTH {
-            return too_deep(self.token.line);
+            return too_deep(self.tokens.token.line);
         }
-        Ok(Value::Object(self.object_list(depth + 1)?))
+        self.object_list(depth + 1)
     }
 
     fn list_type(&mut self, depth: usize) -> Result<Value> {
-        let line = self.token.line;
+        let line = self.tokens.token.line;
         if depth >= MAX_DEPTH {
             return too_deep(line);
         }
         let mut list = Vec::new();
         loop {
-            let token = self.scan()?;
+            let token = self.tokens.scan()?;
             match token.kind {
                 Kind::Number | Kind::Float | Kind::Str => list.push(Value::Literal(literal_of(&token, Mode::Json)?)),
                 Kind::Comma => {}
-                Kind::LBrace => list.push(self.object_type(depth + 1)?),
+                Kind::LBrace => list.push(Value::Object(self.object_members(depth + 1)?)),
                 // The server's JSON parser skips booleans and `[` inside lists; what it then
                 // reads is not what the file says.
                 Kind::Bool | Kind::LBrack => {
@@ -980,44 +970,29 @@ impl JsonParser<'_> {
     }
 }
 
-fn unreachable_object<T>(line: usize) -> Result<T> {
-    error(line, "not an object")
-}
-
 /// The server flattens JSON objects whose members are all objects into items with several keys
 /// (`{"listener": {"tcp": {...}}}` becomes `listener "tcp" {...}`), and lists of objects into
 /// one item per element.
 fn flatten(items: Vec<Item>) -> Vec<Item> {
     let mut out = Vec::new();
     let mut frontier: Vec<Item> = items.into_iter().rev().collect();
-    while let Some(mut item) = frontier.pop() {
-        match item.value {
-            Value::Object(ref members)
+    while let Some(Item { keys, value, line }) = frontier.pop() {
+        match value {
+            Value::Object(members)
                 if !members.is_empty() && members.iter().all(|m| matches!(m.value, Value::Object(_))) =>
             {
-                let Value::Object(members) = std::mem::replace(&mut item.value, Value::List(Vec::new())) else {
-                    continue;
-                };
                 for member in members.into_iter().rev() {
-                    let mut keys = item.keys.clone();
-                    keys.extend(member.keys);
-                    frontier.push(Item { keys, value: member.value, line: item.line });
+                    let mut member_keys = keys.clone();
+                    member_keys.extend(member.keys);
+                    frontier.push(Item { keys: member_keys, value: member.value, line });
                 }
             }
-            Value::List(ref elements)
-                if !elements.is_empty() && elements.iter().all(|e| matches!(e, Value::Object(_))) =>
-            {
-                let Value::List(elements) = std::mem::replace(&mut item.value, Value::List(Vec::new())) else {
-                    continue;
-                };
+            Value::List(elements) if !elements.is_empty() && elements.iter().all(|e| matches!(e, Value::Object(_))) => {
                 for element in elements.into_iter().rev() {
-                    frontier.push(Item { keys: item.keys.clone(), value: element, line: item.line });
+                    frontier.push(Item { keys: keys.clone(), value: element, line });
                 }
             }
-            _ => {
-                item.value = flatten_value(item.value);
-                out.push(item);
-            }
+            value => out.push(Item { keys, value: flatten_value(value), line }),
         }
     }
     out
