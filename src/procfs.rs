@@ -1,27 +1,22 @@
-//! Reading /proc: which processes are our children.
+//! Reading /proc: our children, every process of the namespace, their names and states.
 
 use std::fs;
 
-/// The pids whose parent is `parent`, from /proc/<pid>/stat (field 4, after the command name,
-/// which may itself contain spaces and parentheses: parse from the last ')').
+/// The pids whose parent is `parent`, from /proc/<pid>/stat.
 pub fn children_of(parent: i32) -> Vec<i32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| parent_in_stat(&s)) == Some(parent)
-        })
-        .collect()
+    pids().into_iter().filter(|pid| stat_field(*pid, 1).and_then(|p| p.parse().ok()) == Some(parent)).collect()
 }
 
 /// Every pid in /proc except `own`.
 pub fn all_except(own: i32) -> Vec<i32> {
+    pids().into_iter().filter(|p| *p != own).collect()
+}
+
+fn pids() -> Vec<i32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
-    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).filter(|p| *p != own).collect()
+    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).collect()
 }
 
 /// The command name of a process (/proc/<pid>/comm).
@@ -31,13 +26,18 @@ pub fn command_of(pid: i32) -> Option<String> {
 
 /// The state letter of /proc/<pid>/stat (`R`, `S`, `T` for stopped...), if the process exists.
 pub fn state_of(pid: i32) -> Option<char> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+    stat_field(pid, 0)?.chars().next()
 }
 
-fn parent_in_stat(stat: &str) -> Option<i32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
+/// Field `index` of /proc/<pid>/stat counted after the command name (0: state, 1: parent pid).
+fn stat_field(pid: i32, index: usize) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    field_after_name(&stat, index).map(String::from)
+}
+
+/// The command name may itself contain spaces and parentheses: fields start after the last ')'.
+fn field_after_name(stat: &str, index: usize) -> Option<&str> {
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(index)
 }
 
 #[cfg(test)]
@@ -46,9 +46,10 @@ mod tests {
 
     #[test]
     fn parent_pid_survives_hostile_command_names() {
-        assert_eq!(parent_in_stat("42 (bao) S 1 42 42 0"), Some(1));
-        assert_eq!(parent_in_stat("42 (a) b) S 7 42"), Some(7));
-        assert_eq!(parent_in_stat("42 (x"), None);
+        assert_eq!(field_after_name("42 (bao) S 1 42 42 0", 1), Some("1"));
+        assert_eq!(field_after_name("42 (a) b) S 7 42", 1), Some("7"));
+        assert_eq!(field_after_name("42 (a) b) S 7 42", 0), Some("S"));
+        assert_eq!(field_after_name("42 (x", 1), None);
     }
 
     #[test]

@@ -207,20 +207,36 @@ fn hardinit_reads_what_the_real_server_reads_or_refuses() {
     assert!(compared >= CASES.len() / 2, "too few files were accepted by bao to compare: {compared}");
 }
 
-/// `hardinit check` of a Vault server command, as root dropping to the test user.
-fn check(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+/// `hardinit check FLAGS -- vault ARGS` (a stand-in `vault` in `scratch`), as root dropping to
+/// the test user.
+fn run_check(scratch: &Scratch, flags: &[&str], args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let vault = scratch.path("vault");
     if !vault.exists() {
         std::fs::write(&vault, "#!/bin/sh\nexit 0\n").unwrap();
         std::fs::set_permissions(&vault, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     }
     let mut cmd = command(static_hardinit());
-    cmd.env_remove("VAULT_DISABLE_MLOCK").args(["check", "--"]).arg(&vault).args(args);
+    cmd.env_remove("VAULT_DISABLE_MLOCK").arg("check").args(flags).arg("--").arg(&vault).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = run(cmd, LONG);
+    run(cmd, LONG)
+}
+
+/// `hardinit check` as text: its status and stdout followed by stderr.
+fn check(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let out = run_check(scratch, &[], args, env);
     (code(out.status), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// A directory `name` in `scratch` holding `files`; returns the `-config=DIR` argument.
+fn config_arg(scratch: &Scratch, name: &str, files: &[(&str, &str)]) -> String {
+    let dir = scratch.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    format!("-config={}", dir.display())
 }
 
 fn memory_line(report: &str) -> &str {
@@ -250,17 +266,12 @@ fn the_static_binary_picks_the_memory_rule_the_servers_reading_calls_for() {
     .into_iter()
     .enumerate()
     {
-        let dir = scratch.path(&format!("c{index}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(name), text).unwrap();
-        let (_, report) = check(&scratch, &["server", &format!("-config={}", dir.display())], &[]);
+        let config = config_arg(&scratch, &format!("c{index}"), &[(name, text)]);
+        let (_, report) = check(&scratch, &["server", &config], &[]);
         assert!(memory_line(&report).contains("swap rule"), "{name} {text:?}: {report}");
     }
     // The environment wins over the files; empty is unset.
-    let dir = scratch.path("env");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("a.hcl"), "disable_mlock = true\n").unwrap();
-    let config = format!("-config={}", dir.display());
+    let config = config_arg(&scratch, "env", &[("a.hcl", "disable_mlock = true\n")]);
     let (_, report) = check(&scratch, &["server", &config], &[("VAULT_DISABLE_MLOCK", "false")]);
     assert!(memory_line(&report).contains("mlock rule"), "{report}");
     let (_, report) = check(&scratch, &["server", &config], &[("VAULT_DISABLE_MLOCK", "")]);
@@ -271,9 +282,8 @@ fn the_static_binary_picks_the_memory_rule_the_servers_reading_calls_for() {
         assert!(memory_line(&report).starts_with("WARN memory: a dev-mode server"), "{dev}: {report}");
         assert_ne!(status, 2, "{report}");
     }
-    let empty = scratch.path("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let (_, report) = check(&scratch, &["server", "-dev=false", &format!("-config={}", empty.display())], &[]);
+    let empty = config_arg(&scratch, "empty", &[]);
+    let (_, report) = check(&scratch, &["server", "-dev=false", &empty], &[]);
     assert!(memory_line(&report).contains("mlock rule"), "{report}");
 }
 
@@ -283,16 +293,11 @@ fn an_unreadable_or_hostile_config_is_one_fail_line_with_file_and_line_and_json_
         return;
     }
     let scratch = Scratch::new("config-fail");
-    let bad = scratch.path("bad");
-    std::fs::create_dir_all(&bad).unwrap();
-    std::fs::write(bad.join("a.hcl"), "ui = true\ndisable_mlock = \"yes\"\n").unwrap();
-    let config = format!("-config={}", bad.display());
+    let config = config_arg(&scratch, "bad", &[("a.hcl", "ui = true\ndisable_mlock = \"yes\"\n")]);
     let (status, report) = check(&scratch, &["server", &config], &[]);
     assert_eq!(status, 1, "{report}");
     assert!(memory_line(&report).starts_with("FAIL memory:") && memory_line(&report).contains("a.hcl:2"), "{report}");
-    let mut json = command(static_hardinit());
-    json.args(["check", "--json", "--"]).arg(scratch.path("vault")).args(["server", &config]);
-    let out = run(json, LONG);
+    let out = run_check(&scratch, &["--json"], &["server", &config], &[]);
     assert_eq!(code(out.status), 1);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json prints its document");
     assert_eq!(doc["ok"], false);
@@ -316,11 +321,10 @@ fn an_unreadable_or_hostile_config_is_one_fail_line_with_file_and_line_and_json_
     }
 
     // Nested 100,000 deep: one line, no crash.
-    let deep = scratch.path("deep");
-    std::fs::create_dir_all(&deep).unwrap();
-    std::fs::write(deep.join("a.hcl"), format!("a = \"{}\"\n", "${\"".repeat(100_000))).unwrap();
-    std::fs::write(deep.join("b.hcl"), format!("b = {}{}\n", "[".repeat(100_000), "]".repeat(100_000))).unwrap();
-    let (status, report) = check(&scratch, &["server", &format!("-config={}", deep.display())], &[]);
+    let templates = format!("a = \"{}\"\n", "${\"".repeat(100_000));
+    let lists = format!("b = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = config_arg(&scratch, "deep", &[("a.hcl", &templates), ("b.hcl", &lists)]);
+    let (status, report) = check(&scratch, &["server", &deep], &[]);
     assert_eq!(status, 1, "{report}");
     assert!(memory_line(&report).starts_with("FAIL memory:"), "{report}");
 }
@@ -331,12 +335,9 @@ fn check_reads_the_config_with_the_servers_credentials_not_roots() {
         return;
     }
     let scratch = Scratch::new("config-access");
-    let private = scratch.path("private");
-    std::fs::create_dir_all(&private).unwrap();
-    std::fs::write(private.join("a.hcl"), "disable_mlock = true\n").unwrap();
-    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let (status, report) =
-        check(&scratch, &["server", &format!("-config={}", private.display())], &[("SKIP_CHOWN", "1")]);
+    let config = config_arg(&scratch, "private", &[("a.hcl", "disable_mlock = true\n")]);
+    std::fs::set_permissions(scratch.path("private"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let (status, report) = check(&scratch, &["server", &config], &[("SKIP_CHOWN", "1")]);
     assert_eq!(status, 1, "{report}");
     assert!(memory_line(&report).contains("Permission denied"), "{report}");
 }

@@ -461,7 +461,7 @@ fn a_subreaper_forwards_signals_32_to_34_instead_of_dying_of_them() {
         cmd.args(["-c", clean_start, hardinit(), "--", "sleep", "30"]);
         let child = cmd.stdin(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let pid = child.id() as i32;
-        wait_until(LONG, || procfs_children(pid).first().copied()).expect("hardinit started sleep");
+        wait_until(LONG, || children_of(pid).first().copied()).expect("hardinit started sleep");
         send(pid, &signal.to_string());
         std::thread::sleep(Duration::from_millis(300));
         // A server that blocks the signal (glibc's threads may) does not end of it: TERM then.
@@ -478,14 +478,6 @@ fn a_subreaper_forwards_signals_32_to_34_instead_of_dying_of_them() {
     }
 }
 
-fn procfs_children(pid: i32) -> Vec<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
 #[test]
 fn a_leftover_hardinit_cannot_signal_does_not_keep_it_from_exiting() {
     if !privileged(false) {
@@ -499,7 +491,7 @@ fn a_leftover_hardinit_cannot_signal_does_not_keep_it_from_exiting() {
         .spawn()
         .unwrap();
     let init = forked_child_of(&child);
-    wait_until(LONG, || (!procfs_children(init).is_empty()).then_some(())).expect("server started");
+    wait_until(LONG, || (!children_of(init).is_empty()).then_some(())).expect("server started");
     let exec = Command::new("nsenter")
         .args(["-t", &init.to_string(), "-p", "-m", "--", "sh", "-c", "sleep 25 >/dev/null 2>&1 &"])
         .status()
@@ -556,7 +548,7 @@ fn a_stopped_server_is_continued_after_sigterm_and_stops() {
     }
     let child = as_namespace_init(&["--", "sleep", "60"]).stderr(Stdio::piped()).spawn().unwrap();
     let init = forked_child_of(&child);
-    let server = wait_until(LONG, || procfs_children(init).first().copied()).expect("server started");
+    let server = wait_until(LONG, || children_of(init).first().copied()).expect("server started");
     send(server, "STOP");
     wait_until(LONG, || (status_field(&server.to_string(), "State")?.starts_with('T')).then_some(()))
         .expect("server stopped");

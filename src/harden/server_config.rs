@@ -286,14 +286,12 @@ pub struct MlockSetting {
     pub disabled: bool,
     /// Where that was decided (`VAULT_DISABLE_MLOCK=false`, `/vault/config/a.hcl:3`), if anywhere.
     pub source: Option<String>,
-    /// How many configuration files the server loads.
-    pub files: usize,
 }
 
 /// Vault's precedence: a non-empty VAULT_DISABLE_MLOCK (Go's ParseBool) wins over the files;
 /// among the files, any that disables mlock disables it (the server's merge keeps a true).
 pub fn mlock_setting(files: &[ConfigFile], environment: Option<&str>) -> Result<MlockSetting, ConfigError> {
-    let mut setting = MlockSetting { files: files.len(), ..MlockSetting::default() };
+    let mut setting = MlockSetting::default();
     if let Some(value) = environment.filter(|v| !v.is_empty()) {
         let disabled = hcl::parse_go_bool(value).ok_or_else(|| ConfigError {
             message: format!("VAULT_DISABLE_MLOCK={value:?} is not true or false (the server refuses to start)"),

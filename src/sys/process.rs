@@ -69,11 +69,21 @@ pub enum Ended {
 /// waitpid(-1, WNOHANG): one ended child, `Ok(None)` when children remain but none has ended,
 /// ECHILD when there is no child at all.
 pub fn reap_any(block: bool) -> io::Result<Option<(i32, Ended)>> {
+    reap(-1, block)
+}
+
+/// Blocks until the child `pid` has ended and collects it.
+pub fn reap_child(pid: i32) -> io::Result<Ended> {
+    reap(pid, true)?.map(|(_, ended)| ended).ok_or_else(|| io::Error::from_raw_os_error(libc::ECHILD))
+}
+
+/// waitpid(pid) (`-1`: any child), retried on EINTR.
+fn reap(pid: i32, block: bool) -> io::Result<Option<(i32, Ended)>> {
     let mut status = 0;
     let flags = if block { 0 } else { libc::WNOHANG };
     loop {
         // SAFETY: `status` is a valid int for the kernel to fill.
-        match check(unsafe { libc::waitpid(-1, &mut status, flags) }) {
+        match check(unsafe { libc::waitpid(pid, &mut status, flags) }) {
             Ok(0) => return Ok(None),
             Ok(pid) => {
                 let ended = if libc::WIFEXITED(status) {
@@ -237,17 +247,9 @@ pub fn run_as_user(uid: u32, gid: u32, groups: &[u32], work: impl FnOnce() -> Ve
         }
     };
     let _ = close(read_end);
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid int for the kernel to fill; `child` is our own child.
-        match check(unsafe { libc::waitpid(child, &mut status, 0) }) {
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-            Err(e) => return Err(e),
-            Ok(_) => break,
-        }
-    }
+    let ended = reap_child(child)?;
     read?;
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+    if ended != Ended::Exited(0) {
         return Err(io::Error::other(format!("the reader running as uid {uid} gid {gid} failed")));
     }
     Ok(out)

@@ -44,17 +44,18 @@ impl SigSet {
         Some((index / bits, 1 << (index % bits)))
     }
 
+    /// How many unsigned longs a sigset_t holds.
+    const WORDS: usize = std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
+
     fn words(&self) -> &[libc::c_ulong] {
-        let count = std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
         // SAFETY: sigset_t is, in glibc and musl on Linux, an array of unsigned longs (128 bytes)
         // whose bits are the kernel's signal bits; the slice covers exactly that storage.
-        unsafe { std::slice::from_raw_parts((&self.0 as *const libc::sigset_t).cast(), count) }
+        unsafe { std::slice::from_raw_parts((&self.0 as *const libc::sigset_t).cast(), Self::WORDS) }
     }
 
     fn words_mut(&mut self) -> &mut [libc::c_ulong] {
-        let count = std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
         // SAFETY: as in `words`; `self` is borrowed mutably for the slice's life.
-        unsafe { std::slice::from_raw_parts_mut((&mut self.0 as *mut libc::sigset_t).cast(), count) }
+        unsafe { std::slice::from_raw_parts_mut((&mut self.0 as *mut libc::sigset_t).cast(), Self::WORDS) }
     }
 
     /// The signals of this set, in increasing order.

@@ -124,10 +124,18 @@ pub fn as_namespace_init(args: &[&str]) -> Command {
     cmd
 }
 
+/// The children of `pid` (its main thread's), from /proc.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 /// The host pid of the process that unshare forked (hardinit, PID 1 inside).
 pub fn forked_child_of(unshare: &Child) -> i32 {
-    let path = format!("/proc/{0}/task/{0}/children", unshare.id());
-    wait_until(Duration::from_secs(10), || std::fs::read_to_string(&path).ok()?.split_whitespace().next()?.parse().ok())
+    wait_until(Duration::from_secs(10), || children_of(unshare.id() as i32).first().copied())
         .expect("unshare forked no child")
 }
 

@@ -217,11 +217,8 @@ impl Running {
     /// The host pid of the init's first child (the server), once it has one.
     pub fn server_pid(&self) -> i32 {
         let init = self.init_pid();
-        let path = format!("/proc/{init}/task/{init}/children");
-        wait_until(Duration::from_secs(30), || {
-            std::fs::read_to_string(&path).ok()?.split_whitespace().next()?.parse().ok()
-        })
-        .unwrap_or_else(|| panic!("hardinit started no server; stderr: {}", self.stderr()))
+        wait_until(Duration::from_secs(30), || super::children_of(init).first().copied())
+            .unwrap_or_else(|| panic!("hardinit started no server; stderr: {}", self.stderr()))
     }
 
     /// `runc kill`: the signal reaches hardinit from outside the container, as from Docker or the kubelet.
