@@ -11,10 +11,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The hardinit under test: the static musl binary the image ships (musl and glibc differ where
-/// the kernel and the C library meet: signal sets, for one).
+/// the kernel and the C library meet: signal sets, for one), staged where any user can run it.
 pub fn hardinit() -> &'static str {
     static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| static_hardinit().to_string_lossy().into_owned())
+    PATH.get_or_init(|| stage(&static_hardinit(), "hardinit", 0o755).to_string_lossy().into_owned())
+}
+
+/// A copy of `source`, mode `mode`, in a folder of this test run that every user can traverse:
+/// the tests run servers (and hardinit itself, in places) as an unprivileged user, and a clone in
+/// a root newcomer's $HOME (mode 0700) is out of that user's reach.
+fn stage(source: &Path, name: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("hardinit-stage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let staged = dir.join(name);
+    std::fs::copy(source, &staged).unwrap_or_else(|e| panic!("staging {}: {e}", source.display()));
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode)).unwrap();
+    staged
 }
 
 /// The static hardinit for container root filesystems: `HARDINIT_STATIC_BIN`, or built now.
@@ -36,8 +50,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The probe (tests/helpers/probe.py), staged where the unprivileged test user can read it.
 pub fn probe() -> PathBuf {
-    repo().join("tests/helpers/probe.py")
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| stage(&repo().join("tests/helpers/probe.py"), "probe.py", 0o644)).clone()
 }
 
 /// Whether a test that needs root, namespaces or runc can run. With
