@@ -181,8 +181,8 @@ pub fn start(spawn: &Spawn<'_>) -> Result<i32, Fatal> {
             }
             let step = ChildStep::ALL.get(u32::from_ne_bytes(report[..4].try_into().expect("4 bytes")) as usize);
             let err = std::io::Error::from_raw_os_error(i32::from_ne_bytes(report[4..].try_into().expect("4 bytes")));
-            // Collect the child's status so it does not linger; its SIGCHLD stays pending, unused.
-            let _ = process::reap_any(true);
+            // Collect this child's status so it does not linger; its SIGCHLD stays pending, unused.
+            let _ = process::reap_child(child);
             let path = spawn.image.path().to_string_lossy();
             Err(match (step, err.raw_os_error()) {
                 (Some(ChildStep::Exec), errno) => Fatal::new(
