@@ -3,7 +3,32 @@
 
 use crate::harden::{Finding, Status};
 use crate::log::json_escape;
+use crate::signals::Rewrites;
 use crate::{info, warn};
+
+/// `--rewrite`: a PASS unless a rewrite takes away the server's graceful stop or makes a signal
+/// freeze or crash it.
+pub fn signals_finding(rewrites: &Rewrites) -> Finding {
+    const WHY: &str = "a container stop must reach the server as a request to stop cleanly";
+    let dangers = rewrites.dangers();
+    if dangers.is_empty() {
+        Finding::new(
+            "signals",
+            Status::Pass,
+            "every signal reaches the server as sent or as safely rewritten",
+            WHY,
+            "nothing to do",
+        )
+    } else {
+        Finding::new(
+            "signals",
+            Status::Warn,
+            dangers.join("; "),
+            WHY,
+            "remove the --rewrite (or HARDINIT_REWRITE entry) unless this is really wanted",
+        )
+    }
+}
 
 /// Prints the report on stdout; the exit status is 0 when nothing fails, 1 otherwise.
 pub fn print_report(findings: &[Finding], json: bool) -> i32 {

@@ -145,8 +145,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         .ok()
         .filter(|m| *m <= 0o777)
         .ok_or_else(|| Fatal::usage(format!("--umask {umask_text:?}: expected an octal mode such as 077 or 027")))?;
+    let user = matches.get_one::<String>("user").cloned();
+    if let Some(spec) = &user {
+        check_user_syntax(spec).map_err(Fatal::usage)?;
+    }
     let hardening = Settings {
-        user: matches.get_one::<String>("user").cloned(),
+        user,
         allow_root: matches.get_flag("allow-root"),
         memory_guard: match matches.get_one::<String>("memory-guard").map(String::as_str) {
             Some("mlock") => MemoryGuard::Mlock,
@@ -187,6 +191,22 @@ fn one_line(rendered: &str) -> String {
 /// The longest `--grace` accepted: a day. Longer is a mistake, and every deadline computed from
 /// it must stay far from the clock's limits.
 pub const MAX_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `--user` as written, before any account file is read: `NAME`, `UID`, `NAME:GROUP` or
+/// `UID:GID`, neither part empty, a number below 4294967295 ((uid_t)-1 is "unchanged" to the kernel).
+fn check_user_syntax(spec: &str) -> Result<(), String> {
+    for part in spec.splitn(2, ':') {
+        if part.is_empty() {
+            return Err(format!("--user {spec:?}: expected NAME, UID, NAME:GROUP or UID:GID"));
+        }
+        if part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u32>().map_or(true, |id| id == u32::MAX) {
+            return Err(format!(
+                "--user {spec:?}: {part} is not a usable id (4294967295 means \"unchanged\" to the kernel); fix: an id below 4294967295"
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// `5`, `5s`, `500ms`, `2m`: seconds when no unit is given.
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -257,6 +277,13 @@ mod tests {
         let o = run(&["hardinit", "--", "check", "x"]).unwrap();
         assert_eq!(o.command, ["check", "x"]);
         assert_eq!(o.hardening.umask, 0o077);
+        for bad in ["4294967295:4294967295", "4294967295", "1:4294967295", "99999999999", ":1", "1:", ""] {
+            let e = run(&["hardinit", "--user", bad, "x"]).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert_eq!(e.code, crate::error::ExitCode::Usage, "{bad:?}");
+        }
+        for good in ["vault", "100:1000", "vault:vault", "4294967294:1"] {
+            assert!(run(&["hardinit", "--user", good, "x"]).is_ok(), "{good:?}");
+        }
         assert!(run(&["hardinit", "--umask", "888", "x"]).is_err());
     }
 

@@ -64,19 +64,31 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     }
 
     // Prepare: the official entrypoint's contract, when asked for.
-    let exports = match options.entrypoint {
+    let (exports, volumes) = match options.entrypoint {
         Some(choice) => apply_entrypoint(&mut options, choice)?,
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
+    let server_path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
+
+    // Decide, then change: a start the checklist refuses leaves the volumes' owners as they were.
+    if let Some((dirs, owner)) = volumes {
+        let preflight = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Preflight)?;
+        if let Some(refused) = preflight.findings.iter().find(|f| f.status == harden::Status::Fail) {
+            return Err(refused.refusal());
+        }
+        entrypoint::give_volumes(&dirs, &owner, &|| stop_requested().ok().flatten().is_some());
+    }
 
     // Harden: everything is dropped and verified before the server exists.
-    let server_path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
     let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
-    check::log_startup(&hardened.findings);
+    let mut findings = hardened.findings;
+    findings.push(check::signals_finding(&options.rewrites));
+    check::log_startup(&findings);
     let mut environment = exports;
     environment.extend(hardened.environment);
 
-    // A `docker stop` during the preparation (a long chown) means: do not start the server.
+    // A `docker stop` during the preparation (a long chown, which it cuts short) means: do not
+    // start the server.
     if let Some(signal) = stop_requested()? {
         error!("{} arrived before the server started: not starting it", signals::name(signal));
         return Ok(128 + signal);
@@ -101,6 +113,9 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     })
 }
 
+/// Directories the entrypoint gives to the server's user, and that user.
+type Volumes = Option<(Vec<std::path::PathBuf>, harden::accounts::Identity)>;
+
 /// A terminating signal already waiting (they are blocked since `take_over_signals`).
 fn stop_requested() -> Result<Option<i32>, Fatal> {
     let pending = sys::signal::pending().map_err(|e| Fatal::system("reading pending signals", e))?;
@@ -115,8 +130,9 @@ fn run_check(options: &Options, json: bool) -> Result<i32, Fatal> {
         None => std::path::PathBuf::new(),
     };
     let args = options.command.get(1..).unwrap_or_default();
-    let report = harden::run(&options.hardening, &server, args, harden::Mode::Check)?;
-    Ok(check::print_report(&report.findings, json))
+    let mut findings = harden::run(&options.hardening, &server, args, harden::Mode::Check)?.findings;
+    findings.push(check::signals_finding(&options.rewrites));
+    Ok(check::print_report(&findings, json))
 }
 
 /// Blocks every signal we forward (plus SIGCHLD) before the fork, so that nothing arrives before
@@ -132,9 +148,10 @@ fn take_over_signals(inherited: &Inherited) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// The official entrypoint's contract: rewrites the command, writes local.json, chowns the
-/// server's directories; returns the variables it exports to the server.
-fn apply_entrypoint(options: &mut Options, choice: cli::Entrypoint) -> Result<entrypoint::Exports, Fatal> {
+/// The official entrypoint's contract: rewrites the command, writes local.json; returns the
+/// variables it exports to the server, and the directories to give to the server's user once the
+/// start is decided.
+fn apply_entrypoint(options: &mut Options, choice: cli::Entrypoint) -> Result<(entrypoint::Exports, Volumes), Fatal> {
     let flavour = match choice {
         cli::Entrypoint::Vault => entrypoint::Flavour::Vault,
         cli::Entrypoint::OpenBao => entrypoint::Flavour::OpenBao,
@@ -150,10 +167,11 @@ fn apply_entrypoint(options: &mut Options, choice: cli::Entrypoint) -> Result<en
         options.hardening.user.get_or_insert_with(|| flavour.user().into());
     }
     let owner = if root { Some(harden::target_identity(&options.hardening)?) } else { None };
-    let (command, exports) = entrypoint::prepare(flavour, &options.command, owner.as_ref())?;
-    debug!("entrypoint ({flavour:?}): {command:?}");
-    options.command = command;
-    Ok(exports)
+    let prepared = entrypoint::prepare(flavour, &options.command, owner.as_ref())?;
+    debug!("entrypoint ({flavour:?}): {:?}", prepared.command);
+    options.command = prepared.command;
+    let volumes = owner.filter(|_| !prepared.volumes.is_empty()).map(|owner| (prepared.volumes, owner));
+    Ok((prepared.exports, volumes))
 }
 
 fn spawn_server(

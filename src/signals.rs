@@ -99,6 +99,33 @@ impl Rewrites {
         Ok(())
     }
 
+    /// What each rewrite that takes something away from the server gives up, one line each.
+    pub fn dangers(&self) -> Vec<String> {
+        const STOPPING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
+        const FREEZING: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+        let mut dangers = Vec::new();
+        for &(src, dst) in &self.entries {
+            let (from, to) = (name(src), name(dst));
+            let given_up = if dst == 0 && STOPPING.contains(&src) {
+                format!(
+                    "{from} is dropped: the server is never asked to stop and only SIGKILL ends it, at the end of the grace period"
+                )
+            } else if dst == libc::SIGKILL {
+                format!(
+                    "{from} becomes SIGKILL: the server ends without a graceful shutdown (requests cut, raft not left cleanly)"
+                )
+            } else if FREEZING.contains(&dst) {
+                format!("{from} becomes {to}: the server freezes and answers nothing until a SIGCONT")
+            } else if SYNCHRONOUS.contains(&dst) || dst == libc::SIGABRT {
+                format!("{from} becomes {to}: the server dies as if it had crashed, without a graceful shutdown")
+            } else {
+                continue;
+            };
+            dangers.push(given_up);
+        }
+        dangers
+    }
+
     /// The signal to send for a received `signal`, or `None` to drop it.
     pub fn apply(&self, signal: i32) -> Option<i32> {
         let target = self.entries.iter().find(|(s, _)| *s == signal).map_or(signal, |(_, d)| *d);
@@ -175,5 +202,28 @@ mod tests {
         assert_eq!(r.apply(libc::SIGQUIT), Some(libc::SIGKILL));
         assert!(r.add("TERM:BOGUS").is_err());
         assert!(r.add("0:TERM").is_err());
+    }
+
+    #[test]
+    fn rewrites_that_give_something_up_are_named() {
+        let mut safe = Rewrites::default();
+        for spec in ["TERM:QUIT", "WINCH:0", "USR1:HUP", "INT:TERM"] {
+            safe.add(spec).unwrap();
+        }
+        assert_eq!(safe.dangers(), Vec::<String>::new());
+        for (spec, words) in [
+            ("TERM:0", "SIGTERM is dropped"),
+            ("INT:0", "SIGINT is dropped"),
+            ("TERM:KILL", "SIGTERM becomes SIGKILL"),
+            ("HUP:STOP", "SIGHUP becomes SIGSTOP: the server freezes"),
+            ("TERM:SEGV", "SIGTERM becomes SIGSEGV: the server dies as if it had crashed"),
+            ("USR1:ABRT", "as if it had crashed"),
+        ] {
+            let mut r = Rewrites::default();
+            r.add(spec).unwrap();
+            let dangers = r.dangers();
+            assert_eq!(dangers.len(), 1, "{spec}");
+            assert!(dangers[0].contains(words), "{spec}: {dangers:?}");
+        }
     }
 }

@@ -235,6 +235,26 @@ fn a_hostile_volume_cannot_make_the_chown_touch_anything_outside_it() {
         deep = deep.join("d");
     }
     std::fs::create_dir_all(&deep).unwrap();
+    // A host file and a host directory bind-mounted into the volume (same filesystem: st_dev
+    // cannot tell), device nodes, and a thousand hard-linked pairs.
+    let host = Scratch::new("ep-host");
+    std::fs::write(host.path("bound-file"), "host").unwrap();
+    std::fs::create_dir(host.path("bound-dir")).unwrap();
+    std::fs::write(host.path("bound-dir/inside"), "host").unwrap();
+    for path in ["bound-file", "bound-dir", "bound-dir/inside"] {
+        std::os::unix::fs::chown(host.path(path), Some(0), Some(0)).unwrap();
+    }
+    container.volume(&host.path("bound-file"), "/vault/file/bound-file");
+    container.volume(&host.path("bound-dir"), "/vault/file/bound-dir");
+    for (name, kind) in [("disk", "b"), ("null", "c")] {
+        let made = std::process::Command::new("mknod").arg(volume.join(name)).args([kind, "7", "200"]).status();
+        assert!(made.unwrap().success(), "mknod {name}");
+    }
+    std::fs::create_dir(volume.join("pairs")).unwrap();
+    for n in 0..1000 {
+        std::fs::write(volume.join(format!("pairs/a{n}")), "").unwrap();
+        std::fs::hard_link(volume.join(format!("pairs/a{n}")), volume.join(format!("pairs/b{n}"))).unwrap();
+    }
     // /vault/logs itself a symlink to /etc: never followed.
     std::fs::remove_dir(rootfs.join("vault/logs")).unwrap();
     std::os::unix::fs::symlink("/etc", rootfs.join("vault/logs")).unwrap();
@@ -259,6 +279,22 @@ fn a_hostile_volume_cannot_make_the_chown_touch_anything_outside_it() {
     assert_eq!(owner(&deep), (0, 0), "beyond the depth limit nothing is changed");
     assert!(stderr.contains("\"/vault/logs\": not changed"), "{stderr}");
     assert!(stderr.contains("new\\nline") || !stderr.contains("new\nline"), "names are quoted on one line");
+    for path in ["bound-file", "bound-dir", "bound-dir/inside"] {
+        assert_eq!(owner(&host.path(path)), (0, 0), "{path}: a bind mount is never entered or changed");
+    }
+    assert!(stderr.contains("bound-dir\": a mount point: not entered"), "{stderr}");
+    assert!(stderr.contains("bound-file\": a mount point: not entered"), "{stderr}");
+    for name in ["disk", "null"] {
+        assert_eq!(owner(&volume.join(name)), (0, 0), "{name}: a device node is left alone");
+    }
+    assert!(stderr.contains("a device node: not changed"), "{stderr}");
+    let listed = stderr.lines().filter(|l| l.contains("chown: ")).count();
+    assert!(listed <= 20, "at most 5 lines per kind, then a count: {listed} lines");
+    assert!(
+        stderr.contains("2001 with more than one hard link, 2 mount points, 2 device nodes, 1 too deep")
+            && stderr.contains("not listed"),
+        "the summary counts every kind: {stderr}"
+    );
 
     // SKIP_CHOWN: nothing is walked.
     let mut container = vault_image("ep-skip", &["version"]);
@@ -268,4 +304,127 @@ fn a_hostile_volume_cannot_make_the_chown_touch_anything_outside_it() {
     let mut running = container.start();
     assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
     assert_eq!(owner(&file), (0, 0));
+}
+
+#[test]
+fn a_refused_start_changes_no_owner_on_any_volume() {
+    if !privileged(true) {
+        return;
+    }
+    // The mlock rule in a container without IPC_LOCK; the user rule with root asked for.
+    for (variable, value, refusal) in
+        [("HARDINIT_MEMORY_GUARD", "mlock", "CAP_IPC_LOCK"), ("HARDINIT_USER", "root", "the server would run as uid 0")]
+    {
+        let mut container = vault_image("ep-refused", &["server"]);
+        container.env(variable, value);
+        let port = free_port();
+        let config = format!(
+            "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = 1\n}}\n"
+        );
+        container.file("/vault/config/server.hcl", &config, 0, 0);
+        container.file("/vault/file/data", "x", 0, 0);
+        let rootfs = container.rootfs();
+        let mut running = container.start();
+        assert_eq!(running.wait(LONG), 78, "{variable}: {}", running.stderr());
+        assert!(running.stderr().contains(refusal), "{variable}: {}", running.stderr());
+        for path in ["vault/file", "vault/file/data", "vault/config", "vault/config/server.hcl", "vault/logs"] {
+            assert_eq!(owner(&rootfs.join(path)), (0, 0), "{variable}: {path}: decided first, so nothing was chowned");
+        }
+    }
+}
+
+#[test]
+fn a_stop_during_the_chown_cuts_it_short_and_starts_nothing() {
+    if !privileged(true) {
+        return;
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut container = vault_image("ep-stop-chown", &["server", "-dev"]);
+    container.env("VAULT_DEV_LISTEN_ADDRESS", &listen);
+    let volume = container.rootfs().join("vault/file");
+    const FILES: usize = 100_000;
+    for d in 0..100 {
+        std::fs::create_dir(volume.join(format!("d{d}"))).unwrap();
+        for f in 0..FILES / 100 {
+            std::fs::write(volume.join(format!("d{d}/f{f}")), "").unwrap();
+        }
+    }
+    let mut running = container.start();
+    // SIGTERM only once hardinit blocks it: before that, PID 1 of a namespace never sees it.
+    let init = running.init_pid();
+    let term_blocked = || {
+        let blocked = ProcessView { pid: init }.field("SigBlk");
+        (u64::from_str_radix(&blocked, 16).unwrap_or(0) & (1 << (libc::SIGTERM - 1)) != 0).then_some(())
+    };
+    wait_until(LONG, term_blocked).expect("hardinit blocks SIGTERM");
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 143, "{}", running.stderr());
+    let stderr = running.stderr();
+    assert!(stderr.contains("SIGTERM arrived before the server started"), "{stderr}");
+    assert!(!running.stdout().contains("OpenBao server started"), "the server never started");
+    let untouched = (0..100)
+        .flat_map(|d| (0..FILES / 100).map(move |f| format!("d{d}/f{f}")))
+        .filter(|p| owner(&volume.join(p)).0 == 0)
+        .count();
+    assert!(untouched > 0, "the chown stopped when SIGTERM arrived, not after {FILES} files: {stderr}");
+}
+
+#[test]
+fn a_leftover_temporary_local_json_does_not_block_the_next_start() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = vault_image("ep-stale", &["version"]);
+    container.env("VAULT_LOCAL_CONFIG", "{\"disable_mlock\": true}");
+    let config = container.rootfs().join("vault/config");
+    // What a start killed between create and rename leaves, and what an older release left.
+    std::fs::write(config.join(".local.json.hardinit-00000000deadbeef"), "half").unwrap();
+    std::fs::write(config.join(".local.json.1"), "half").unwrap();
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    assert!(!config.join(".local.json.hardinit-00000000deadbeef").exists(), "hardinit clears its own leftovers");
+    assert_eq!(std::fs::read_to_string(config.join("local.json")).unwrap(), "{\"disable_mlock\": true}\n");
+}
+
+#[test]
+fn interface_messages_name_the_variable_that_was_set_and_a_template_must_be_a_url() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = openbao_image("ep-iface-name", &["server", "-dev"]);
+    container.env("VAULT_REDIRECT_INTERFACE", "nosuch0");
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78);
+    let stderr = running.stderr();
+    assert!(stderr.contains("VAULT_REDIRECT_INTERFACE=\"nosuch0\""), "{stderr}");
+    assert!(!stderr.contains("BAO_REDIRECT_INTERFACE"), "{stderr}");
+
+    let mut container = vault_image("ep-iface-url", &["server", "-dev"]);
+    container.env("VAULT_REDIRECT_INTERFACE", "lo").env("VAULT_REDIRECT_ADDR", "not a url");
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78);
+    let stderr = running.stderr();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit: error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("VAULT_REDIRECT_ADDR=\"not a url\" is not a URL") && errors[0].contains("fix:"),
+        "{stderr}"
+    );
+    assert!(!running.stdout().contains("OpenBao"), "the server never started");
+}
+
+#[test]
+fn an_invalid_local_config_names_the_variable_not_the_file() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = vault_image("ep-bad-local", &["server"]);
+    container.env("VAULT_LOCAL_CONFIG", "{\"storage\": {\"inmem\": {}}, \"disable_mlock\": tru}");
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78, "{}", running.stderr());
+    let stderr = running.stderr();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit: error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("/vault/config/local.json:1"), "{stderr}");
+    assert!(errors[0].contains("fix: correct VAULT_LOCAL_CONFIG"), "{stderr}");
 }

@@ -353,3 +353,120 @@ fn bad_input_is_one_line_exit_78_and_nothing_starts() {
         assert!(!running.stdout().contains("OpenBao"), "{what}: the server never started");
     }
 }
+
+/// The `id` line of `hardinit check` for a container set up by `setup`, and the start's status
+/// and output for the same container running `id -G`.
+fn decision(name: &str, flags: &[&str], id: &str, setup: fn(&mut Container)) -> (String, i32, String) {
+    let mut check_args = vec![HARDINIT];
+    check_args.extend_from_slice(flags);
+    check_args.extend(["check", "--memory-guard", "off", "--", "/bin/id"]);
+    let mut container = Container::new(name, &check_args);
+    setup(&mut container);
+    let mut running = container.start();
+    running.wait(LONG);
+    let line = running.stdout().lines().find(|l| l.contains(&format!(" {id}: "))).unwrap_or_default().to_string();
+    let mut run_args = vec![HARDINIT, "--memory-guard", "off"];
+    run_args.extend_from_slice(flags);
+    run_args.extend(["--", "/bin/id", "-G"]);
+    let mut container = Container::new(name, &run_args);
+    setup(&mut container);
+    let mut running = container.start();
+    let status = running.wait(LONG);
+    (line, status, format!("{}{}", running.stdout(), running.stderr()))
+}
+
+#[test]
+fn group_zero_held_by_a_non_root_start_is_a_warning_with_or_without_user() {
+    if !privileged(true) {
+        return;
+    }
+    // setpriv --reuid=65534 --regid=65534 --groups=0: the kernel's supplementary groups hold 0.
+    let nobody_with_group_zero: fn(&mut Container) = |c| {
+        c.config["process"]["user"] = serde_json::json!({"uid": 65534, "gid": 65534, "additionalGids": [0]});
+        c.file("/etc/passwd", "root:x:0:0::/:/x\nvault:x:100:1000::/home/vault:/x\nnobody:x:65534:65534::/:/x\n", 0, 0);
+        c.file("/etc/group", "root:x:0:\nvault:x:1000:\nnogroup:x:65534:\n", 0, 0);
+    };
+    for flags in [&[][..], &["--user", "nobody"][..]] {
+        let (check, status, output) = decision("group0", flags, "user", nobody_with_group_zero);
+        assert!(check.starts_with("WARN user:") && check.contains("group 0"), "{flags:?}: {check}");
+        assert_eq!(status, 0, "{flags:?}: the same decision with and without --user: {output}");
+        assert!(output.contains("WARN") || output.contains("warning"), "{flags:?}: {output}");
+        assert!(output.lines().any(|l| l.split_whitespace().any(|g| g == "0")), "{flags:?}: id -G: {output}");
+    }
+}
+
+#[test]
+fn openshift_arbitrary_uid_with_gid_0_runs_with_a_warning_naming_the_convention() {
+    if !privileged(true) {
+        return;
+    }
+    // The restricted SCC: a uid from the namespace's range, gid 0, no passwd entry.
+    let openshift: fn(&mut Container) = |c| {
+        c.user(1000680000, 0).no_new_privileges(true);
+    };
+    let (check, status, output) = decision("openshift", &[], "user", openshift);
+    assert!(check.starts_with("WARN user:") && check.contains("OpenShift"), "{check}");
+    assert_eq!(status, 0, "{output}");
+    assert!(output.contains("OpenShift"), "{output}");
+    // Root itself stays refused, whatever the platform.
+    let (check, status, output) = decision("openshift-root", &["--user", "0:0"], "user", |_| {});
+    assert!(check.starts_with("FAIL user:"), "{check}");
+    assert_eq!(status, 78, "{output}");
+}
+
+#[test]
+fn settings_that_give_something_up_are_warnings_not_passes() {
+    if !privileged(true) {
+        return;
+    }
+    for (flags, id, words) in [
+        (&["--umask", "000"][..], "umask", "writable by every user"),
+        (&["--umask", "777"][..], "umask", "cannot use the files"),
+        (&["--rewrite", "TERM:0"][..], "signals", "SIGTERM is dropped"),
+        (&["--rewrite", "TERM:KILL"][..], "signals", "SIGTERM becomes SIGKILL"),
+        (&["--rewrite", "HUP:STOP"][..], "signals", "freezes"),
+        (&["--rewrite", "TERM:SEGV"][..], "signals", "as if it had crashed"),
+        (&["--allow-root", "--user", "root"][..], "user", "root or group 0 allowed"),
+    ] {
+        let (line, status, output) = decision("give-up", flags, id, |_| {});
+        assert!(line.starts_with(&format!("WARN {id}:")) && line.contains(words), "{flags:?}: {line}");
+        assert_eq!(status, 0, "{flags:?}: a warning, not a refusal: {output}");
+        assert!(output.contains(words), "{flags:?}: the start-up log says it too: {output}");
+    }
+    // BAO_SKIP_DROP_ROOT keeps the server root: reported, never as PASS.
+    let mut container = Container::new("skip-drop", &[HARDINIT, "--entrypoint", "openbao", "version"]);
+    container.env("BAO_SKIP_DROP_ROOT", "1");
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    assert!(running.stderr().contains("user WARN"), "{}", running.stderr());
+}
+
+#[test]
+fn an_unusable_numeric_user_is_a_usage_error() {
+    if !privileged(false) {
+        return;
+    }
+    let out = Command::new(hardinit()).args(["--user", "4294967295:4294967295", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("fix:"), "{stderr}");
+}
+
+#[test]
+fn in_a_user_namespace_the_mlock_fix_is_not_a_capability() {
+    if !privileged(false) {
+        return;
+    }
+    // Root of a user namespace holds IPC_LOCK there, which never lifts the host's RLIMIT_MEMLOCK.
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--", hardinit(), "check", "--user", "nobody:nogroup"])
+        .args(["--memory-guard", "mlock", "--", "/bin/true"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let memory = stdout.lines().find(|l| l.contains(" memory: ")).unwrap_or_default();
+    assert!(memory.starts_with("FAIL memory:") && memory.contains("user namespace"), "{stdout}");
+    let fix = memory.split("fix: ").nth(1).unwrap_or_default();
+    assert!(fix.starts_with("raise the limit") && !fix.contains("--cap-add"), "{memory}");
+}

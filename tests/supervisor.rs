@@ -47,10 +47,13 @@ fn a_server_killed_by_a_signal_gives_128_plus_its_number() {
     if !privileged(false) {
         return;
     }
-    for (signal, expected) in [("TERM", 143), ("HUP", 129), ("USR1", 138), ("USR2", 140)] {
+    for (signal, expected) in [("TERM", 143), ("HUP", 129), ("USR1", 138), ("USR2", 140), ("KILL", 137)] {
         let out = run(as_namespace_init(&["--", "sh", "-c", &format!("kill -{signal} $$")]), LONG);
         assert_eq!(code(out.status), expected, "{signal}: {}", String::from_utf8_lossy(&out.stderr));
     }
+    // The OOM killer's signal: at the default level, hardinit still says what ended the server.
+    let out = run(as_namespace_init(&["--", "sh", "-c", "kill -KILL $$"]), LONG);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIGKILL"), "{out:?}");
 }
 
 #[test]
@@ -285,6 +288,17 @@ fn ctrl_c_on_a_terminal_reaches_the_server_exactly_once() {
     let out = run(cmd, LONG);
     assert_eq!(code(out.status), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(lines_of(&ready), ["ready", "SIGINT=1 foreground=1"]);
+}
+
+#[test]
+fn started_in_the_background_of_a_terminal_hardinit_leaves_the_foreground_to_the_shell() {
+    let dir = Scratch::new("tty-bg");
+    let out = dir.path("out");
+    let mut cmd = command(PYTHON);
+    cmd.arg(probe()).args(["background", out.to_str().unwrap(), "--", hardinit(), "--", "sleep", "1"]);
+    let status = run(cmd, LONG);
+    assert_eq!(code(status.status), 0, "{}", String::from_utf8_lossy(&status.stderr));
+    assert_eq!(lines_of(&out), ["during=1 after=1"], "`hardinit ... &` must not take the terminal");
 }
 
 #[test]

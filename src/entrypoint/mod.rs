@@ -80,11 +80,16 @@ impl Flavour {
     /// `VAULT_<name>`, or for OpenBao `BAO_<name>` falling back to `VAULT_<name>` as OpenBao does.
     /// Empty counts as unset, as the script's `[ -n ... ]` does.
     pub fn var(self, env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-        let own = env(&format!("{}{name}", self.prefix())).filter(|v| !v.is_empty());
-        match self {
-            Flavour::OpenBao => own.or_else(|| env(&format!("VAULT_{name}")).filter(|v| !v.is_empty())),
-            Flavour::Vault => own,
-        }
+        self.named_var(env, name).map(|(_, value)| value)
+    }
+
+    /// As [`Flavour::var`], with the name of the variable the value came from (for messages).
+    pub fn named_var(self, env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<(String, String)> {
+        let candidates = match self {
+            Flavour::OpenBao => [Some(format!("BAO_{name}")), Some(format!("VAULT_{name}"))],
+            Flavour::Vault => [Some(format!("VAULT_{name}")), None],
+        };
+        candidates.into_iter().flatten().find_map(|full| env(&full).filter(|v| !v.is_empty()).map(|v| (full, v)))
     }
 
     fn is_subcommand(self, name: &str) -> bool {
@@ -127,14 +132,15 @@ pub fn rewrite(flavour: Flavour, args: &[OsString], env: &dyn Fn(&str) -> Option
     (command, runs_server)
 }
 
-/// `http://0.0.0.0:8200` with the host replaced by `ip`, the scheme and `:port` kept; a template
-/// without both is returned unchanged, as the script's `gensub` does.
-pub fn substitute_host(template: &str, ip: &str) -> String {
-    let Some(scheme_end) = template.find("://").map(|i| i + 3) else { return template.to_string() };
-    match template[scheme_end..].rfind(':') {
-        Some(colon) if colon > 0 => format!("{}{ip}{}", &template[..scheme_end], &template[scheme_end + colon..]),
-        _ => template.to_string(),
-    }
+/// `http://0.0.0.0:8200` with the host replaced by `ip`, the scheme and `:port` kept. None for a
+/// template without a scheme, a host and a port: the script's `gensub` would leave it unchanged,
+/// and the interface's address silently unused.
+pub fn substitute_host(template: &str, ip: &str) -> Option<String> {
+    let scheme_end = template.find("://").filter(|i| *i > 0)? + 3;
+    let colon = template[scheme_end..].rfind(':').filter(|c| *c > 0)?;
+    let port = &template[scheme_end + colon + 1..];
+    port.starts_with(|c: char| c.is_ascii_digit())
+        .then(|| format!("{}{ip}{}", &template[..scheme_end], &template[scheme_end + colon..]))
 }
 
 /// What the contract adds to the server's environment.
@@ -144,15 +150,26 @@ pub type Exports = Vec<(String, String)>;
 fn interface_addresses(flavour: Flavour, env: &dyn Fn(&str) -> Option<String>) -> Result<Exports, Fatal> {
     let mut exports = Vec::new();
     for (kind, default) in [("REDIRECT", "http://0.0.0.0:8200"), ("CLUSTER", "https://0.0.0.0:8201")] {
-        let Some(interface) = flavour.var(env, &format!("{kind}_INTERFACE")) else { continue };
+        let Some((interface_variable, interface)) = flavour.named_var(env, &format!("{kind}_INTERFACE")) else {
+            continue;
+        };
         let variable = format!("{}{kind}_ADDR", flavour.prefix());
-        let template = flavour.var(env, &format!("{kind}_ADDR")).unwrap_or_else(|| default.to_string());
+        let (template_variable, template) = flavour
+            .named_var(env, &format!("{kind}_ADDR"))
+            .unwrap_or_else(|| (format!("the default {kind}_ADDR"), default.to_string()));
+        if substitute_host(&template, "0.0.0.0").is_none() {
+            return Err(Fatal::new(
+                ExitCode::Refused,
+                format!(
+                    "{template_variable}={template:?} is not a URL with a host and a port, so the address of {interface_variable}={interface:?} cannot be put in it; fix: {template_variable}=https://0.0.0.0:8200 (the host is replaced), or unset {interface_variable}"
+                ),
+            ));
+        }
         let refuse = |why: String| {
             Fatal::new(
                 ExitCode::Refused,
                 format!(
-                    "{}{kind}_INTERFACE={interface:?}: {why}; fix: name an interface that has an IPv4 address (see `ip -4 addr`), or set {variable} yourself",
-                    flavour.prefix()
+                    "{interface_variable}={interface:?}: {why}; fix: name an interface that has an IPv4 address (see `ip -4 addr`), or set {variable} yourself"
                 ),
             )
         };
@@ -162,7 +179,7 @@ fn interface_addresses(flavour: Flavour, env: &dyn Fn(&str) -> Option<String>) -
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(refuse("no such interface".into())),
             Err(e) => return Err(refuse(format!("cannot list interfaces: {e}"))),
         };
-        let address = substitute_host(&template, &ip.to_string());
+        let address = substitute_host(&template, &ip.to_string()).unwrap_or(template);
         info!("using {interface} for {variable}: {address}");
         exports.push((variable, address));
     }
@@ -230,35 +247,57 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Applies the contract. `owner`: the server's user when hardinit runs as root (None otherwise).
-/// Returns the command to run and the variables to export to it.
-pub fn prepare(
-    flavour: Flavour,
-    args: &[OsString],
-    owner: Option<&Identity>,
-) -> Result<(Vec<OsString>, Exports), Fatal> {
+/// What the contract asks for, decided before anything is changed on a volume.
+pub struct Prepared {
+    pub command: Vec<OsString>,
+    /// Variables exported to the server.
+    pub exports: Exports,
+    /// The server's directories to give to the server's user, once the start is decided.
+    pub volumes: Vec<PathBuf>,
+}
+
+/// Applies the contract up to the chown, which is only planned: a start the hardening then
+/// refuses must not have changed the owner of a volume. `owner`: the server's user when hardinit
+/// runs as root (None otherwise).
+pub fn prepare(flavour: Flavour, args: &[OsString], owner: Option<&Identity>) -> Result<Prepared, Fatal> {
     let env: &dyn Fn(&str) -> Option<String> = &process_env;
     let exports = interface_addresses(flavour, env)?;
     if let Some(text) = flavour.var(env, "LOCAL_CONFIG") {
         write_local_config(flavour, &text, owner)?;
     }
     let (command, runs_server) = rewrite(flavour, args, env);
+    // As the script's `[ -z "$SKIP_CHOWN" ]`: any non-empty value skips, "false" included.
     let skip_chown = env("SKIP_CHOWN").is_some_and(|v| !v.is_empty());
+    let mut volumes = Vec::new();
     if let (true, false, Some(owner)) = (runs_server, skip_chown, owner) {
         for name in ["config", "logs", "file"] {
             let dir = Path::new(flavour.root()).join(name);
             // As the script: only a directory whose owner is not the server's user is walked.
             if volumes::owner_of(&dir).is_some_and(|uid| uid != owner.uid) {
-                let report = volumes::chown_tree(&dir, owner.uid, owner.gid);
-                let entries = if report.changed == 1 { "entry" } else { "entries" };
-                info!("{}: {} {entries} given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
-                for problem in &report.problems {
-                    warn!("chown: {problem}");
-                }
+                volumes.push(dir);
             }
         }
     }
-    Ok((command, exports))
+    Ok(Prepared { command, exports, volumes })
+}
+
+/// The chown the contract planned; `stop` ends it early (a stop signal arrived).
+pub fn give_volumes(dirs: &[PathBuf], owner: &Identity, stop: &dyn Fn() -> bool) {
+    for dir in dirs {
+        if stop() {
+            return;
+        }
+        let report = volumes::chown_tree(dir, owner.uid, owner.gid, stop);
+        for line in &report.listed {
+            warn!("chown: {line}");
+        }
+        let entries = if report.changed == 1 { "entry" } else { "entries" };
+        let given = format!("{}: {} {entries} given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
+        match report.unchanged_summary() {
+            None => info!("{given}"),
+            Some(unchanged) => warn!("{given}; {unchanged}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -331,14 +370,22 @@ mod tests {
         assert_eq!(Flavour::OpenBao.var(&env, "LOCAL_CONFIG").as_deref(), Some("{}"));
         assert_eq!(Flavour::OpenBao.var(&env, "REDIRECT_INTERFACE").as_deref(), Some("eth0"));
         assert_eq!(Flavour::Vault.var(&env_of(&[("BAO_LOCAL_CONFIG", "{}")]), "LOCAL_CONFIG"), None);
+        let vault_named = env_of(&[("VAULT_REDIRECT_INTERFACE", "eth0")]);
+        assert_eq!(
+            Flavour::OpenBao.named_var(&vault_named, "REDIRECT_INTERFACE"),
+            Some(("VAULT_REDIRECT_INTERFACE".into(), "eth0".into())),
+            "messages name the variable that was set"
+        );
     }
 
     #[test]
     fn interface_templates_keep_scheme_and_port() {
-        assert_eq!(substitute_host("http://0.0.0.0:8200", "10.1.2.3"), "http://10.1.2.3:8200");
-        assert_eq!(substitute_host("https://vault.example.com:443", "10.1.2.3"), "https://10.1.2.3:443");
-        assert_eq!(substitute_host("https://vault.example.com", "10.1.2.3"), "https://vault.example.com");
-        assert_eq!(substitute_host("10.0.0.1:8200", "10.1.2.3"), "10.0.0.1:8200");
+        assert_eq!(substitute_host("http://0.0.0.0:8200", "10.1.2.3").unwrap(), "http://10.1.2.3:8200");
+        assert_eq!(substitute_host("https://vault.example.com:443", "10.1.2.3").unwrap(), "https://10.1.2.3:443");
+        assert_eq!(substitute_host("https://vault.example.com", "10.1.2.3"), None);
+        assert_eq!(substitute_host("10.0.0.1:8200", "10.1.2.3"), None);
+        assert_eq!(substitute_host("not a url", "10.1.2.3"), None);
+        assert_eq!(substitute_host("://x:1", "10.1.2.3"), None);
     }
 
     #[test]

@@ -75,8 +75,24 @@ fn read_configuration(paths: &[PathBuf], read_as: Option<&Identity>) -> Result<V
     server_config::parse_all(raw)
 }
 
+/// The variable a configuration error really comes from, when it is in the local.json the
+/// entrypoint writes from *_LOCAL_CONFIG.
+fn written_from_variable(error: &str) -> Option<&'static str> {
+    let set = |name: &&str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let candidates: &[&'static str] = if error.starts_with("/vault/config/local.json:") {
+        &["VAULT_LOCAL_CONFIG"]
+    } else if error.starts_with("/openbao/config/local.json:") {
+        // OpenBao's entrypoint falls back to the VAULT_ name.
+        &["BAO_LOCAL_CONFIG", "VAULT_LOCAL_CONFIG"]
+    } else {
+        &[]
+    };
+    candidates.iter().copied().find(set)
+}
+
 const WHY_MEMORY: &str = "swapped-out pages put the server's keys and secrets on disk";
 const FIX_MLOCK: &str = "docker run --cap-add IPC_LOCK, or Kubernetes securityContext.capabilities.add: [\"IPC_LOCK\"]; or set disable_mlock = true and keep swap off for the container";
+const FIX_MLOCK_USER_NAMESPACE: &str = "raise the limit from outside (docker run --ulimit memlock=-1, podman run --ulimit memlock=-1), or set disable_mlock = true and keep swap off for the container";
 const FIX_SWAP: &str = "limit the container's swap to 0 (docker run --memory-swap equal to --memory; Kubernetes NoSwap, the default), or swapoff on the host";
 
 /// Proves that the server's memory cannot reach disk: mlock works and IPC_LOCK is held, or swap
@@ -124,12 +140,19 @@ pub(super) fn prove_memory_stays_in_ram(
                 match read {
                     Ok(setting) => setting,
                     Err(e) => {
+                        let fix = match written_from_variable(&e.message) {
+                            Some(variable) => format!(
+                                "correct {variable}: the entrypoint writes config/local.json from it at every start, so editing the file does not help"
+                            ),
+                            None => "correct the file or the variable (the server reads it the same way), or the -config path"
+                                .into(),
+                        };
                         return Ok(Finding::new(
                             "memory",
                             Status::Fail,
                             format!("cannot read the server's configuration as the server will: {e}"),
                             WHY_MEMORY,
-                            "correct the file or the variable (the server reads it the same way), or the -config path",
+                            fix,
                         ));
                     }
                 }
@@ -188,7 +211,7 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
         );
         return Finding::new("memory", Status::Pass, summary, WHY_MEMORY, "nothing to do");
     }
-    if mode == Mode::Check && sys::capabilities().is_ok_and(|c| c.effective & IPC_LOCK_MASK == 0) {
+    if mode != Mode::Apply && sys::capabilities().is_ok_and(|c| c.effective & IPC_LOCK_MASK == 0) {
         let summary = format!(
             "mlock rule ({why}): IPC_LOCK would be raised for the server (not probed: not effective in hardinit yet)"
         );
@@ -207,11 +230,21 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
                 "nothing to do",
             )
         }
-        Err(e) => fail(
-            format!("locking beyond RLIMIT_MEMLOCK fails ({e}): IPC_LOCK is not effective here (a user namespace?)"),
-            FIX_MLOCK,
+        Err(e) if in_user_namespace() => fail(
+            format!(
+                "locking beyond RLIMIT_MEMLOCK fails ({e}): in a user namespace (rootless Docker or Podman, userns-remap) IPC_LOCK never lifts the limit"
+            ),
+            FIX_MLOCK_USER_NAMESPACE,
         ),
+        Err(e) => fail(format!("locking beyond RLIMIT_MEMLOCK fails ({e}): IPC_LOCK is not effective here"), FIX_MLOCK),
     }
+}
+
+/// A user namespace other than the host's: its capabilities do not count against the host's
+/// RLIMIT_MEMLOCK checks. The initial namespace maps all 2^32 - 1 ids from 0.
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
 }
 
 /// Active swap devices on the host (/proc/swaps is not namespaced).

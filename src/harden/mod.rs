@@ -52,7 +52,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(
+    pub fn new(
         id: &'static str,
         status: Status,
         summary: impl Into<String>,
@@ -87,11 +87,14 @@ pub struct Settings {
     pub umask: u32,
 }
 
-/// Apply changes the process; Check only looks.
+/// Apply changes the process; Check only looks. Preflight looks too, before the entrypoint's
+/// chown: as Check, except that the configuration is read with hardinit's own credentials (the
+/// volumes holding it are not the server's yet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Apply,
     Check,
+    Preflight,
 }
 
 /// What the server needs from hardening: the environment variables to set for it.
@@ -130,7 +133,7 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
             record(capability.finding.clone())?;
             capability
         }
-        Err(refusal) if mode == Mode::Check => {
+        Err(refusal) if mode != Mode::Apply => {
             let (summary, fix) = refusal
                 .message
                 .split_once("; fix: ")
@@ -166,12 +169,46 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     let (history, history_off) = disable_shell_history(settings.keep_env);
     environment.extend(history_off.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     record(history)?;
-    record(Finding::new(
-        "umask",
-        Status::Pass,
-        format!("the server's umask is {:03o}", settings.umask),
-        "files the server creates are not readable by other users",
-        "--umask to change it",
-    ))?;
+    record(umask_finding(settings.umask))?;
     Ok(Hardened { findings, environment })
+}
+
+/// The umask is the server's own business, but two choices give something up silently.
+fn umask_finding(umask: u32) -> Finding {
+    const WHY: &str = "files the server creates (raft, snapshots, audit logs) are not readable by other users";
+    let given = |summary: String| Finding::new("umask", Status::Warn, summary, WHY, "--umask 077 (the default) or 027");
+    if umask & 0o600 != 0 {
+        given(format!(
+            "the server's umask is {umask:03o}: it masks the owner's read or write, so the server cannot use the files it creates"
+        ))
+    } else if umask & 0o002 == 0 {
+        given(format!("the server's umask is {umask:03o}: files it creates are writable by every user"))
+    } else if umask & 0o004 == 0 {
+        given(format!("the server's umask is {umask:03o}: files it creates are readable by every user"))
+    } else {
+        Finding::new("umask", Status::Pass, format!("the server's umask is {umask:03o}"), WHY, "--umask to change it")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_umask_that_gives_something_up_warns() {
+        for (umask, status) in [
+            (0o077, Status::Pass),
+            (0o027, Status::Pass),
+            (0o007, Status::Pass),
+            (0o000, Status::Warn),
+            (0o777, Status::Warn),
+            (0o022, Status::Warn),
+            (0o002, Status::Warn),
+            (0o200, Status::Warn),
+        ] {
+            assert_eq!(umask_finding(umask).status, status, "{umask:03o}");
+        }
+        assert!(umask_finding(0o000).summary.contains("writable by every user"));
+        assert!(umask_finding(0o777).summary.contains("cannot use the files"));
+    }
 }

@@ -186,7 +186,7 @@ pub(super) fn drop_to_user(
             Finding::new("user", Status::Pass, summary, WHY_USER, "nothing to do")
         }
     };
-    if mode == Mode::Check {
+    if mode != Mode::Apply {
         let verb = if started_as_root { "would drop to" } else { "already" };
         let user = user_finding(format!("{verb}: {user_summary}"));
         let caps = format!(

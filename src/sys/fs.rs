@@ -1,5 +1,5 @@
 //! Directory walking that never follows a symlink: every lookup is relative to an open directory
-//! (openat, fstatat, fchownat) with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW, so a link planted in a volume
+//! (openat, statx, fchownat) with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW, so a link planted in a volume
 //! is seen as a link, never as the file it points to.
 
 use super::check;
@@ -10,14 +10,18 @@ use std::os::unix::ffi::OsStringExt;
 /// An open directory, closed on drop.
 pub struct Dir(i32);
 
-/// What fstatat says about an entry, the link itself for a symlink.
+/// What statx says about an entry, the link itself for a symlink.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
-    pub dev: u64,
-    pub links: libc::nlink_t,
+    /// The mount the entry belongs to: a bind mount of a file or directory from the same
+    /// filesystem has the same st_dev but its own mount id.
+    pub mount_id: u64,
+    /// The entry is the root of a mount (a mount point seen from above).
+    pub mount_root: bool,
+    pub links: u32,
 }
 
 impl Entry {
@@ -27,10 +31,44 @@ impl Entry {
     pub fn is_symlink(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFLNK
     }
+    pub fn is_regular(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+    pub fn is_device(&self) -> bool {
+        matches!(self.mode & libc::S_IFMT, libc::S_IFBLK | libc::S_IFCHR)
+    }
 }
 
-fn stat_of(st: &libc::stat) -> Entry {
-    Entry { mode: st.st_mode, uid: st.st_uid, gid: st.st_gid, dev: st.st_dev, links: st.st_nlink }
+/// statx(2) of `name` relative to `dirfd` (an empty name: `dirfd` itself), never following a
+/// symlink. Called through syscall(2): musl gained a statx wrapper only in 1.2.5.
+fn statx(dirfd: i32, name: &CStr) -> io::Result<Entry> {
+    const MASK: u32 = libc::STATX_TYPE
+        | libc::STATX_MODE
+        | libc::STATX_UID
+        | libc::STATX_GID
+        | libc::STATX_NLINK
+        | libc::STATX_MNT_ID;
+    let flags = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_STATX_SYNC_AS_STAT;
+    let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: `name` is NUL-terminated and `st` has room for one statx struct, which the kernel
+    // fills on success.
+    let rc = unsafe { libc::syscall(libc::SYS_statx, dirfd, name.as_ptr(), flags, MASK, st.as_mut_ptr()) };
+    check(rc as i32)?;
+    // SAFETY: zero-initialised and filled by the kernel on success.
+    let st = unsafe { st.assume_init() };
+    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+        // Kernels before 5.8: without the mount id a bind mount cannot be told apart.
+        return Err(io::Error::new(io::ErrorKind::Unsupported, "the kernel reports no mount id (Linux 5.8 or later)"));
+    }
+    Ok(Entry {
+        mode: u32::from(st.stx_mode),
+        uid: st.stx_uid,
+        gid: st.stx_gid,
+        mount_id: st.stx_mnt_id,
+        mount_root: st.stx_attributes_mask & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0
+            && st.stx_attributes & libc::STATX_ATTR_MOUNT_ROOT as u64 != 0,
+        links: st.stx_nlink,
+    })
 }
 
 const DIR_FLAGS: i32 = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
@@ -59,22 +97,14 @@ impl Dir {
         Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
     }
 
-    /// fstat of the directory itself.
+    /// statx of the directory itself.
     pub fn stat(&self) -> io::Result<Entry> {
-        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-        // SAFETY: `st` has room for one stat struct.
-        check(unsafe { libc::fstat(self.0, st.as_mut_ptr()) })?;
-        // SAFETY: filled by fstat on success.
-        Ok(stat_of(&unsafe { st.assume_init() }))
+        statx(self.0, c"")
     }
 
-    /// fstatat(AT_SYMLINK_NOFOLLOW) of an entry.
+    /// statx of an entry, the link itself for a symlink.
     pub fn stat_child(&self, name: &CStr) -> io::Result<Entry> {
-        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-        // SAFETY: `name` is NUL-terminated and `st` has room for one stat struct.
-        check(unsafe { libc::fstatat(self.0, name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
-        // SAFETY: filled by fstatat on success.
-        Ok(stat_of(&unsafe { st.assume_init() }))
+        statx(self.0, name)
     }
 
     /// fchown of the directory itself.
@@ -125,6 +155,11 @@ impl Dir {
         unsafe { libc::closedir(stream) };
         result.map(|()| names)
     }
+}
+
+/// statx of an open file: what it is, not what its name now points to.
+pub fn stat_file(file: &std::fs::File) -> io::Result<Entry> {
+    statx(std::os::fd::AsRawFd::as_raw_fd(file), c"")
 }
 
 impl Drop for Dir {

@@ -236,8 +236,19 @@ impl Running {
 
     /// Waits for the container to end; returns hardinit's exit status.
     pub fn wait(&mut self, timeout: Duration) -> i32 {
-        let child = self.child.take().expect("waited once");
-        super::code(super::finish(child, timeout))
+        let mut child = self.child.take().expect("waited once");
+        match super::wait_until(timeout, || child.try_wait().unwrap()) {
+            Some(status) => super::code(status),
+            None => {
+                let _ = self.runc(&["kill", &self.container.id, "KILL"]);
+                let _ = child.wait();
+                panic!(
+                    "the container did not end within {timeout:?}; stdout: {}\nstderr: {}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+        }
     }
 
     pub fn stdout(&self) -> String {

@@ -15,6 +15,9 @@ count-sigint SECONDS OUT             write "ready" to OUT, count SIGINTs for SEC
 pty READY -- CMD...                  run CMD as a session leader on a new pseudo-terminal (as
                                      `docker run -it` does), type Ctrl-C once READY says "ready",
                                      pass on CMD's exit status.
+background OUT -- CMD...             as an interactive shell on a new pseudo-terminal, run CMD in a
+                                     background process group (`CMD &`) and write whether the shell
+                                     kept the terminal's foreground while CMD ran and after it ended.
 """
 import fcntl
 import pty
@@ -145,7 +148,9 @@ def count_sigint_report(received):
     return f"SIGINT={len(received)} foreground={int(foreground)}\n"
 
 
-def pty_run(ready, command):
+def on_new_terminal(become):
+    """Forks a session leader on a new pseudo-terminal that runs become() (which never returns);
+    returns its pid and the terminal's master end."""
     master, slave = pty.openpty()
     pid = os.fork()
     if pid == 0:
@@ -155,8 +160,24 @@ def pty_run(ready, command):
             os.dup2(slave, fd)
         os.close(master)
         os.close(slave)
-        os.execvp(command[0], command)
+        become()
     os.close(slave)
+    return pid, master
+
+
+def drain_and_wait(pid, master):
+    while True:
+        try:
+            if not os.read(master, 4096):
+                break
+        except OSError:  # EIO: every slave end closed
+            break
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) & 0xFF
+
+
+def pty_run(ready, command):
+    pid, master = on_new_terminal(lambda: os.execvp(command[0], command))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -167,14 +188,28 @@ def pty_run(ready, command):
             pass
         time.sleep(0.02)
     os.write(master, b"\x03")
-    while True:
+    return drain_and_wait(pid, master)
+
+
+def background(out, command):
+    def shell():
+        child = os.fork()
+        if child == 0:
+            os.setpgid(0, 0)
+            os.execvp(command[0], command)
         try:
-            if not os.read(master, 4096):
-                break
-        except OSError:  # EIO: every slave end closed
-            break
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) & 0xFF
+            os.setpgid(child, child)
+        except OSError:  # the child got there first
+            pass
+        time.sleep(0.5)
+        during = os.tcgetpgrp(0) == os.getpgrp()
+        os.waitpid(child, 0)
+        after = os.tcgetpgrp(0) == os.getpgrp()
+        with open(out, "w") as f:
+            f.write(f"during={int(during)} after={int(after)}\n")
+        os._exit(0)
+
+    return drain_and_wait(*on_new_terminal(shell))
 
 
 def main(argv):
@@ -189,6 +224,8 @@ def main(argv):
         return count_sigint(float(args[0]), args[1])
     if command == "pty":
         return pty_run(args[0], args[2:])
+    if command == "background":
+        return background(args[0], args[2:])
     print(f"unknown probe command {command}", file=sys.stderr)
     return 2
 
