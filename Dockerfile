@@ -5,7 +5,8 @@
 #   docker build --target openbao --build-arg OPENBAO_VERSION=2.7.2 -t openbao-hardinit .
 #
 # The final stages are FROM scratch and hold exactly image/manifest.<flavour>.txt: hardinit, the
-# server binary, CA certificates, /etc/passwd and /etc/group, the server's directories. No shell,
+# server binary, CA certificates, /etc/passwd and /etc/group, the server's directories, and
+# /bin/sh as a link to hardinit (which runs the Helm charts' scripts and nothing else). No shell,
 # no package manager, no interpreter. scripts/assemble-rootfs.sh makes that tree here and in the
 # tests (under runc), so what the tests run is what this file ships.
 ARG VAULT_VERSION=1.21.1

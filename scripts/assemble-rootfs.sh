@@ -27,6 +27,9 @@ install -d -m 0750 -o 100 -g 1000 "${root#/}/config" "${root#/}/file" "${root#/}
 install -d -m 0700 -o 100 -g 1000 "home/$user"
 install -m 0755 "$hardinit" usr/local/bin/hardinit
 ln -s hardinit usr/local/bin/docker-entrypoint.sh
+# The Helm charts and the Agent Injector run `/bin/sh -ec SCRIPT`: hardinit understands exactly
+# their scripts (README, "hardinit as /bin/sh"), so the image still has no shell.
+ln -s ../usr/local/bin/hardinit bin/sh
 install -m 0755 "$server" "${bin#/}"
 if [ "$flavour" = openbao ]; then
     ln -s bao usr/bin/vault  # as OpenBao's own image does

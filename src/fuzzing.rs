@@ -44,7 +44,7 @@ mod parsers {
     use crate::harden::hcl;
 
     const SEEDS: [&[u8]; 4] = [
-        include_bytes!("../tests/fixtures/helm/vault-helm-ha-raft.hcl"),
+        include_bytes!("../tests/fixtures/charts/vault-helm/ha-raft/config.hcl"),
         b"{\"disable_mlock\": true, \"listener\": [{\"tcp\": {\"address\": \"[::]:8200\"}}]}",
         b"root:x:0:0:root:/root:/bin/sh\nvault:x:100:1000:Vault:/home/vault:/sbin/nologin\n",
         b"root:x:0:\nvault:x:1000:vault,ops\n",
@@ -115,6 +115,63 @@ mod command_line {
             if let Err(e) = crate::cli::parse(args.clone()) {
                 assert!(!e.message.contains('\n'), "{args:?}: {:?}", e.message);
             }
+        }
+    }
+}
+
+mod shell {
+    use super::XorShift;
+
+    /// Every script the charts and the injector run.
+    fn seeds() -> Vec<String> {
+        let mut seeds = Vec::new();
+        for json in [
+            include_str!("../tests/fixtures/charts/vault-helm/ha-raft-zones/args.json"),
+            include_str!("../tests/fixtures/charts/vault-helm/ha-raft/args.json"),
+            include_str!("../tests/fixtures/charts/openbao-helm/standalone/args.json"),
+            include_str!("../tests/fixtures/charts/vault-helm/helm-test.json"),
+            include_str!("../tests/fixtures/charts/vault-helm/ha/prestop.json"),
+            include_str!("../tests/fixtures/charts/vault-helm/ha/readiness.json"),
+        ] {
+            let list: Vec<String> = serde_json::from_str(json).unwrap();
+            seeds.push(list.last().unwrap().clone());
+        }
+        seeds.push("echo ${VAULT_CONFIG?} | base64 -d > /home/vault/config.json && vault agent -config=/home/vault/config.json".into());
+        seeds.push("n=$(( (n + 1) * -2 % 7 ))".into());
+        seeds
+    }
+
+    const ALPHABET: &[u8] = b"$(){}[]|&;<>!'\"`\\#=*?~ \n\t-+%/0123456789abnxEOFifthendo\xc3\xa9";
+
+    /// `HARDINIT_FUZZ_ROUNDS` makes the run longer (the closing notes quote such a run).
+    fn rounds() -> usize {
+        std::env::var("HARDINIT_FUZZ_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20_000)
+    }
+
+    #[test]
+    fn the_sh_lexer_and_parser_never_panic_and_refusals_stay_one_line() {
+        let seeds = seeds();
+        let mut rng = XorShift(0xd1b5_4a32_d192_ed03);
+        for round in 0..rounds() {
+            let bytes = if round % 5 == 0 {
+                rng.bytes(ALPHABET, 120)
+            } else {
+                let seed = rng.below(seeds.len());
+                rng.mutate(seeds[seed].as_bytes(), ALPHABET)
+            };
+            let script = String::from_utf8_lossy(&bytes);
+            if let Err(refusal) = crate::sh::check_script(&script) {
+                assert!(!refusal.contains('\n'), "{script:?}: {refusal:?}");
+            }
+        }
+        // Depth: nesting that a recursive parser would follow to a stack overflow.
+        for deep in [
+            "if true; then ".repeat(5_000),
+            "while true; do ".repeat(5_000),
+            format!("echo $(({}1{}))", "(".repeat(100_000), ")".repeat(100_000)),
+            "! ".repeat(100_000),
+        ] {
+            assert!(crate::sh::check_script(&deep).is_err(), "{}", &deep[..40]);
         }
     }
 }

@@ -15,6 +15,7 @@ mod fuzzing;
 mod harden;
 mod log;
 mod procfs;
+mod sh;
 mod signals;
 mod spawn;
 mod supervise;
@@ -33,6 +34,15 @@ fn main_with_args(args: Vec<OsString>) -> i32 {
         error!("internal error, please report it: {panic}");
         sys::process::exit_now(error::ExitCode::Internal as i32);
     }));
+    // Installed as /bin/sh: run the script; its last command may hand over to hardinit itself.
+    let args = if sh::is_called_as_sh(&args) {
+        match sh::main(args) {
+            sh::Outcome::Exit(status) => return status,
+            sh::Outcome::Become(argv) => argv,
+        }
+    } else {
+        args
+    };
     match run(args) {
         Ok(status) => status,
         Err(fatal) => {

@@ -24,6 +24,25 @@ pub fn command_of(pid: i32) -> Option<String> {
     fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_string())
 }
 
+/// The processes `name` stands for, as pidof(8) finds them: the base name of argv[0] or the
+/// command name (which the kernel cuts at 15 bytes) is `name`; zombies excluded.
+pub fn pids_named(name: &str, own: i32) -> Vec<i32> {
+    let comm_name: String = name.chars().take(15).collect();
+    let mut found: Vec<i32> = all_except(own)
+        .into_iter()
+        .filter(|pid| {
+            let argv0 = fs::read(format!("/proc/{pid}/cmdline")).ok().and_then(|c| {
+                let first = c.split(|b| *b == 0).next()?.to_vec();
+                String::from_utf8(first).ok()
+            });
+            let by_argv0 = argv0.as_deref().and_then(|a| a.rsplit('/').next()).is_some_and(|base| base == name);
+            (by_argv0 || command_of(*pid).is_some_and(|c| c == comm_name)) && state_of(*pid).is_some_and(|s| s != 'Z')
+        })
+        .collect();
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    found
+}
+
 /// The state letter of /proc/<pid>/stat (`R`, `S`, `T` for stopped...), if the process exists.
 pub fn state_of(pid: i32) -> Option<char> {
     stat_field(pid, 0)?.chars().next()

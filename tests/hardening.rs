@@ -16,7 +16,7 @@ const CONFIG: &str = "/vault/config/extraconfig-from-values.hcl";
 /// The vault-helm standalone config as the chart renders it (disable_mlock = true appended), with
 /// only what OpenBao 2.7 cannot run swapped: file storage becomes inmem, the listener a free port.
 fn chart_config(port: u16) -> String {
-    include_str!("fixtures/helm/vault-helm-standalone.hcl")
+    include_str!("fixtures/charts/vault-helm/standalone/config.hcl")
         .replace("storage \"file\" {\n  path = \"/vault/data\"\n}", "storage \"inmem\" {}")
         .replace("address = \"[::]:8200\"", &format!("address = \"127.0.0.1:{port}\""))
         .replace("cluster_address = \"[::]:8201\"", &format!("cluster_address = \"127.0.0.1:{}\"", free_port()))

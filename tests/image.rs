@@ -14,7 +14,7 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(60);
 
 #[test]
-fn the_image_has_no_shell_no_interpreter_no_setid_file_and_only_its_manifest() {
+fn the_image_has_no_shell_but_hardinit_as_sh_no_interpreter_no_setid_file_and_only_its_manifest() {
     if !privileged(false) {
         return;
     }
@@ -40,9 +40,15 @@ fn the_image_has_no_shell_no_interpreter_no_setid_file_and_only_its_manifest() {
                 let path = entry.unwrap().path();
                 let meta = std::fs::symlink_metadata(&path).unwrap();
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                // /bin/sh is hardinit itself (for the Helm charts' scripts), nothing else.
+                if name == "sh" {
+                    assert_eq!(std::fs::read_link(&path).unwrap(), Path::new("../usr/local/bin/hardinit"), "{flavour}");
+                    listed.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned());
+                    continue;
+                }
                 for forbidden in [
-                    "sh", "bash", "ash", "dash", "zsh", "busybox", "python", "python3", "perl", "apt", "dpkg", "apk",
-                    "su", "sudo",
+                    "bash", "ash", "dash", "zsh", "busybox", "python", "python3", "perl", "apt", "dpkg", "apk", "su",
+                    "sudo",
                 ] {
                     assert_ne!(name, forbidden, "{} in the {flavour} image", path.display());
                 }

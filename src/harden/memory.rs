@@ -387,7 +387,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("extraconfig-from-values.hcl"),
-            include_str!("../../tests/fixtures/helm/vault-helm-ha-raft.hcl"),
+            include_str!("../../tests/fixtures/charts/vault-helm/ha-raft/config.hcl"),
         )
         .unwrap();
         std::fs::write(dir.join("ignored.txt"), "disable_mlock = false").unwrap();

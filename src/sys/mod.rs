@@ -4,6 +4,7 @@
 //! turns the C convention (`-1` and `errno`) into `io::Result`. Policy lives above this module, in
 //! safe Rust. Every `unsafe` block carries a `// SAFETY:` line that says why it holds.
 
+pub mod env;
 pub mod fs;
 pub mod net;
 pub mod privilege;

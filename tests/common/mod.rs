@@ -17,6 +17,17 @@ pub fn hardinit() -> &'static str {
     PATH.get_or_init(|| stage(&static_hardinit(), "hardinit", 0o755).to_string_lossy().into_owned())
 }
 
+/// hardinit as `sh`: a link named sh to the staged binary, as the image's /bin/sh is.
+pub fn sh() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let link = Path::new(hardinit()).with_file_name("sh");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("hardinit", &link).unwrap();
+        link.to_string_lossy().into_owned()
+    })
+}
+
 /// A copy of `source`, mode `mode`, in a folder of this test run that every user can traverse:
 /// the tests run servers (and hardinit itself, in places) as an unprivileged user, and a clone in
 /// a root newcomer's $HOME (mode 0700) is out of that user's reach.

@@ -221,6 +221,19 @@ impl Running {
             .unwrap_or_else(|| panic!("hardinit started no server; stderr: {}", self.stderr()))
     }
 
+    /// `runc exec` (`kubectl exec`, an exec probe, a lifecycle hook): `args` run in the container
+    /// with its user, environment and security settings; returns their exit status and output.
+    pub fn exec(&self, args: &[&str]) -> std::process::Output {
+        Command::new("runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(["exec", &self.container.id])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("runc exec")
+    }
+
     /// `runc kill`: the signal reaches hardinit from outside the container, as from Docker or the kubelet.
     pub fn kill(&self, signal: &str) {
         let out = self.runc(&["kill", &self.container.id, signal]);
@@ -394,6 +407,13 @@ impl Container {
         self.config["root"]["readonly"] = json!(true);
         let tmp = json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]});
         self.config["mounts"].as_array_mut().unwrap().push(tmp);
+        self
+    }
+
+    /// A read-only bind mount (a Kubernetes ConfigMap volume).
+    pub fn read_only_volume(&mut self, host: &std::path::Path, destination: &str) -> &mut Self {
+        let mount = json!({"destination": destination, "type": "bind", "source": host, "options": ["rbind", "ro"]});
+        self.config["mounts"].as_array_mut().unwrap().push(mount);
         self
     }
 

@@ -1,0 +1,87 @@
+//! `base64 -d`: standard alphabet, `=` padding, whitespace ignored; how the Agent Injector hands
+//! its configuration to the agent. Bad input is one line and status 1, and nothing is written
+//! (a `> FILE` redirection writes only after success).
+
+use super::{Io, files, options};
+use std::io::Read;
+
+pub fn run(args: &[String], io: &mut Io) -> i32 {
+    match options(args, "d") {
+        Ok((letters, [])) if letters.contains(&'d') => {}
+        Ok(_) => return io.fail("base64", 2, "only decoding the standard input (base64 -d) is supported"),
+        Err(e) => return io.fail("base64", 2, e),
+    }
+    let mut input = Vec::new();
+    if let Err(e) = io.stdin.take(files::MAX_FILE + 1).read_to_end(&mut input) {
+        return io.fail("base64", 1, e);
+    }
+    if input.len() as u64 > files::MAX_FILE {
+        return io.fail("base64", 1, format!("input larger than {} MiB", files::MAX_FILE >> 20));
+    }
+    match decode(&input) {
+        Ok(bytes) => match io.out.write_all(&bytes) {
+            Ok(()) => 0,
+            Err(e) => io.fail("base64", 1, e),
+        },
+        Err(e) => io.fail("base64", 1, e),
+    }
+}
+
+fn value(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    } as u32)
+}
+
+pub fn decode(input: &[u8]) -> Result<Vec<u8>, String> {
+    let symbols: Vec<u8> = input.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    let padding = symbols.iter().rev().take_while(|c| **c == b'=').count();
+    let data = &symbols[..symbols.len() - padding];
+    let complete = padding == 0 || (padding <= 2 && symbols.len().is_multiple_of(4));
+    if !complete || data.len() % 4 == 1 {
+        return Err("invalid input (bad length or padding)".into());
+    }
+    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
+    for chunk in data.chunks(4) {
+        let mut bits = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            let v = value(*c).ok_or_else(|| format!("invalid input (byte {:?})", *c as char))?;
+            bits |= v << (18 - 6 * i);
+        }
+        let bytes = [(bits >> 16) as u8, (bits >> 8) as u8, bits as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::run_builtin;
+    use super::*;
+
+    #[test]
+    fn decodes_what_encoders_write() {
+        assert_eq!(decode(b"eyJhIjogMX0=").unwrap(), b"{\"a\": 1}");
+        assert_eq!(decode(b"YQ==\n").unwrap(), b"a");
+        assert_eq!(decode(b"YWI=").unwrap(), b"ab");
+        assert_eq!(decode(b"YWJj").unwrap(), b"abc");
+        assert_eq!(decode(b"YW\nJj\n").unwrap(), b"abc");
+        assert_eq!(decode(b"").unwrap(), b"");
+        assert_eq!(decode(b"YWI").unwrap(), b"ab", "unpadded");
+    }
+
+    #[test]
+    fn bad_input_is_status_1() {
+        for bad in [&b"Y"[..], b"YQ=", b"YQ===", b"Y!==", b"YQ==YQ==", b"====", b"a-b_"] {
+            let (status, out, err) = run_builtin("base64", &["-d"], bad);
+            assert_eq!((status, out.as_str()), (1, ""), "{bad:?}");
+            assert_eq!(err.lines().count(), 1);
+        }
+        assert_eq!(run_builtin("base64", &[], b"").0, 2, "encoding is not supported");
+    }
+}

@@ -1,0 +1,181 @@
+//! hardinit as the image's `/bin/sh`: just enough of a shell for the scripts the official Vault
+//! and OpenBao Helm charts and the Vault Agent Injector run (`sh -c SCRIPT`, `sh -ec SCRIPT`), and
+//! nothing more. A real lexer and parser read a documented subset of POSIX sh; anything outside
+//! it is refused, with its line and column, before the first command runs. Built-ins run in
+//! process; the only programs a script can start are the server (`vault`, `bao`) and the
+//! entrypoint (`docker-entrypoint.sh`). When PID 1 runs the script and its last command is one of
+//! them, hardinit goes on as the entrypoint and supervisor itself: no shell stays as PID 1.
+//!
+//! lexer → parser (with every program resolved) → runner; built-ins in `builtins/`.
+
+mod arith;
+pub mod builtins;
+mod expand;
+mod lexer;
+mod parser;
+mod runner;
+
+use parser::Program;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The exit status of a refused script, an unknown option or an interactive start, as sh gives
+/// for a syntax error.
+pub const REFUSED: i32 = 2;
+
+/// What follows the shell.
+pub enum Outcome {
+    Exit(i32),
+    /// Go on as hardinit with these arguments (argv[0] first).
+    Become(Vec<OsString>),
+}
+
+/// Something outside the subset, where it starts.
+#[derive(Debug)]
+pub struct Refusal {
+    pub pos: lexer::Pos,
+    pub message: String,
+}
+
+const NO_SHELL: &str = "this image has no shell: /bin/sh is hardinit, which runs only `sh -c SCRIPT` for the Helm charts and the Agent Injector; run the server's commands directly, e.g. `kubectl exec POD -- vault status` (or `bao status`)";
+
+/// A message on one line whatever it quotes: control characters (a newline in a file name or a
+/// script's word) are written as escapes.
+pub fn one_line(message: &str) -> String {
+    message.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+/// `sh: message` on stderr.
+pub fn say(message: impl std::fmt::Display) {
+    let line = one_line(&message.to_string());
+    let _ = crate::sys::process::write_all(2, format!("sh: {line}\n").as_bytes());
+}
+
+/// Whether argv[0] asks for this personality.
+pub fn is_called_as_sh(args: &[OsString]) -> bool {
+    args.first().and_then(|a| Path::new(a).file_name()).is_some_and(|name| name == "sh")
+}
+
+/// `sh [-e] -c SCRIPT [NAME [ARGS...]]`.
+pub fn main(args: Vec<OsString>) -> Outcome {
+    let mut rest = args.into_iter().skip(1);
+    let mut errexit = false;
+    let mut command_string = false;
+    let script = loop {
+        let Some(arg) = rest.next() else {
+            say(if command_string { "-c: a script is required".to_string() } else { NO_SHELL.to_string() });
+            return Outcome::Exit(REFUSED);
+        };
+        let text = arg.to_string_lossy();
+        match text.strip_prefix('-') {
+            Some(letters)
+                if !command_string && !letters.is_empty() && letters.chars().all(|c| c == 'e' || c == 'c') =>
+            {
+                errexit |= letters.contains('e');
+                command_string |= letters.contains('c');
+            }
+            Some(letters) if !command_string => {
+                say(format!("-{letters}: not supported (hardinit's sh takes -c SCRIPT and -e only)"));
+                return Outcome::Exit(REFUSED);
+            }
+            _ if !command_string => {
+                say(format!("{text}: script files are not run (hardinit's sh takes -c SCRIPT only)"));
+                return Outcome::Exit(REFUSED);
+            }
+            _ => break arg,
+        }
+    };
+    let Ok(script) = script.into_string() else {
+        say("the script is not UTF-8 text");
+        return Outcome::Exit(REFUSED);
+    };
+    let mut positional: Vec<String> = rest.map(|a| a.to_string_lossy().into_owned()).collect();
+    if positional.is_empty() {
+        positional.push("sh".into());
+    }
+    let tree = match lexer::tokens(&script).and_then(|tokens| parser::parse(tokens, &resolve)) {
+        Ok(tree) => tree,
+        Err(refusal) => {
+            say(format!(
+                "line {}, column {}: refused: {} (hardinit's sh runs a documented subset of sh: see its README)",
+                refusal.pos.line, refusal.pos.column, refusal.message
+            ));
+            return Outcome::Exit(REFUSED);
+        }
+    };
+    match runner::Shell::new(positional, errexit).run(&tree) {
+        runner::Flow::Become(argv) => Outcome::Become(argv),
+        runner::Flow::Exit(status) | runner::Flow::Normal(status) => Outcome::Exit(status),
+        runner::Flow::Break => Outcome::Exit(0),
+    }
+}
+
+/// Lexes and parses `script` as `sh -c` would, running nothing.
+#[cfg(test)]
+pub fn check_script(script: &str) -> Result<(), String> {
+    let parsed = lexer::tokens(script).and_then(|tokens| parser::parse(tokens, &resolve));
+    parsed.map(drop).map_err(|refusal| one_line(&refusal.message))
+}
+
+/// The programs a script may start, by the name it uses.
+const PROGRAMS: [&str; 3] = ["vault", "bao", "docker-entrypoint.sh"];
+
+/// `name` looked up in PATH (the default PATH when it is unset).
+fn in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+/// What a command name stands for; a refusal says why not.
+fn resolve(name: &str) -> Result<Program, String> {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let builtin = || builtins::NAMES.iter().find(|n| **n == base).copied();
+    let refused = || {
+        format!(
+            "`{name}`: not a built-in, the server (vault, bao) or the entrypoint (docker-entrypoint.sh): hardinit's sh starts no other program"
+        )
+    };
+    if name == "exit" {
+        return Ok(Program::Exit);
+    }
+    if !name.contains('/') {
+        if let Some(builtin) = builtin() {
+            return Ok(Program::Builtin(builtin));
+        }
+        if PROGRAMS.contains(&name) {
+            return Ok(Program::External { path: in_path(name), name: name.into(), entrypoint: name == PROGRAMS[2] });
+        }
+        return Err(refused());
+    }
+    if !name.starts_with('/') {
+        return Err(format!("`{name}`: a relative path (only names and absolute paths)"));
+    }
+    let named_program = PROGRAMS.contains(&base);
+    match std::fs::symlink_metadata(name) {
+        // The file exists: it must be the very program its name stands for.
+        Ok(_) if named_program => {
+            let found = in_path(base);
+            let same = found.as_ref().and_then(|f| f.canonicalize().ok()) == Path::new(name).canonicalize().ok();
+            if same {
+                Ok(Program::External {
+                    path: Some(PathBuf::from(name)),
+                    name: base.into(),
+                    entrypoint: base == PROGRAMS[2],
+                })
+            } else {
+                Err(format!("`{name}` is not the {base} found in PATH"))
+            }
+        }
+        Ok(_) => Err(refused()),
+        // An absolute path that the image does not have, naming a built-in or the server (the
+        // injector's preStop runs /bin/sleep and /bin/vault): what the name stands for.
+        Err(_) => match builtin().filter(|b| !matches!(*b, "exit" | "break")) {
+            Some(builtin) => Ok(Program::Builtin(builtin)),
+            None if named_program => {
+                Ok(Program::External { path: in_path(base), name: base.into(), entrypoint: base == PROGRAMS[2] })
+            }
+            None => Err(refused()),
+        },
+    }
+}
