@@ -13,5 +13,11 @@ python3 scripts/check-dockerfile.py Dockerfile
 HARDINIT_STATIC_BIN=$(bash scripts/build-static.sh)
 HARDINIT_BAO_BIN=$(bash scripts/fetch-openbao.sh)
 export HARDINIT_STATIC_BIN HARDINIT_BAO_BIN
-echo "static binary: $HARDINIT_STATIC_BIN ($(stat -c %s "$HARDINIT_STATIC_BIN") bytes)"
+size=$(stat -c %s "$HARDINIT_STATIC_BIN")
+echo "static binary: $HARDINIT_STATIC_BIN ($size bytes)"
+# The budget every dependency has to fit in.
+if [ "$size" -gt 1572864 ]; then
+    echo "the static binary is $size bytes, over the 1.5 MiB budget" >&2
+    exit 1
+fi
 cargo test --locked -- --test-threads "${HARDINIT_TEST_THREADS:-4}"
