@@ -224,14 +224,17 @@ impl Running {
     /// `runc exec` (`kubectl exec`, an exec probe, a lifecycle hook): `args` run in the container
     /// with its user, environment and security settings; returns their exit status and output.
     pub fn exec(&self, args: &[&str]) -> std::process::Output {
-        Command::new("runc")
-            .arg("--root")
-            .arg(&self.root)
-            .args(["exec", &self.container.id])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("runc exec")
+        self.exec_with(&[], args)
+    }
+
+    /// [`Running::exec`] with extra environment variables (`runc exec --env`).
+    pub fn exec_with(&self, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+        let mut command = Command::new("runc");
+        command.arg("--root").arg(&self.root).arg("exec");
+        for (name, value) in env {
+            command.arg("--env").arg(format!("{name}={value}"));
+        }
+        command.arg(&self.container.id).args(args).stdin(Stdio::null()).output().expect("runc exec")
     }
 
     /// `runc kill`: the signal reaches hardinit from outside the container, as from Docker or the kubelet.
@@ -407,6 +410,14 @@ impl Container {
         self.config["root"]["readonly"] = json!(true);
         let tmp = json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]});
         self.config["mounts"].as_array_mut().unwrap().push(tmp);
+        self
+    }
+
+    /// Joins the network namespace of process `pid` (containers of one pod share one).
+    pub fn join_network_of(&mut self, pid: i32) -> &mut Self {
+        let namespaces = self.config["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|n| n["type"] != "network");
+        namespaces.push(json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}));
         self
     }
 
