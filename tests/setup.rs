@@ -49,7 +49,9 @@ fn a_missing_tool_is_found_and_nothing_is_installed_when_all_is_there() {
     assert_eq!(setup(&all, &[]), (0, "setup: nothing to install\n".into()));
     assert!(!dir.path("apt-get-ran").exists(), "nothing installed when all is there");
 
-    for (hidden, package) in [("runc", "runc"), ("busybox", "busybox-static"), ("catatonit", "catatonit"), ("setpriv", "util-linux")] {
+    for (hidden, package) in
+        [("runc", "runc"), ("busybox", "busybox-static"), ("catatonit", "catatonit"), ("setpriv", "util-linux")]
+    {
         let dir = Scratch::new("setup-hidden");
         let path = path_without(&dir, &[hidden]);
         let (status, output) = setup(&path, &["--dry-run"]);
