@@ -27,6 +27,11 @@ pub struct Options {
     pub rewrites: Rewrites,
     pub grace: Duration,
     pub keep_fds: bool,
+    /// `--reload-on-change`: files (or `auto`) whose change sends the server SIGHUP.
+    pub reload_on_change: Vec<String>,
+    pub reload_debounce: Duration,
+    /// `--term-delay`: how long a SIGTERM waits before it is forwarded.
+    pub term_delay: Duration,
     pub hardening: Settings,
     /// `--entrypoint`: apply the official docker-entrypoint.sh contract first.
     pub entrypoint: Option<Entrypoint>,
@@ -78,6 +83,9 @@ fn command() -> Command {
         .arg(Arg::new("forward-to").long("forward-to").env("HARDINIT_FORWARD_TO").value_name("TARGET").value_parser(["server", "group"]).default_value("server").help("Send signals to the server process, or to its whole process group"))
         .arg(Arg::new("rewrite").long("rewrite").env("HARDINIT_REWRITE").value_name("SRC:DST").action(ArgAction::Append).value_delimiter(',').help("Deliver signal SRC as DST (DST 0 drops it); repeatable, comma-separated in the environment"))
         .arg(Arg::new("grace").long("grace").env("HARDINIT_GRACE").value_name("DURATION").default_value("5s").help("After the server exits, how long leftover processes get between SIGTERM and SIGKILL (e.g. 5s, 500ms)"))
+        .arg(Arg::new("reload-on-change").long("reload-on-change").env("HARDINIT_RELOAD_ON_CHANGE").value_name("PATH").action(ArgAction::Append).value_delimiter(',').help("Send the server SIGHUP when this file's content changes (repeatable; `auto`: the listeners' TLS files from the server's config)"))
+        .arg(Arg::new("reload-debounce").long("reload-debounce").env("HARDINIT_RELOAD_DEBOUNCE").value_name("DURATION").default_value("2s").help("How long changes must settle before the SIGHUP"))
+        .arg(Arg::new("term-delay").long("term-delay").env("HARDINIT_TERM_DELAY").value_name("DURATION").default_value("0s").help("Keep the server serving this long after SIGTERM before forwarding it (a second SIGTERM or a SIGINT forwards at once)"))
         .arg(Arg::new("keep-fds").long("keep-fds").env("HARDINIT_KEEP_FDS").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).help("Pass inherited file descriptors 3 and up to the server (closed by default)"))
         .arg(Arg::new("user").long("user").env("HARDINIT_USER").value_name("USER").global(true).help("Run the server as NAME, UID, NAME:GROUP or UID:GID from /etc/passwd and /etc/group [default: vault, or openbao]"))
         .arg(Arg::new("allow-root").long("allow-root").env("HARDINIT_ALLOW_ROOT").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).global(true).help("Allow the server to run as uid 0 or gid 0 (refused by default)"))
@@ -133,6 +141,27 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
     if grace > MAX_GRACE {
         return Err(Fatal::usage(format!("--grace {grace_text:?}: longer than the limit of 24h")));
     }
+    let duration = |name: &str, limit: Duration| -> Result<Duration, Fatal> {
+        let text = matches.get_one::<String>(name).expect("has a default");
+        let parsed = parse_duration(text)
+            .ok_or_else(|| Fatal::usage(format!("--{name} {text:?}: expected a duration such as 5s, 500ms or 2m")))?;
+        if parsed > limit {
+            return Err(Fatal::usage(format!("--{name} {text:?}: longer than the limit of {}s", limit.as_secs())));
+        }
+        Ok(parsed)
+    };
+    let reload_debounce = duration("reload-debounce", Duration::from_secs(3600))?;
+    let term_delay = duration("term-delay", MAX_GRACE)?;
+    let reload_on_change: Vec<String> = matches
+        .get_many::<String>("reload-on-change")
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect();
+    if let Some(relative) = reload_on_change.iter().find(|p| *p != "auto" && !p.starts_with('/')) {
+        return Err(Fatal::usage(format!("--reload-on-change {relative:?}: an absolute path, or auto")));
+    }
     let log_level = if matches.get_flag("quiet") {
         Level::Error
     } else if matches.get_flag("verbose") {
@@ -173,6 +202,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         rewrites,
         grace,
         keep_fds: matches.get_flag("keep-fds"),
+        reload_on_change,
+        reload_debounce,
+        term_delay,
         hardening,
         entrypoint,
     };

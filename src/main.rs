@@ -15,6 +15,7 @@ mod fuzzing;
 mod harden;
 mod log;
 mod procfs;
+mod reload;
 mod sh;
 mod signals;
 mod spawn;
@@ -104,6 +105,12 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         return Ok(128 + signal);
     }
 
+    // Live operations: read (as the server's user) what to watch before the server starts.
+    let reloader = watch_for_reload(&options)?;
+    if !options.term_delay.is_zero() {
+        info!("a SIGTERM reaches the server {:?} after it arrives (--term-delay)", options.term_delay);
+    }
+
     // Spawn, supervise, exit with the server's status.
     let session = Session::detect();
     let server = spawn_server(&options, server_path, &environment, &inherited, session)?;
@@ -116,11 +123,39 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         session,
         is_namespace_init,
         own_pid: sys::process::getpid(),
+        term_delay: options.term_delay,
     };
-    Ok(match supervisor.run()? {
+    Ok(match supervisor.run(reloader)? {
         Ended::Exited(code) => code,
         Ended::Killed(signal) => 128 + signal,
     })
+}
+
+/// `--reload-on-change`: the files named, `auto` standing for the listeners' TLS files.
+fn watch_for_reload(options: &Options) -> Result<Option<reload::Reloader>, Fatal> {
+    if options.reload_on_change.is_empty() {
+        return Ok(None);
+    }
+    let mut paths = Vec::new();
+    for spec in &options.reload_on_change {
+        if spec == "auto" {
+            let found = reload::tls_files_of(&options.command[1..])?;
+            if found.is_empty() {
+                warn!("--reload-on-change auto: the server's listeners name no TLS file; nothing to watch for them");
+            }
+            paths.extend(found);
+        } else {
+            paths.push(std::path::PathBuf::from(spec));
+        }
+    }
+    paths.dedup();
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let reloader = reload::Reloader::new(paths, options.reload_debounce)?;
+    let shown: Vec<String> = reloader.paths().map(|p| p.display().to_string()).collect();
+    info!("watching {}: SIGHUP to the server {:?} after a change settles", shown.join(", "), options.reload_debounce);
+    Ok(Some(reloader))
 }
 
 /// Directories the entrypoint gives to the server's user, and that user.

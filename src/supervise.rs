@@ -12,6 +12,7 @@
 
 use crate::cli::ForwardTo;
 use crate::error::Fatal;
+use crate::reload::Reloader;
 use crate::signals::{self, Rewrites};
 use crate::spawn::Session;
 use crate::sys::process::{self, Ended};
@@ -31,6 +32,8 @@ pub struct Supervisor<'a> {
     pub is_namespace_init: bool,
     /// Our own pid, to recognise signals we caused ourselves.
     pub own_pid: i32,
+    /// `--term-delay`: how long a SIGTERM waits before it is forwarded.
+    pub term_delay: Duration,
 }
 
 /// How often a backlog is retried while the server's signal queue is full.
@@ -118,25 +121,66 @@ const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 impl Supervisor<'_> {
     /// Runs until the server has ended and every other child is gone (or cannot be). Returns the
     /// server's end.
-    pub fn run(&self) -> Result<Ended, Fatal> {
+    pub fn run(&self, mut reloader: Option<Reloader>) -> Result<Ended, Fatal> {
         let waited = signals::waited_set();
         let mut backlog = Backlog::default();
+        // A SIGTERM held back by --term-delay, and when it is due.
+        let mut delayed: Option<(SigInfo, Instant)> = None;
         let ended = loop {
-            let timeout = if backlog.is_empty() { None } else { Some(RETRY_EVERY) };
+            // No timer unless something is waiting: an idle hardinit never wakes up.
+            let timeout = [
+                (!backlog.is_empty()).then_some(RETRY_EVERY),
+                reloader.as_ref().and_then(Reloader::time_left),
+                delayed.map(|(_, due)| due.saturating_duration_since(Instant::now())),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             match wait(&waited, timeout)? {
                 Some(info) if info.signal == libc::SIGCHLD => {
                     if let Some(ended) = self.reap_all() {
                         break ended;
                     }
                 }
-                // Order within one signal number: behind those already waiting.
-                Some(info) if backlog.holds(info.signal) => backlog.push(info),
-                Some(info) => {
-                    if let Delivery::Retry = self.forward(&info) {
-                        backlog.push(info);
+                Some(info) if reloader.is_some() && Reloader::is_notification(&info) => {
+                    reloader.as_mut().map(Reloader::on_notification);
+                }
+                Some(info)
+                    if info.signal == libc::SIGTERM
+                        && !self.term_delay.is_zero()
+                        && delayed.is_none()
+                        && !self.is_own(&info) =>
+                {
+                    info!(
+                        "SIGTERM: the server keeps serving for {:?} before it gets it (--term-delay)",
+                        self.term_delay
+                    );
+                    delayed = Some((info, Instant::now() + self.term_delay));
+                }
+                // A second SIGTERM, or a SIGINT, means now.
+                Some(info) if delayed.is_some() && [libc::SIGTERM, libc::SIGINT].contains(&info.signal) => {
+                    info!("{} during --term-delay: forwarding SIGTERM now", signals::name(info.signal));
+                    if let Some((term, _)) = delayed.take() {
+                        self.deliver(term, &mut backlog);
+                    }
+                    if info.signal == libc::SIGINT {
+                        self.deliver(info, &mut backlog);
                     }
                 }
+                Some(info) => self.deliver(info, &mut backlog),
                 None => {}
+            }
+            if delayed.is_some_and(|(_, due)| Instant::now() >= due) {
+                if let Some((term, _)) = delayed.take() {
+                    debug!("--term-delay over: forwarding SIGTERM");
+                    self.deliver(term, &mut backlog);
+                }
+            }
+            if let Some(reloader) = reloader.as_mut() {
+                let changed = reloader.settle();
+                if !changed.is_empty() {
+                    self.reload(&changed);
+                }
             }
             if !backlog.is_empty() {
                 backlog.retry(self);
@@ -152,6 +196,31 @@ impl Supervisor<'_> {
         }
         self.drain(&waited)?;
         Ok(ended)
+    }
+
+    /// Forwards `info`, or queues it behind those of its number already waiting.
+    fn deliver(&self, info: SigInfo, backlog: &mut Backlog) {
+        // Order within one signal number: behind those already waiting.
+        if backlog.holds(info.signal) {
+            backlog.push(info);
+        } else if let Delivery::Retry = self.forward(&info) {
+            backlog.push(info);
+        }
+    }
+
+    /// A signal hardinit sent itself.
+    fn is_own(&self, info: &SigInfo) -> bool {
+        info.code == libc::SI_USER && info.sender_pid == self.own_pid
+    }
+
+    /// --reload-on-change: `changed` files have new content; SIGHUP makes the server read them.
+    fn reload(&self, changed: &[std::path::PathBuf]) {
+        let shown: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        let target = if self.forward_to == ForwardTo::Group { -self.server } else { self.server };
+        match signal::kill(target, libc::SIGHUP) {
+            Ok(()) => info!("{} changed: sent SIGHUP to the server (--reload-on-change)", shown.join(", ")),
+            Err(e) => warn!("{} changed, but SIGHUP to the server failed: {e}", shown.join(", ")),
+        }
     }
 
     /// waitpid(-1, WNOHANG) until nothing is left to collect (SIGCHLD coalesces: one signal may
@@ -172,7 +241,7 @@ impl Supervisor<'_> {
         // A signal hardinit caused itself (SIGPIPE from a log write to a closed stderr) is not the
         // server's business, and forwarding or logging it would cause the next one: drop it
         // silently (dumb-init #136 is the same trap).
-        if info.code == libc::SI_USER && info.sender_pid == self.own_pid {
+        if self.is_own(info) {
             return Delivery::Done;
         }
         let name = signals::name(info.signal);

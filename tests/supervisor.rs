@@ -442,8 +442,17 @@ fn the_server_gets_umask_077_and_history_off_unless_told_otherwise() {
 #[test]
 fn an_idle_hardinit_never_wakes_up() {
     // No polling timer: while nothing happens, hardinit sleeps in sigwaitinfo and the kernel
-    // counts no context switch for it.
-    let child = command(hardinit()).args(["--", "sleep", "3"]).spawn().unwrap();
+    // counts no context switch for it; also with a --reload-on-change watch and a --term-delay.
+    let dir = Scratch::new("idle");
+    std::fs::write(dir.path("watched"), "x").unwrap();
+    let watched = dir.path("watched");
+    for flags in [&[][..], &["--reload-on-change", watched.to_str().unwrap(), "--term-delay", "5s"]] {
+        assert_idle(flags);
+    }
+}
+
+fn assert_idle(flags: &[&str]) {
+    let child = command(hardinit()).args(flags).args(["--", "sleep", "3"]).spawn().unwrap();
     let pid = child.id().to_string();
     let switches = || {
         let voluntary = status_field(&pid, "voluntary_ctxt_switches").unwrap_or_default();
@@ -455,7 +464,7 @@ fn an_idle_hardinit_never_wakes_up() {
     let before = switches();
     std::thread::sleep(Duration::from_millis(1500));
     let after = switches();
-    assert_eq!(before, after, "hardinit woke up while idle");
+    assert_eq!(before, after, "hardinit woke up while idle ({flags:?})");
     assert_eq!(code(finish(child, LONG)), 0);
 }
 

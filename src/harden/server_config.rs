@@ -118,6 +118,46 @@ fn at(path: &Path, message: impl std::fmt::Display) -> ConfigError {
     ConfigError { message: format!("{}: {message}", path.display()) }
 }
 
+/// The TLS files the listeners name (`tls_cert_file`, `tls_key_file`, `tls_client_ca_file`), in
+/// the order they appear: what a certificate rotation replaces, and the server reloads on SIGHUP.
+pub fn listener_tls_files(files: &[ConfigFile]) -> Vec<PathBuf> {
+    const KEYS: [&str; 3] = ["tls_cert_file", "tls_key_file", "tls_client_ca_file"];
+    fn walk(value: &Value, found: &mut Vec<PathBuf>) {
+        match value {
+            Value::Object(items) => {
+                for item in items {
+                    let named = item.keys.last().is_some_and(|k| KEYS.iter().any(|n| hcl::key_matches(k, n)));
+                    match &item.value {
+                        Value::Literal(Literal::Str(path) | Literal::Heredoc(path)) if named && !path.is_empty() => {
+                            let path = PathBuf::from(path);
+                            if !found.contains(&path) {
+                                found.push(path);
+                            }
+                        }
+                        other => walk(other, found),
+                    }
+                }
+            }
+            Value::List(values) => values.iter().for_each(|v| walk(v, found)),
+            Value::Literal(_) => {}
+        }
+    }
+    let mut found = Vec::new();
+    for file in files {
+        for item in file.items.iter().filter(|i| i.keys.first().is_some_and(|k| hcl::key_matches(k, "listener"))) {
+            walk(
+                &Value::Object(vec![Item {
+                    keys: item.keys[1..].to_vec(),
+                    value: item.value.clone(),
+                    line: item.line,
+                }]),
+                &mut found,
+            );
+        }
+    }
+    found
+}
+
 /// Files a `-config` path stands for, as the server lists them: the file itself, or the
 /// directory's entries that are not directories (a symlink is read through), whose name ends in
 /// `.hcl` or `.json` (`.hcl` itself included), and that are not editor leftovers (`*~`, `.#*`,
@@ -331,6 +371,17 @@ mod tests {
 
     fn file(text: &str) -> ConfigFile {
         ConfigFile { path: "/c/a.hcl".into(), items: hcl::parse(text.as_bytes()).unwrap() }
+    }
+
+    #[test]
+    fn the_listeners_tls_files_in_hcl_and_json() {
+        let hcl = file(
+            "listener \"tcp\" {\n  address = \"[::]:8200\"\n  tls_cert_file = \"/tls/tls.crt\"\n  TLS_KEY_FILE = \"/tls/tls.key\"\n}\nlistener \"tcp\" {\n  tls_client_ca_file = \"/tls/ca.crt\"\n  tls_cert_file = \"/tls/tls.crt\"\n}\nseal \"x\" {\n  tls_cert_file = \"/not/a/listener\"\n}\n",
+        );
+        assert_eq!(listener_tls_files(&[hcl]), ["/tls/tls.crt", "/tls/tls.key", "/tls/ca.crt"].map(PathBuf::from));
+        let json = file(r#"{"listener": [{"tcp": {"tls_cert_file": "/j/c.pem", "tls_key_file": "/j/k.pem"}}]}"#);
+        assert_eq!(listener_tls_files(&[json]), ["/j/c.pem", "/j/k.pem"].map(PathBuf::from));
+        assert_eq!(listener_tls_files(&[file("listener \"tcp\" { tls_disable = 1 }")]), Vec::<PathBuf>::new());
     }
 
     #[test]

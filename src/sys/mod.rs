@@ -6,6 +6,7 @@
 
 pub mod env;
 pub mod fs;
+pub mod inotify;
 pub mod net;
 pub mod privilege;
 pub mod process;

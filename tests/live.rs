@@ -1,0 +1,197 @@
+//! Live operations with the real OpenBao server in runc: `--reload-on-change` (the server serves a
+//! rotated certificate after one SIGHUP, rotated the way the kubelet updates a Secret volume) and
+//! `--term-delay` (the server keeps answering for the delay after SIGTERM).
+
+mod common;
+
+use common::runc::{Container, Running, free_port};
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(60);
+const HARDINIT: &str = "/usr/local/bin/hardinit";
+const DEBOUNCE: Duration = Duration::from_secs(1);
+
+/// A self-signed certificate and key for 127.0.0.1 named `name`.
+fn certificate(dir: &Path, name: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", &format!("/CN={name}"), "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(dir.join("tls.key"))
+        .arg("-out")
+        .arg(dir.join("tls.crt"))
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::set_permissions(dir.join("tls.key"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+}
+
+/// A Secret volume as the kubelet lays it out: `..<timestamp>/` holds the files, `..data` links to
+/// it, and each file is a link through `..data`.
+struct SecretVolume {
+    dir: Scratch,
+    generation: u32,
+}
+
+impl SecretVolume {
+    fn new(first: &str) -> SecretVolume {
+        let mut volume = SecretVolume { dir: Scratch::new("secret-volume"), generation: 0 };
+        volume.update(first);
+        for file in ["tls.crt", "tls.key"] {
+            std::os::unix::fs::symlink(format!("..data/{file}"), volume.dir.path(file)).unwrap();
+        }
+        volume
+    }
+
+    /// The kubelet's atomic update: a new timestamped directory, a new `..data_tmp` link to it
+    /// renamed over `..data`, the old directory removed. The files themselves are never written.
+    fn update(&mut self, name: &str) {
+        self.generation += 1;
+        let new = format!("..2026_11_27_{:04}", self.generation);
+        certificate(&self.dir.path(&new), name);
+        let _ = std::fs::remove_file(self.dir.path("..data_tmp"));
+        std::os::unix::fs::symlink(&new, self.dir.path("..data_tmp")).unwrap();
+        std::fs::rename(self.dir.path("..data_tmp"), self.dir.path("..data")).unwrap();
+        if self.generation > 1 {
+            let old = format!("..2026_11_27_{:04}", self.generation - 1);
+            std::fs::remove_dir_all(self.dir.path(&old)).unwrap();
+        }
+    }
+
+    /// The same content under a new timestamp: events, but nothing to reload.
+    fn update_same(&mut self) {
+        let current = format!("..2026_11_27_{:04}", self.generation);
+        self.generation += 1;
+        let new = format!("..2026_11_27_{:04}", self.generation);
+        std::fs::create_dir(self.dir.path(&new)).unwrap();
+        for file in ["tls.crt", "tls.key"] {
+            std::fs::copy(self.dir.path(&current).join(file), self.dir.path(&new).join(file)).unwrap();
+        }
+        std::os::unix::fs::symlink(&new, self.dir.path("..data_tmp")).unwrap();
+        std::fs::rename(self.dir.path("..data_tmp"), self.dir.path("..data")).unwrap();
+        std::fs::remove_dir_all(self.dir.path(&current)).unwrap();
+    }
+}
+
+/// The CN of the certificate the server presents on 127.0.0.1:`port`.
+fn served_name(port: u16) -> String {
+    let client = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-subject"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    x509.stdin.take().unwrap().write_all(&client.stdout).unwrap();
+    let subject = String::from_utf8_lossy(&x509.wait_with_output().unwrap().stdout).into_owned();
+    subject.trim().rsplit('=').next().unwrap_or_default().trim().to_string()
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+/// OpenBao in dev mode with a TLS listener on `port` using the Secret volume's files.
+fn tls_server(name: &str, volume: &SecretVolume, port: u16, hardinit_flags: &[&str]) -> (Running, Scratch) {
+    let config = Scratch::new("live-config");
+    std::fs::write(
+        config.path("tls.hcl"),
+        format!("listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_cert_file = \"/certs/tls.crt\"\n  tls_key_file = \"/certs/tls.key\"\n}}\n"),
+    )
+    .unwrap();
+    let mut args = vec![HARDINIT];
+    args.extend_from_slice(hardinit_flags);
+    let dev = format!("-dev-listen-address=127.0.0.1:{}", free_port());
+    args.extend(["--", "/bin/bao", "server", "-dev", "-dev-no-store-token", &dev, "-config=/config/tls.hcl"]);
+    let mut container = Container::new(name, &args);
+    container.read_only_volume(&volume.dir.0, "/certs").read_only_volume(&config.0, "/config");
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    (running, config)
+}
+
+#[test]
+fn a_rotated_certificate_is_served_after_one_reload() {
+    if !privileged(true) {
+        return;
+    }
+    let mut volume = SecretVolume::new("first");
+    let port = free_port();
+    let (running, _config) =
+        tls_server("reload", &volume, port, &["--reload-on-change", "auto", "--reload-debounce", "1s"]);
+    let stderr = running.stderr();
+    assert!(stderr.contains("watching /certs/tls.crt, /certs/tls.key"), "auto read the listener's files: {stderr}");
+    assert_eq!(served_name(port), "first");
+    let reloads =
+        |running: &Running| (count(&running.stderr(), "sent SIGHUP"), count(&running.stdout(), "reload triggered"));
+    let settle = || std::thread::sleep(DEBOUNCE + Duration::from_secs(2));
+
+    // The kubelet's rotation: one reload, the new certificate served.
+    volume.update("second");
+    let served = wait_until(LONG, || (served_name(port) == "second").then_some(()));
+    assert!(served.is_some(), "the new certificate is served: {}", running.stderr());
+    settle();
+    assert_eq!(reloads(&running), (1, 1), "exactly one SIGHUP, one reload by the server");
+
+    // A burst of 20 changes: one reload.
+    for n in 0..20 {
+        volume.update(&format!("burst-{n}"));
+    }
+    settle();
+    assert_eq!(served_name(port), "burst-19");
+    assert_eq!(reloads(&running), (2, 2), "a burst is one reload");
+
+    // New timestamps, same content: nothing to reload.
+    volume.update_same();
+    settle();
+    assert_eq!(reloads(&running), (2, 2), "no content change, no reload");
+
+    // The file vanishes (no reload: the server would fail to read it), then comes back changed.
+    std::fs::rename(volume.dir.path("tls.crt"), volume.dir.path("tls.crt.away")).unwrap();
+    settle();
+    assert_eq!(reloads(&running), (2, 2), "a missing file is not reloaded");
+    std::fs::rename(volume.dir.path("tls.crt.away"), volume.dir.path("tls.crt")).unwrap();
+    volume.update("back");
+    settle();
+    assert_eq!(served_name(port), "back");
+    assert_eq!(reloads(&running), (3, 3), "still watched after it came back");
+    running.stop_cleanly();
+}
+
+#[test]
+fn a_delayed_sigterm_keeps_the_server_answering_then_it_exits_0() {
+    if !privileged(true) {
+        return;
+    }
+    let volume = SecretVolume::new("delay");
+    let port = free_port();
+    let (mut running, _config) = tls_server("term-delay", &volume, port, &["--term-delay", "3s"]);
+    let started = Instant::now();
+    running.kill("TERM");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(served_name(port), "delay", "still serving during the delay");
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    assert!(started.elapsed() >= Duration::from_secs(3), "stopped after {:?}", started.elapsed());
+    assert!(running.stderr().contains("keeps serving for 3s"), "{}", running.stderr());
+
+    // A second SIGTERM cuts the delay short.
+    let (mut running, _config) = tls_server("term-delay-twice", &volume, port, &["--term-delay", "30s"]);
+    let started = Instant::now();
+    running.kill("TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    running.kill("TERM");
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    assert!(started.elapsed() < Duration::from_secs(10), "cut short: {:?}", started.elapsed());
+    assert!(running.stderr().contains("SIGTERM during --term-delay: forwarding SIGTERM now"), "{}", running.stderr());
+}
