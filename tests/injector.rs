@@ -43,18 +43,12 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let files = Scratch::new("injector-server");
-        let openssl = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-            .args(["-subj", "/CN=vault.vault.svc", "-addext", "subjectAltName=DNS:vault.vault.svc,IP:127.0.0.1"])
-            .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=digitalSignature,keyCertSign"])
-            .arg("-keyout")
-            .arg(files.path("key.pem"))
-            .arg("-out")
-            .arg(files.path("cert.pem"))
-            .output()
-            .expect("openssl");
-        assert!(openssl.status.success(), "{}", text(&openssl.stderr));
-        std::fs::set_permissions(files.path("key.pem"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        self_signed(
+            &files.path("cert.pem"),
+            &files.path("key.pem"),
+            "vault.vault.svc",
+            "DNS:vault.vault.svc,IP:127.0.0.1",
+        );
         std::fs::write(
             files.path("tls.hcl"),
             "listener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n  tls_cert_file = \"/tls/cert.pem\"\n  tls_key_file = \"/tls/key.pem\"\n}\n",

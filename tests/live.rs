@@ -17,17 +17,7 @@ const DEBOUNCE: Duration = Duration::from_secs(1);
 /// A self-signed certificate and key for 127.0.0.1 named `name`.
 fn certificate(dir: &Path, name: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
-        .args(["-subj", &format!("/CN={name}"), "-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(dir.join("tls.key"))
-        .arg("-out")
-        .arg(dir.join("tls.crt"))
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::set_permissions(dir.join("tls.key"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    self_signed(&dir.join("tls.crt"), &dir.join("tls.key"), name, "IP:127.0.0.1");
 }
 
 /// A Secret volume as the kubelet lays it out: `..<timestamp>/` holds the files, `..data` links to

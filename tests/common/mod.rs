@@ -28,6 +28,24 @@ pub fn sh() -> &'static str {
     })
 }
 
+/// A self-signed EC certificate (`cert`) and its key (`key`, mode 0644: the servers under test
+/// run as another user) for subject CN `name` and `san` (`IP:127.0.0.1`, `DNS:...`); also a CA,
+/// so that a bundle holding it alone trusts it.
+pub fn self_signed(cert: &Path, key: &Path, name: &str, san: &str) {
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", &format!("/CN={name}"), "-addext", &format!("subjectAltName={san}")])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=digitalSignature,keyCertSign"])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::set_permissions(key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+}
+
 /// A copy of `source`, mode `mode`, in a folder of this test run that every user can traverse:
 /// the tests run servers (and hardinit itself, in places) as an unprivileged user, and a clone in
 /// a root newcomer's $HOME (mode 0700) is out of that user's reach.
