@@ -1,35 +1,76 @@
 #!/usr/bin/env python3
-"""Side-by-side measurements of hardinit and its peers (tini, dumb-init, catatonit) in one run.
+"""Side-by-side measurements of hardinit and its peers (tini-static, catatonit, dumb-init), in one
+run, on this machine. Each init runs as PID 1 of a fresh PID namespace (unshare) supervising the
+same child (examples/bench_child.rs), so the figures differ only by the init.
 
-For each init, as PID 1 of a new PID namespace (unshare), supervising the same child:
-  size      the binary's size on disk (and whether it is static)
-  VmHWM     peak resident memory of the init while it supervises `sleep`
-  start     median wall time of `INIT -- true` from fork to exit (N runs)
-Ratios are against hardinit. Needs root, unshare, and the peers installed (Debian packages
-tini, dumb-init, catatonit). Usage: bench.py [HARDINIT] [--runs N]
+  size        the binary on disk; for a dynamic one, with its shared libraries
+  VmHWM       the init's peak resident memory while its child idles (median of 5); most of it is
+              the binary's pages, shared through the page cache
+  RssAnon     the init's private memory at the same moment: what each container really adds
+  start       median wall time of `INIT -- /bin/true` (N runs), beside `/bin/true` alone
+  idle        the init's context switches while its child idles
+  latency     kill(SIGUSR1) to the init -> the child's sigwaitinfo returns (median, p99)
+  throughput  real-time signals queued to the init: how many reach the child, and how fast
+  reaping     a child leaves short-lived orphans: time until the init has reaped them all
+  shutdown    SIGTERM to the init -> its exit; also with a leftover that ignores SIGTERM
+
+hardinit runs as users run it (root, dropping to an unprivileged user, hardening on) and once with
+the hardening reduced to what cannot be turned off. Prints a Markdown table with hardinit's ratio to
+the best peer. Needs root and unshare; builds hardinit and the child with cargo; installs nothing
+(a missing peer is named and left out).
+
+  bench.py [--runs N] [HARDINIT]     N (default 100) scales every count: --runs 3 is a smoke run
 """
+import ctypes
 import os
+import platform
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
-runs = 100
 args = sys.argv[1:]
+runs = 100
 if "--runs" in args:
     i = args.index("--runs")
     runs = int(args[i + 1])
     del args[i : i + 2]
-hardinit = args[0] if args else subprocess.check_output(["bash", "scripts/build-static.sh"], text=True).strip()
+repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+hardinit = args[0] if args else subprocess.check_output(["bash", "scripts/build-static.sh"], text=True, cwd=repo).strip()
+subprocess.run(["cargo", "build", "-q", "--release", "--example", "bench_child"], cwd=repo, check=True)
 
-# hardinit always drops to an unprivileged user; nobody stands in for vault here.
-inits = {
-    "hardinit": [hardinit, "--user", "65534:65534", "-q", "--"],
-    "tini-static": ["/usr/bin/tini-static", "--"],
-    "catatonit": ["/usr/bin/catatonit", "--"],
-    "dumb-init": ["/usr/bin/dumb-init"],
+# The unprivileged user runs the child: stage both binaries where any user can run them.
+stage = tempfile.mkdtemp(prefix="hardinit-bench-")
+os.chmod(stage, 0o755)
+child_bin = os.path.join(stage, "bench_child")
+shutil.copy(os.path.join(repo, "target/release/examples/bench_child"), child_bin)
+staged_hardinit = os.path.join(stage, "hardinit")
+shutil.copy(hardinit, staged_hardinit)
+for path in (child_bin, staged_hardinit):
+    os.chmod(path, 0o755)
+
+IDLE_SECONDS = max(1.0, 0.3 * runs)
+LATENCY_SAMPLES = 10 * runs
+RT_SIGNALS = 1000 * runs
+ORPHANS = 100 * runs
+
+peers = {
+    "tini-static": (["/usr/bin/tini-static", "--"], "tini"),
+    "catatonit": (["/usr/bin/catatonit", "--"], "catatonit"),
+    "dumb-init": (["/usr/bin/dumb-init"], "dumb-init"),
 }
-inits = {name: argv for name, argv in inits.items() if os.path.exists(argv[0])}
+inits = {
+    "hardinit": [staged_hardinit, "--user", "65534:65534", "-q", "--"],
+    "hardinit, minimal": [staged_hardinit, "--allow-root", "--user", "0:0", "--memory-guard", "off", "--keep-env", "-q", "--"],
+}
+for name, (argv, package) in peers.items():
+    if os.path.exists(argv[0]):
+        inits[name] = argv
+    else:
+        print(f"missing: {name} (Debian package {package}); left out", file=sys.stderr)
 env = dict(os.environ, HISTFILE="/dev/null")
 
 
@@ -37,53 +78,190 @@ def in_namespace(argv):
     return ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"] + argv
 
 
-def peak_rss_kib(argv):
-    child = subprocess.Popen(in_namespace(argv + ["sleep", "2"]), env=env)
-    try:
-        deadline = time.monotonic() + 5
-        init = None
-        while time.monotonic() < deadline and init is None:
+class Running:
+    """An init in its own PID namespace, supervising bench_child with `child_args`."""
+
+    def __init__(self, init, child_args):
+        self.process = subprocess.Popen(
+            in_namespace(init + [child_bin] + child_args), env=env, stdout=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 10
+        self.init = None
+        while self.init is None and time.monotonic() < deadline:
             try:
-                with open(f"/proc/{child.pid}/task/{child.pid}/children") as f:
-                    init = int(f.read().split()[0])
+                with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children") as f:
+                    self.init = int(f.read().split()[0])
             except (FileNotFoundError, IndexError, ValueError):
-                time.sleep(0.01)
-        time.sleep(1)
-        with open(f"/proc/{init}/status") as f:
-            fields = dict(line.split(":", 1) for line in f)
-        return int(fields["VmHWM"].split()[0])
-    finally:
-        child.wait()
+                time.sleep(0.001)
+
+    def line(self):
+        return self.process.stdout.readline().strip()
+
+    def status(self, field):
+        with open(f"/proc/{self.init}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+
+    def children(self):
+        try:
+            with open(f"/proc/{self.init}/task/{self.init}/children") as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    def stop(self):
+        try:
+            os.kill(self.init, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)
 
 
-def start_time_ms(argv):
+def wait_for_child(running):
+    deadline = time.monotonic() + 10
+    while not running.children() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.2)
+
+
+def size_of(path):
+    size = os.path.getsize(path)
+    out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+    libraries = [part for line in out.splitlines() for part in line.split() if part.startswith("/")]
+    return size, size + sum(os.path.getsize(os.path.realpath(lib)) for lib in set(libraries)), not libraries
+
+
+def memory(init):
+    hwm, anon = [], []
+    for _ in range(5):
+        running = Running(init, ["sleep"])
+        wait_for_child(running)
+        hwm.append(running.status("VmHWM"))
+        anon.append(running.status("RssAnon"))
+        running.stop()
+    return statistics.median(hwm), statistics.median(anon)
+
+
+def start_ms(argv):
     samples = []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run(in_namespace(argv + ["true"]), env=env, check=True)
+        subprocess.run(in_namespace(argv), env=env, check=True)
         samples.append((time.perf_counter() - t) * 1000)
     return statistics.median(samples)
 
 
-def is_static(path):
-    out = subprocess.run(["ldd", path], capture_output=True, text=True)
-    return "not a dynamic executable" in out.stdout + out.stderr or "statically linked" in out.stdout
+def idle_switches(init):
+    running = Running(init, ["sleep"])
+    wait_for_child(running)
+    before = running.status("voluntary_ctxt_switches") + running.status("nonvoluntary_ctxt_switches")
+    time.sleep(IDLE_SECONDS)
+    after = running.status("voluntary_ctxt_switches") + running.status("nonvoluntary_ctxt_switches")
+    running.stop()
+    return after - before
+
+
+def latency_us(init):
+    running = Running(init, ["latency"])
+    assert running.line() == "ready"
+    samples = []
+    for _ in range(LATENCY_SAMPLES):
+        sent = time.monotonic_ns()
+        os.kill(running.init, signal.SIGUSR1)
+        samples.append((int(running.line()) - sent) / 1000)
+    running.stop()
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def throughput(init):
+    running = Running(init, ["count", str(RT_SIGNALS)])
+    assert running.line() == "ready"
+    rt = signal.SIGRTMIN + 1
+    sent = time.monotonic_ns()
+    for _ in range(RT_SIGNALS):
+        os.kill(running.init, rt)
+    count, last = running.line().split()
+    running.stop()
+    return int(count), (int(last) - sent) / 1e6 if int(count) else float("nan")
+
+
+def reaping(init):
+    running = Running(init, ["orphans", str(ORPHANS)])
+    started = int(running.line())
+    assert running.line() == "forked"
+    while len(running.children()) > 1:
+        time.sleep(0.0005)
+    done = time.monotonic_ns()
+    hwm = running.status("VmHWM")
+    running.stop()
+    return (done - started) / 1e6, hwm
+
+
+def shutdown_ms(init, mode):
+    running = Running(init, [mode])
+    if mode == "leftover":
+        assert running.line() == "ready"
+    wait_for_child(running)
+    t = time.perf_counter()
+    os.kill(running.init, signal.SIGTERM)
+    running.process.wait(timeout=60)
+    return (time.perf_counter() - t) * 1000
 
 
 results = {}
-for name, argv in inits.items():
+for name, init in inits.items():
+    print(f"measuring {name}...", file=sys.stderr)
+    size, with_libraries, static = size_of(init[0])
+    hwm, anon = memory(init)
+    latency_median, latency_p99 = latency_us(init)
+    received, rt_ms = throughput(init)
+    reap_ms, reap_hwm = reaping(init)
     results[name] = {
-        "size": os.path.getsize(argv[0]),
-        "static": is_static(argv[0]),
-        "vmhwm": peak_rss_kib(argv),
-        "start": start_time_ms(argv),
+        "size (bytes)": size,
+        "size with libraries": with_libraries,
+        "static": "yes" if static else "no",
+        "VmHWM idle (KiB)": hwm,
+        "RssAnon idle (KiB)": anon,
+        "start (ms)": start_ms(init + ["/bin/true"]),
+        f"idle context switches ({IDLE_SECONDS:g} s)": idle_switches(init),
+        "forwarding latency median (µs)": latency_median,
+        "forwarding latency p99 (µs)": latency_p99,
+        f"real-time signals received (of {RT_SIGNALS})": received,
+        "time to the last one (ms)": rt_ms,
+        f"reaping {ORPHANS} orphans (ms)": reap_ms,
+        "VmHWM while reaping (KiB)": reap_hwm,
+        "shutdown (ms)": shutdown_ms(init, "sleep"),
+        "shutdown with a leftover ignoring SIGTERM (ms)": shutdown_ms(init, "leftover"),
     }
+direct = start_ms(["/bin/true"])
 
-base = results["hardinit"]
-print(f"{'init':<12} {'size (bytes)':>12} {'static':>6} {'ratio':>6} {'VmHWM (KiB)':>11} {'ratio':>6} {'start (ms)':>10} {'ratio':>6}")
-for name, r in results.items():
-    print(
-        f"{name:<12} {r['size']:>12} {('yes' if r['static'] else 'no'):>6} {r['size'] / base['size']:>6.2f}"
-        f" {r['vmhwm']:>11} {r['vmhwm'] / base['vmhwm']:>6.2f} {r['start']:>10.2f} {r['start'] / base['start']:>6.2f}"
-    )
-print(f"(ratio: the peer's value divided by hardinit's; start: median of {runs} runs of `INIT -- true` in a new PID namespace)")
+# Lower is better everywhere except the signals received.
+higher_is_better = {f"real-time signals received (of {RT_SIGNALS})"}
+# A dynamic binary's own size says little: compare sizes with their libraries.
+no_ratio = {"size (bytes)", "static"}
+names = list(results)
+peer_names = [n for n in names if not n.startswith("hardinit")]
+
+
+def shown(value):
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"Machine: {os.cpu_count()} × {cpu}, Linux {platform.release()}; {runs} runs; `/bin/true` alone starts in {direct:.2f} ms.\n")
+print("| figure | " + " | ".join(names) + " | hardinit ÷ best peer |")
+print("|---|" + "---|" * (len(names) + 1))
+for figure in results["hardinit"]:
+    values = [results[n][figure] for n in names]
+    ratio = ""
+    peers_values = [results[n][figure] for n in peer_names if isinstance(results[n][figure], (int, float))]
+    mine = results["hardinit"][figure]
+    if peers_values and isinstance(mine, (int, float)) and figure not in no_ratio:
+        best = max(peers_values) if figure in higher_is_better else min(peers_values)
+        ratio = f"{mine / best:.2f}" if best else ("0 = 0" if mine == 0 else "∞")
+    print(f"| {figure} | " + " | ".join(shown(v) for v in values) + f" | {ratio} |")
+shutil.rmtree(stage)

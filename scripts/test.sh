@@ -23,3 +23,5 @@ if [ "$size" -gt 1572864 ]; then
     exit 1
 fi
 cargo test --locked -- --test-threads "${HARDINIT_TEST_THREADS:-4}"
+# The benchmark is not a test (its figures are compared, never asserted), but it must keep running.
+python3 scripts/bench.py --runs 3 "$HARDINIT_STATIC_BIN" >/dev/null

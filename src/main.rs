@@ -124,6 +124,7 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         is_namespace_init,
         own_pid: sys::process::getpid(),
         term_delay: options.term_delay,
+        sender: sys::signal::Sender::current(),
     };
     Ok(match supervisor.run(reloader)? {
         Ended::Exited(code) => code,

@@ -34,6 +34,8 @@ pub struct Supervisor<'a> {
     pub own_pid: i32,
     /// `--term-delay`: how long a SIGTERM waits before it is forwarded.
     pub term_delay: Duration,
+    /// What a queued signal names as its sender: hardinit, as the server's user.
+    pub sender: signal::Sender,
 }
 
 /// How often a backlog is retried while the server's signal queue is full.
@@ -244,32 +246,35 @@ impl Supervisor<'_> {
         if self.is_own(info) {
             return Delivery::Done;
         }
-        let name = signals::name(info.signal);
+        let name = || signals::name(info.signal);
         // On hangup the terminal itself signals the session leader and the foreground group, which
         // is the server's: passing ours on would deliver it twice (dumb-init #136).
         if self.session == Session::Terminal
             && info.code == libc::SI_KERNEL
             && [libc::SIGHUP, libc::SIGCONT].contains(&info.signal)
         {
-            debug!("{name} from the terminal already reached the server's group; not forwarded");
+            debug!("{} from the terminal already reached the server's group; not forwarded", name());
             return Delivery::Done;
         }
         let Some(target) = self.rewrites.apply(info.signal) else {
-            debug!("{name} dropped (--rewrite)");
+            debug!("{} dropped (--rewrite)", name());
             return Delivery::Done;
         };
         // kill(2) cannot fail for lack of room: for a real-time signal it would set the pending bit
         // without queueing an instance, silently merging it with the next one. rt_sigqueueinfo
         // says EAGAIN instead. A process group has no such call: there, kill(2) it is.
         let result = match self.forward_to {
-            ForwardTo::Server if signals::is_realtime(target) => signal::queue_signal(self.server, target, info.value),
+            ForwardTo::Server if signals::is_realtime(target) => {
+                signal::queue_signal(self.server, target, info.value, self.sender)
+            }
             ForwardTo::Server => signal::kill(self.server, target),
             ForwardTo::Group => signal::kill(-self.server, target),
         };
         match result {
             Ok(()) => {
                 debug!(
-                    "forwarded {name} (from pid {} uid {}) as {} to {}",
+                    "forwarded {} (from pid {} uid {}) as {} to {}",
+                    name(),
                     info.sender_pid,
                     info.sender_uid,
                     signals::name(target),

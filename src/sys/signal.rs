@@ -157,10 +157,25 @@ pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     check(unsafe { libc::kill(pid, signal) }).map(drop)
 }
 
+/// Who a queued signal says it comes from: read once, not with two system calls per signal.
+#[derive(Clone, Copy, Debug)]
+pub struct Sender {
+    pub pid: i32,
+    pub uid: u32,
+}
+
+impl Sender {
+    /// This process, with its current real uid (read after any change of user).
+    pub fn current() -> Sender {
+        // SAFETY: getpid and getuid cannot fail and have no arguments.
+        unsafe { Sender { pid: libc::getpid(), uid: libc::getuid() } }
+    }
+}
+
 /// Queues a real-time signal with rt_sigqueueinfo(2) (what sigqueue(3) does). Unlike kill(2),
 /// which silently sets the pending bit without an entry when the receiver's queue is full (the
 /// instance is lost), this fails with EAGAIN, so the caller can retry.
-pub fn queue_signal(pid: i32, signal: i32, value: usize) -> io::Result<()> {
+pub fn queue_signal(pid: i32, signal: i32, value: usize, sender: Sender) -> io::Result<()> {
     // SAFETY: a zeroed siginfo_t is a valid starting point; the fields below are plain integers.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     info.si_signo = signal;
@@ -172,8 +187,7 @@ pub fn queue_signal(pid: i32, signal: i32, value: usize) -> io::Result<()> {
         uid: libc::uid_t,
         value: usize,
     }
-    // SAFETY: getpid/getuid cannot fail.
-    let fields = QueueFields { pid: unsafe { libc::getpid() }, uid: unsafe { libc::getuid() }, value };
+    let fields = QueueFields { pid: sender.pid, uid: sender.uid, value };
     // SAFETY: the union starts after si_signo, si_errno, si_code and padding to 8 bytes (16 bytes);
     // siginfo_t is 128 bytes, so the 16-byte QueueFields fits.
     unsafe {
