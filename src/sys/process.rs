@@ -238,7 +238,9 @@ pub fn run_as_user(uid: u32, gid: u32, groups: &[u32], work: impl FnOnce() -> Ve
     };
     let _ = close(write_end);
     let mut out = Vec::new();
-    let mut buf = [0u8; 65536];
+    // On the heap: a 64 KiB array here would become part of the callers' frames once inlined, and
+    // every start would touch (and keep resident) that much stack whether or not it reads a config.
+    let mut buf = vec![0u8; 65536];
     let read = loop {
         match read_full(read_end, &mut buf) {
             Ok(0) => break Ok(()),
