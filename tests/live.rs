@@ -40,9 +40,19 @@ impl SecretVolume {
     /// The kubelet's atomic update: a new timestamped directory, a new `..data_tmp` link to it
     /// renamed over `..data`, the old directory removed. The files themselves are never written.
     fn update(&mut self, name: &str) {
+        let made = Scratch::new("certificate");
+        certificate(&made.0, name);
+        self.update_from(&made.0);
+    }
+
+    /// [`SecretVolume::update`] with a certificate made beforehand (a burst must be quick).
+    fn update_from(&mut self, made: &Path) {
         self.generation += 1;
         let new = format!("..2026_11_27_{:04}", self.generation);
-        certificate(&self.dir.path(&new), name);
+        std::fs::create_dir(self.dir.path(&new)).unwrap();
+        for file in ["tls.crt", "tls.key"] {
+            std::fs::copy(made.join(file), self.dir.path(&new).join(file)).unwrap();
+        }
         let _ = std::fs::remove_file(self.dir.path("..data_tmp"));
         std::os::unix::fs::symlink(&new, self.dir.path("..data_tmp")).unwrap();
         std::fs::rename(self.dir.path("..data_tmp"), self.dir.path("..data")).unwrap();
@@ -134,9 +144,16 @@ fn a_rotated_certificate_is_served_after_one_reload() {
     settle();
     assert_eq!(reloads(&running), (1, 1), "exactly one SIGHUP, one reload by the server");
 
-    // A burst of 20 changes: one reload.
-    for n in 0..20 {
-        volume.update(&format!("burst-{n}"));
+    // A burst of 20 changes, well inside the debounce: one reload.
+    let made: Vec<Scratch> = (0..20)
+        .map(|n| {
+            let dir = Scratch::new("burst");
+            certificate(&dir.0, &format!("burst-{n}"));
+            dir
+        })
+        .collect();
+    for dir in &made {
+        volume.update_from(&dir.0);
     }
     settle();
     assert_eq!(served_name(port), "burst-19");
