@@ -30,9 +30,10 @@ pub fn signals_finding(rewrites: &Rewrites) -> Finding {
     }
 }
 
-/// Prints the report on stdout; the exit status is 0 when nothing fails, 1 otherwise.
-pub fn print_report(findings: &[Finding], json: bool) -> i32 {
-    let ok = findings.iter().all(|f| f.status != Status::Fail);
+/// Prints the report on stdout; the exit status is 0 when nothing refuses (no FAIL; under
+/// --strict no WARN either; --allow'ed findings excepted), 1 otherwise.
+pub fn print_report(findings: &[Finding], json: bool, refused: bool) -> i32 {
+    let ok = !refused;
     let text = if json { report_json(findings, ok) } else { report_text(findings) };
     print!("{text}");
     if ok { 0 } else { 1 }
@@ -42,7 +43,7 @@ fn report_text(findings: &[Finding]) -> String {
     findings
         .iter()
         .map(|f| match f.status {
-            Status::Pass => format!("{} {}: {} (why: {})\n", f.status.label(), f.id, f.summary, f.why),
+            Status::Pass | Status::Skip => format!("{} {}: {} (why: {})\n", f.status.label(), f.id, f.summary, f.why),
             _ => format!("{} {}: {} (why: {}; fix: {})\n", f.status.label(), f.id, f.summary, f.why, f.fix),
         })
         .collect()

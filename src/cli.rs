@@ -66,6 +66,8 @@ pub enum Invocation {
     Check {
         options: Options,
         json: bool,
+        /// `check --config PATH...`: the configuration alone, offline.
+        offline: Vec<std::path::PathBuf>,
     },
     /// `--help` or `--version` was printed; exit with this status.
     Done(i32),
@@ -92,12 +94,15 @@ fn command() -> Command {
         .arg(Arg::new("memory-guard").long("memory-guard").env("HARDINIT_MEMORY_GUARD").value_name("RULE").value_parser(["auto", "mlock", "swap", "off"]).default_value("auto").global(true).help("How to prove the server's memory cannot reach disk"))
         .arg(Arg::new("keep-env").long("keep-env").env("HARDINIT_KEEP_ENV").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).global(true).help("Pass the environment unchanged (history variables are not set)"))
         .arg(Arg::new("entrypoint").long("entrypoint").env("HARDINIT_ENTRYPOINT").value_name("FLAVOUR").value_parser(["auto", "vault", "openbao"]).help("Apply the official docker-entrypoint.sh contract (what hardinit does when called as docker-entrypoint.sh)"))
+        .arg(Arg::new("strict").long("strict").env("HARDINIT_STRICT").action(ArgAction::SetTrue).value_parser(BoolishValueParser::new()).global(true).help("Every WARN refuses the start (exit 78), and makes `check` exit 1"))
+        .arg(Arg::new("allow").long("allow").env("HARDINIT_ALLOW").value_name("ID").action(ArgAction::Append).value_delimiter(',').global(true).help("Accept the finding ID (a check's id) whatever its status; logged once at start; repeatable"))
         .arg(Arg::new("umask").long("umask").env("HARDINIT_UMASK").value_name("OCTAL").default_value("077").global(true).help("The server's umask"))
         .subcommand(
             Command::new("check")
                 .about("Run every hardening check without changing anything or starting anything; exit 0 when nothing fails, 1 otherwise")
                 .override_usage("hardinit check [--json] [OPTIONS] [--] [COMMAND [ARGS...]]")
                 .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("One JSON document instead of one line per check"))
+                .arg(Arg::new("config").long("config").value_name("PATH").action(ArgAction::Append).value_parser(value_parser!(OsString)).help("Check this configuration (file or directory, as -config) offline: no server binary, no container; the checks that need the running kernel say SKIP"))
                 .arg(Arg::new("command").value_name("COMMAND").num_args(1..).trailing_var_arg(true).value_parser(value_parser!(OsString)).help("The server command whose configuration the memory check reads")),
         )
         .subcommand_precedence_over_arg(true)
@@ -189,6 +194,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         },
         keep_env: matches.get_flag("keep-env"),
         umask,
+        strict: matches.get_flag("strict"),
+        allow: matches.get_many::<String>("allow").into_iter().flatten().filter(|a| !a.is_empty()).cloned().collect(),
     };
     let options = Options {
         command,
@@ -209,7 +216,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
         entrypoint,
     };
     Ok(match check {
-        Some(check) => Invocation::Check { options, json: check.get_flag("json") },
+        Some(check) => Invocation::Check {
+            options,
+            json: check.get_flag("json"),
+            offline: check.get_many::<OsString>("config").into_iter().flatten().map(std::path::PathBuf::from).collect(),
+        },
         None => Invocation::Run(options),
     })
 }
@@ -300,7 +311,7 @@ mod tests {
                 .map(OsString::from)
                 .to_vec(),
         );
-        let Ok(Invocation::Check { options, json }) = parsed else { panic!("not a check") };
+        let Ok(Invocation::Check { options, json, .. }) = parsed else { panic!("not a check") };
         assert!(json);
         assert_eq!(options.command, ["bao", "server"]);
         assert_eq!(options.hardening.user.as_deref(), Some("vault"));

@@ -63,7 +63,7 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     let mut options = match cli::parse(cli::multi_call(args))? {
         Invocation::Run(options) => options,
         Invocation::Done(status) => return Ok(status),
-        Invocation::Check { options, json } => return run_check(&options, json),
+        Invocation::Check { options, json, offline } => return run_check(&options, json, &offline),
     };
     log::configure(options.log_level, options.log_json);
     take_over_signals(&inherited)?;
@@ -93,7 +93,11 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     // Harden: everything is dropped and verified before the server exists.
     let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
     let mut findings = hardened.findings;
-    findings.push(check::signals_finding(&options.rewrites));
+    let signals = check::signals_finding(&options.rewrites);
+    if options.hardening.refuses(&signals) {
+        return Err(signals.refusal());
+    }
+    findings.push(signals);
     check::log_startup(&findings);
     let mut environment = exports;
     environment.extend(hardened.environment);
@@ -168,17 +172,23 @@ fn stop_requested() -> Result<Option<i32>, Fatal> {
     Ok([libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].into_iter().find(|s| pending.contains(*s)))
 }
 
-/// `hardinit check`: the same checklist, nothing changed, nothing started.
-fn run_check(options: &Options, json: bool) -> Result<i32, Fatal> {
+/// `hardinit check`: the same checklist, nothing changed, nothing started; with `--config`, the
+/// configuration alone, offline.
+fn run_check(options: &Options, json: bool, offline: &[std::path::PathBuf]) -> Result<i32, Fatal> {
     log::configure(options.log_level, options.log_json);
-    let server = match options.command.first() {
-        Some(program) => spawn::resolve(program, std::env::var_os("PATH").as_deref())?,
-        None => std::path::PathBuf::new(),
+    let mut findings = if offline.is_empty() {
+        let server = match options.command.first() {
+            Some(program) => spawn::resolve(program, std::env::var_os("PATH").as_deref())?,
+            None => std::path::PathBuf::new(),
+        };
+        let args = options.command.get(1..).unwrap_or_default();
+        harden::run(&options.hardening, &server, args, harden::Mode::Check)?.findings
+    } else {
+        harden::offline(&options.hardening, offline)
     };
-    let args = options.command.get(1..).unwrap_or_default();
-    let mut findings = harden::run(&options.hardening, &server, args, harden::Mode::Check)?.findings;
     findings.push(check::signals_finding(&options.rewrites));
-    Ok(check::print_report(&findings, json))
+    let refused = findings.iter().any(|f| options.hardening.refuses(f));
+    Ok(check::print_report(&findings, json, refused))
 }
 
 /// Blocks every signal we forward (plus SIGCHLD) before the fork, so that nothing arrives before

@@ -43,6 +43,22 @@ pub fn pids_named(name: &str, own: i32) -> Vec<i32> {
     found
 }
 
+/// Whether `ancestor` is `pid` or one of its ancestors (following parent pids up to the root).
+pub fn descends_from(pid: i32, ancestor: i32) -> bool {
+    let mut current = pid;
+    // A parent chain is short; the bound only guards against a loop in a racing /proc.
+    for _ in 0..4096 {
+        if current == ancestor {
+            return true;
+        }
+        match stat_field(current, 1).and_then(|p| p.parse::<i32>().ok()) {
+            Some(parent) if parent > 0 && parent != current => current = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The state letter of /proc/<pid>/stat (`R`, `S`, `T` for stopped...), if the process exists.
 pub fn state_of(pid: i32) -> Option<char> {
     stat_field(pid, 0)?.chars().next()

@@ -61,7 +61,10 @@ pub fn choose_memory_rule(flavour: Flavour, command: &ServerCommand, config: &Ml
 
 /// Reads the configuration the command line names, as the server's user when `read_as` is
 /// given (a root `hardinit check`), with hardinit's own credentials otherwise.
-fn read_configuration(paths: &[PathBuf], read_as: Option<&Identity>) -> Result<Vec<ConfigFile>, ConfigError> {
+pub(super) fn read_configuration(
+    paths: &[PathBuf],
+    read_as: Option<&Identity>,
+) -> Result<Vec<ConfigFile>, ConfigError> {
     let raw = match read_as {
         Some(id) => {
             let report = sys_process::run_as_user(id.uid, id.gid, &id.groups, || {

@@ -7,6 +7,7 @@
 //! the server will have.
 
 pub mod accounts;
+mod checklist;
 mod core_dumps;
 pub mod hcl;
 mod history;
@@ -29,6 +30,8 @@ pub enum Status {
     Pass,
     Warn,
     Fail,
+    /// Not evaluated: `check --config` runs offline, without the container the check is about.
+    Skip,
 }
 
 impl Status {
@@ -37,6 +40,7 @@ impl Status {
             Status::Pass => "PASS",
             Status::Warn => "WARN",
             Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
         }
     }
 }
@@ -85,6 +89,19 @@ pub struct Settings {
     pub memory_guard: MemoryGuard,
     pub keep_env: bool,
     pub umask: u32,
+    /// `--strict`: a WARN refuses too.
+    pub strict: bool,
+    /// `--allow ID`: findings accepted whatever their status.
+    pub allow: Vec<String>,
+}
+
+impl Settings {
+    /// Whether `finding` stops a start (and fails `check`): a FAIL, or under --strict a WARN,
+    /// unless --allow names it.
+    pub fn refuses(&self, finding: &Finding) -> bool {
+        let allowed = self.allow.iter().any(|id| id == finding.id);
+        !allowed && (finding.status == Status::Fail || (self.strict && finding.status == Status::Warn))
+    }
 }
 
 /// Apply changes the process; Check only looks. Preflight looks too, before the entrypoint's
@@ -108,8 +125,11 @@ pub struct Hardened {
 pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: Mode) -> Result<Hardened, Fatal> {
     let mut findings = Vec::new();
     let mut record = |finding: Finding| -> Result<(), Fatal> {
-        if finding.status == Status::Fail && mode == Mode::Apply {
+        if mode == Mode::Apply && settings.refuses(&finding) {
             return Err(finding.refusal());
+        }
+        if mode == Mode::Apply && finding.status != Status::Pass && settings.allow.iter().any(|id| id == finding.id) {
+            crate::info!("{}: accepted by --allow {}: {}", finding.id, finding.id, finding.summary);
         }
         findings.push(finding);
         Ok(())
@@ -170,7 +190,69 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     environment.extend(history_off.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     record(history)?;
     record(umask_finding(settings.umask))?;
+    // The production checklist: what the configuration and the container give the server.
+    let command = server_config::ServerCommand::parse(server_args);
+    if command.is_server {
+        // A configuration that cannot be read is already the memory check's FAIL.
+        if let Ok(files) = memory::read_configuration(&command.configs, read_as.as_ref()) {
+            for finding in checklist::configuration(&files) {
+                record(finding)?;
+            }
+        }
+        record(checklist::root_token(&command, &|name| std::env::var(name).ok()))?;
+    }
+    for finding in checklist::process() {
+        record(finding)?;
+    }
     Ok(Hardened { findings, environment })
+}
+
+/// `check --config PATH...`: the configuration's checks, offline; those about the running
+/// container are SKIP.
+pub fn offline(settings: &Settings, paths: &[std::path::PathBuf]) -> Vec<Finding> {
+    let skip = |id: &'static str, why: &'static str| {
+        Finding::new(
+            id,
+            Status::Skip,
+            "offline: needs the running container",
+            why,
+            "run `hardinit check` in the container",
+        )
+    };
+    let mut findings = vec![
+        skip("core-dumps", "core dumps write keys to disk"),
+        skip("user", "the server's user must be known and unprivileged"),
+        skip("capabilities", "the server keeps nothing but IPC_LOCK"),
+    ];
+    match memory::read_configuration(paths, None).and_then(|files| {
+        let setting = server_config::mlock_setting(&files, None)?;
+        Ok((files, setting))
+    }) {
+        Ok((files, setting)) => {
+            let rule = if setting.disabled { "swap (mlock disabled)" } else { "mlock (Vault), swap (OpenBao)" };
+            findings.push(Finding::new(
+                "memory",
+                Status::Skip,
+                format!("offline: the configuration calls for the {rule} rule, proven only in the container"),
+                "swapped-out pages put the server's keys and secrets on disk",
+                "run `hardinit check` in the container",
+            ));
+            findings.extend(checklist::configuration(&files));
+        }
+        Err(e) => findings.push(Finding::new(
+            "memory",
+            Status::Fail,
+            format!("cannot read the configuration as the server would: {e}"),
+            "swapped-out pages put the server's keys and secrets on disk",
+            "correct the file (the server reads it the same way)",
+        )),
+    }
+    findings.push(skip("history", "a history file keeps every command typed"));
+    findings.push(umask_finding(settings.umask));
+    for finding in checklist::process() {
+        findings.push(skip(finding.id, finding.why));
+    }
+    findings
 }
 
 /// The umask is the server's own business, but two choices give something up silently.

@@ -157,6 +157,16 @@ impl Dir {
     }
 }
 
+/// Whether the filesystem holding `path` is mounted read-only (statvfs ST_RDONLY).
+pub fn is_read_only(path: &str) -> io::Result<bool> {
+    let c_path = CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c_path` is NUL-terminated and `st` has room for one statvfs struct.
+    check(unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: filled by statvfs on success.
+    Ok(unsafe { st.assume_init() }.f_flag & libc::ST_RDONLY != 0)
+}
+
 /// statx of an open file: what it is, not what its name now points to.
 pub fn stat_file(file: &std::fs::File) -> io::Result<Entry> {
     statx(std::os::fd::AsRawFd::as_raw_fd(file), c"")

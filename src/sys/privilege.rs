@@ -132,6 +132,7 @@ pub const UNLIMITED: u64 = libc::RLIM_INFINITY;
 pub enum Resource {
     Core,
     MemoryLock,
+    OpenFiles,
 }
 
 impl Resource {
@@ -141,6 +142,7 @@ impl Resource {
         match self {
             Resource::Core => libc::RLIMIT_CORE,
             Resource::MemoryLock => libc::RLIMIT_MEMLOCK,
+            Resource::OpenFiles => libc::RLIMIT_NOFILE,
         }
     }
     #[cfg(not(target_env = "gnu"))]
@@ -148,6 +150,7 @@ impl Resource {
         match self {
             Resource::Core => libc::RLIMIT_CORE,
             Resource::MemoryLock => libc::RLIMIT_MEMLOCK,
+            Resource::OpenFiles => libc::RLIMIT_NOFILE,
         }
     }
 }

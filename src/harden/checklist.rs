@@ -1,0 +1,465 @@
+//! The production-hardening checks that read the server's configuration and the container it
+//! runs in: TLS on every listener, certificate verification kept on, no clear-text seal
+//! credential, no root token handed to the server, no raw storage endpoint, no unauthenticated
+//! metrics; a read-only root filesystem, a seccomp filter, enough file descriptors, a PID
+//! namespace of its own. They warn (a deployment may have reasons: TLS terminated by a mesh, say);
+//! `--strict` turns every warning into a refusal. Findings name the file and line they saw.
+
+use super::hcl::{self, Item, Literal, Value};
+use super::server_config::{ConfigFile, ServerCommand};
+use super::{Finding, Status};
+use std::path::Path;
+
+/// A stanza such as `listener "tcp" { ... }`, in HCL or in its JSON form.
+struct Block<'a> {
+    path: &'a Path,
+    label: Option<String>,
+    body: Vec<&'a Item>,
+}
+
+fn key_is(item: &Item, name: &str) -> bool {
+    item.keys.last().is_some_and(|k| hcl::key_matches(k, name))
+}
+
+/// Every `name` stanza of every file: `name "label" { }`, `name { }`, and JSON's
+/// `"name": {"label": {}}` or `"name": [{"label": {}}]`.
+fn blocks<'a>(files: &'a [ConfigFile], name: &str) -> Vec<Block<'a>> {
+    fn body_of(value: &Value) -> Option<Vec<&Item>> {
+        match value {
+            Value::Object(items) => Some(items.iter().collect()),
+            _ => None,
+        }
+    }
+    fn labelled<'a>(path: &'a Path, value: &'a Value, out: &mut Vec<Block<'a>>) {
+        match value {
+            Value::List(values) => values.iter().for_each(|v| labelled(path, v, out)),
+            Value::Object(items)
+                if !items.is_empty() && items.iter().all(|i| matches!(i.value, Value::Object(_) | Value::List(_))) =>
+            {
+                for item in items {
+                    match &item.value {
+                        Value::Object(_) => out.push(Block {
+                            path,
+                            label: item.keys.first().cloned(),
+                            body: body_of(&item.value).unwrap_or_default(),
+                        }),
+                        Value::List(values) => {
+                            for v in values {
+                                out.push(Block {
+                                    path,
+                                    label: item.keys.first().cloned(),
+                                    body: body_of(v).unwrap_or_default(),
+                                });
+                            }
+                        }
+                        Value::Literal(_) => {}
+                    }
+                }
+            }
+            Value::Object(_) => out.push(Block { path, label: None, body: body_of(value).unwrap_or_default() }),
+            Value::Literal(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for file in files {
+        for item in file.items.iter().filter(|i| i.keys.first().is_some_and(|k| hcl::key_matches(k, name))) {
+            match item.keys.get(1) {
+                Some(label) => out.push(Block {
+                    path: &file.path,
+                    label: Some(label.clone()),
+                    body: body_of(&item.value).unwrap_or_default(),
+                }),
+                None => labelled(&file.path, &item.value, &mut out),
+            }
+        }
+    }
+    out
+}
+
+/// The last setting `name` of a body (the server takes the last), with its line.
+fn setting<'a>(body: &[&'a Item], name: &str) -> Option<(&'a Literal, usize)> {
+    body.iter().rev().find(|i| key_is(i, name)).and_then(|i| match &i.value {
+        Value::Literal(l) => Some((l, i.line)),
+        _ => None,
+    })
+}
+
+/// A setting's truth as Vault's parseutil reads flags like tls_disable: true, "true", 1, "1".
+fn truthy(literal: &Literal) -> bool {
+    match literal {
+        Literal::Bool(b) => *b,
+        Literal::Number(n) => n.parse::<i64>().is_ok_and(|v| v != 0),
+        Literal::Str(s) | Literal::Heredoc(s) => hcl::parse_go_bool(s).unwrap_or(false),
+        Literal::Float(_) => false,
+    }
+}
+
+fn at(block_path: &Path, line: usize) -> String {
+    format!("{}:{line}", block_path.display())
+}
+
+/// Whether a listener address only accepts connections from this host.
+fn is_loopback(address: &str) -> bool {
+    let host = match address.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => address,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn finding(id: &'static str, problems: Vec<String>, why: &'static str, fix: &str, pass: &str) -> Finding {
+    if problems.is_empty() {
+        Finding::new(id, Status::Pass, pass, why, "nothing to do")
+    } else {
+        Finding::new(id, Status::Warn, problems.join("; "), why, fix)
+    }
+}
+
+/// `tls`: every TCP listener serves TLS 1.2 or later.
+fn tls(files: &[ConfigFile]) -> Finding {
+    let mut problems = Vec::new();
+    for listener in blocks(files, "listener").into_iter().filter(|b| b.label.as_deref().is_none_or(|l| l == "tcp")) {
+        let address = setting(&listener.body, "address").and_then(|(l, _)| l.as_text().map(str::to_string));
+        let address = address.unwrap_or_else(|| "127.0.0.1:8200".into());
+        if let Some((_, line)) = setting(&listener.body, "tls_disable").filter(|(l, _)| truthy(l)) {
+            let reach = if is_loopback(&address) { "loopback only" } else { "reachable from the network" };
+            problems.push(format!("{}: the listener on {address} ({reach}) has TLS disabled", at(listener.path, line)));
+        } else if let Some((version, line)) = setting(&listener.body, "tls_min_version") {
+            if version.as_text().is_some_and(|v| matches!(v, "tls10" | "tls11")) {
+                problems.push(format!(
+                    "{}: tls_min_version {} allows TLS below 1.2",
+                    at(listener.path, line),
+                    version.as_text().unwrap_or("")
+                ));
+            }
+        }
+    }
+    finding(
+        "tls",
+        problems,
+        "without TLS, tokens and secrets cross the network in clear text (production hardening: end-to-end TLS)",
+        "serve TLS on every listener (tls_cert_file, tls_key_file, tls_min_version = \"tls12\" or later); disable TLS only behind a TLS-terminating proxy or mesh on loopback",
+        "every TCP listener serves TLS 1.2 or later",
+    )
+}
+
+/// `tls-verify`: no stanza turns off certificate verification of the servers it talks to.
+fn tls_verify(files: &[ConfigFile]) -> Finding {
+    const SKIPS: [&str; 3] = ["tls_skip_verify", "tls_insecure_skip_verify", "skip_verify"];
+    let mut problems = Vec::new();
+    for stanza in ["storage", "ha_storage", "seal", "service_registration"] {
+        for block in blocks(files, stanza) {
+            let mut bodies = vec![block.body.clone()];
+            // raft's retry_join { leader_tls_skip_verify ... } blocks.
+            for item in block.body.iter().filter(|i| key_is(i, "retry_join")) {
+                match &item.value {
+                    Value::Object(items) => bodies.push(items.iter().collect()),
+                    Value::List(values) => bodies.extend(values.iter().filter_map(|v| match v {
+                        Value::Object(items) => Some(items.iter().collect()),
+                        _ => None,
+                    })),
+                    Value::Literal(_) => {}
+                }
+            }
+            for body in &bodies {
+                for name in SKIPS.iter().chain(["leader_tls_skip_verify"].iter()) {
+                    if let Some((_, line)) = setting(body, name).filter(|(l, _)| truthy(l)) {
+                        let label = block.label.as_deref().map(|l| format!(" \"{l}\"")).unwrap_or_default();
+                        problems.push(format!("{}: {name} in {stanza}{label}", at(block.path, line)));
+                    }
+                }
+            }
+        }
+    }
+    finding(
+        "tls-verify",
+        problems,
+        "without verification, anyone on the path can pose as the storage, the seal or the raft leader",
+        "remove the skip-verify setting and give the CA instead (tls_ca_file, leader_ca_cert_file)",
+        "certificate verification is on for storage, seal and raft joins",
+    )
+}
+
+/// `seal-credentials`: no secret written in a seal stanza.
+fn seal_credentials(files: &[ConfigFile]) -> Finding {
+    const SECRETS: [&str; 12] = [
+        "pin",
+        "access_key",
+        "secret_key",
+        "client_secret",
+        "token",
+        "credentials",
+        "password",
+        "session_token",
+        "aws_secret_access_key",
+        "client_key",
+        "key_password",
+        "encryption_key",
+    ];
+    let mut problems = Vec::new();
+    for block in blocks(files, "seal") {
+        for name in SECRETS {
+            if let Some((value, line)) = setting(&block.body, name) {
+                if value.as_text().is_some_and(|v| !v.is_empty()) {
+                    let label = block.label.as_deref().unwrap_or("?");
+                    problems.push(format!("{}: {name} written in the seal \"{label}\" stanza", at(block.path, line)));
+                }
+            }
+        }
+    }
+    finding(
+        "seal-credentials",
+        problems,
+        "a credential in a config file is readable by everyone who can read the file, the ConfigMap or its backups",
+        "pass it in the seal's environment variable (e.g. VAULT_HSM_PIN, AWS_SECRET_ACCESS_KEY, VAULT_TRANSIT_SEAL_TOKEN) or use the platform's identity",
+        "no credential is written in a seal stanza",
+    )
+}
+
+/// `raw-storage` and `metrics`: endpoints that bypass the server's own protections.
+fn endpoints(files: &[ConfigFile]) -> Vec<Finding> {
+    let mut raw = Vec::new();
+    for file in files {
+        for item in file.items.iter().filter(|i| i.keys.len() == 1 && key_is(i, "raw_storage_endpoint")) {
+            if matches!(&item.value, Value::Literal(l) if truthy(l)) {
+                raw.push(format!("{}: raw_storage_endpoint is on", at(&file.path, item.line)));
+            }
+        }
+    }
+    let mut metrics = Vec::new();
+    for listener in blocks(files, "listener") {
+        for item in listener.body.iter().filter(|i| key_is(i, "telemetry")) {
+            if let Value::Object(items) = &item.value {
+                let body: Vec<&Item> = items.iter().collect();
+                if let Some((_, line)) = setting(&body, "unauthenticated_metrics_access").filter(|(l, _)| truthy(l)) {
+                    metrics.push(format!("{}: unauthenticated_metrics_access is on", at(listener.path, line)));
+                }
+            }
+        }
+    }
+    vec![
+        finding(
+            "raw-storage",
+            raw,
+            "sys/raw reads and writes storage below the barrier's checks",
+            "remove raw_storage_endpoint (turn it on only for a recovery, then off)",
+            "the raw storage endpoint is off",
+        ),
+        finding(
+            "metrics",
+            metrics,
+            "unauthenticated metrics tell anyone who can reach the listener about the server's use",
+            "remove unauthenticated_metrics_access, and scrape with a token",
+            "metrics need a token",
+        ),
+    ]
+}
+
+/// The configuration's findings, in a stable order.
+pub fn configuration(files: &[ConfigFile]) -> Vec<Finding> {
+    let mut findings = vec![tls(files), tls_verify(files), seal_credentials(files)];
+    findings.extend(endpoints(files));
+    findings
+}
+
+/// `root-token`: nothing hands the server (or whoever reads its environment) a root token.
+pub fn root_token(command: &ServerCommand, env: &dyn Fn(&str) -> Option<String>) -> Finding {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+    let mut problems = Vec::new();
+    if command.dev {
+        problems
+            .push("the server runs in dev mode: unsealed, in memory, with a root token printed at start".to_string());
+    } else {
+        for name in ["VAULT_DEV_ROOT_TOKEN_ID", "BAO_DEV_ROOT_TOKEN_ID"].iter().filter(|n| set(n)) {
+            problems.push(format!("{name} is set for a server that is not in dev mode"));
+        }
+    }
+    for name in ["VAULT_TOKEN", "BAO_TOKEN"].iter().filter(|n| set(n)) {
+        problems.push(format!("{name} is in the server's environment"));
+    }
+    finding(
+        "root-token",
+        problems,
+        "a root token in an environment is readable by every process that can read /proc/<pid>/environ as that user, and by `docker inspect`",
+        "run `server -config=...` without -dev; unset the token variables in the container; revoke root tokens after use",
+        "no dev mode, no token in the server's environment",
+    )
+}
+
+/// The process findings: what the container gives the server.
+pub fn process() -> Vec<Finding> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_string()))
+    };
+    let read_only_root = crate::sys::fs::is_read_only("/").unwrap_or(false);
+    let seccomp = field("Seccomp").unwrap_or_default();
+    let files = crate::sys::privilege::rlimit(crate::sys::privilege::Resource::OpenFiles).map(|l| l.soft).unwrap_or(0);
+    let own = crate::sys::process::getpid();
+    let is_init = own == 1;
+    // Visible processes that are not hardinit's: another container's, or the host's.
+    let foreign = if is_init {
+        0
+    } else {
+        crate::procfs::all_except(own).into_iter().filter(|p| !crate::procfs::descends_from(*p, own)).count()
+    };
+    vec![
+        if read_only_root {
+            Finding::new("root-filesystem", Status::Pass, "the root filesystem is read-only", WHY_ROOT, "nothing to do")
+        } else {
+            Finding::new(
+                "root-filesystem",
+                Status::Warn,
+                "the root filesystem is writable",
+                WHY_ROOT,
+                "docker run --read-only --tmpfs /tmp; Kubernetes readOnlyRootFilesystem: true with an emptyDir on /tmp",
+            )
+        },
+        if seccomp == "2" {
+            Finding::new(
+                "seccomp",
+                Status::Pass,
+                "a seccomp filter is in force (Seccomp: 2)",
+                WHY_SECCOMP,
+                "nothing to do",
+            )
+        } else {
+            Finding::new(
+                "seccomp",
+                Status::Warn,
+                format!("no seccomp filter (Seccomp: {})", if seccomp.is_empty() { "?" } else { &seccomp }),
+                WHY_SECCOMP,
+                "Kubernetes seccompProfile: {type: RuntimeDefault}; Docker applies its default profile unless --security-opt seccomp=unconfined",
+            )
+        },
+        open_files(files),
+        if foreign == 0 {
+            Finding::new(
+                "pid-namespace",
+                Status::Pass,
+                "no process outside hardinit's tree is visible",
+                WHY_PID,
+                "nothing to do",
+            )
+        } else {
+            Finding::new(
+                "pid-namespace",
+                Status::Warn,
+                format!("{foreign} processes outside hardinit's tree are visible (a shared PID namespace)"),
+                WHY_PID,
+                "do not share the PID namespace (docker run without --pid=host; Kubernetes shareProcessNamespace: false)",
+            )
+        },
+    ]
+}
+
+/// What the server needs: HashiCorp's production guidance raises the limit to 65,536.
+const WANT_FILES: u64 = 65_536;
+
+fn open_files(limit: u64) -> Finding {
+    if limit >= WANT_FILES {
+        Finding::new("open-files", Status::Pass, format!("RLIMIT_NOFILE is {limit}"), WHY_FILES, "nothing to do")
+    } else {
+        Finding::new(
+            "open-files",
+            Status::Warn,
+            format!("RLIMIT_NOFILE is {limit}, below {WANT_FILES}"),
+            WHY_FILES,
+            "docker run --ulimit nofile=65536:65536; raise the runtime's default (containerd, CRI-O) for Kubernetes",
+        )
+    }
+}
+
+const WHY_ROOT: &str = "a writable root lets a compromised server change the image's binaries and configuration";
+const WHY_SECCOMP: &str =
+    "seccomp removes the kernel interfaces the server never needs from what an attacker can reach";
+const WHY_FILES: &str = "every client connection, lease and raft peer is a file descriptor: too few and the server refuses clients under load";
+const WHY_PID: &str =
+    "processes that share the PID namespace can signal the server and read its /proc (environment, memory maps)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn files(text: &str) -> Vec<ConfigFile> {
+        vec![ConfigFile { path: PathBuf::from("/c/server.hcl"), items: hcl::parse(text.as_bytes()).unwrap() }]
+    }
+
+    fn status_of(id: &str, text: &str) -> (Status, String) {
+        let f = configuration(&files(text)).into_iter().find(|f| f.id == id).unwrap();
+        (f.status, f.summary)
+    }
+
+    #[test]
+    fn tls_on_every_listener() {
+        let good =
+            "listener \"tcp\" {\n  address = \"[::]:8200\"\n  tls_cert_file = \"/t/c\"\n  tls_key_file = \"/t/k\"\n}\n";
+        assert_eq!(status_of("tls", good).0, Status::Pass);
+        for (config, words) in [
+            (
+                "listener \"tcp\" {\n  address = \"[::]:8200\"\n  tls_disable = 1\n}\n",
+                "/c/server.hcl:3: the listener on [::]:8200 (reachable from the network) has TLS disabled",
+            ),
+            (
+                "listener \"tcp\" {\n  address = \"0.0.0.0:8200\"\n  tls_disable = \"true\"\n}\n",
+                "reachable from the network",
+            ),
+            ("listener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n  tls_disable = true\n}\n", "loopback only"),
+            ("listener \"tcp\" {\n  tls_min_version = \"tls11\"\n}\n", "tls_min_version tls11"),
+            (r#"{"listener": [{"tcp": {"address": "[::]:8200", "tls_disable": "1"}}]}"#, "has TLS disabled"),
+        ] {
+            let (status, summary) = status_of("tls", config);
+            assert_eq!(status, Status::Warn, "{config}");
+            assert!(summary.contains(words), "{summary}");
+        }
+        assert_eq!(status_of("tls", "listener \"tcp\" {\n  tls_disable = \"false\"\n}\n").0, Status::Pass);
+    }
+
+    #[test]
+    fn verification_credentials_and_endpoints() {
+        assert_eq!(status_of("tls-verify", "storage \"raft\" {\n  path = \"/d\"\n}\n").0, Status::Pass);
+        let raft = "storage \"raft\" {\n  retry_join {\n    leader_api_addr = \"https://a:8200\"\n    leader_tls_skip_verify = true\n  }\n}\n";
+        assert_eq!(
+            status_of("tls-verify", raft),
+            (Status::Warn, "/c/server.hcl:4: leader_tls_skip_verify in storage \"raft\"".into())
+        );
+        let transit = "seal \"transit\" {\n  token = \"s.abc\"\n  tls_skip_verify = \"true\"\n}\n";
+        assert!(status_of("tls-verify", transit).1.contains("tls_skip_verify in seal \"transit\""));
+        assert_eq!(
+            status_of("seal-credentials", transit),
+            (Status::Warn, "/c/server.hcl:2: token written in the seal \"transit\" stanza".into())
+        );
+        assert_eq!(status_of("seal-credentials", "seal \"awskms\" {\n  region = \"eu\"\n}\n").0, Status::Pass);
+        assert!(status_of("seal-credentials", "seal \"pkcs11\" {\n  PIN = \"1234\"\n}\n").1.contains("pin written"));
+        assert_eq!(status_of("raw-storage", "raw_storage_endpoint = true\n").0, Status::Warn);
+        assert_eq!(status_of("raw-storage", "raw_storage_endpoint = false\n").0, Status::Pass);
+        let metrics = "listener \"tcp\" {\n  telemetry {\n    unauthenticated_metrics_access = \"true\"\n  }\n}\n";
+        assert_eq!(
+            status_of("metrics", metrics),
+            (Status::Warn, "/c/server.hcl:3: unauthenticated_metrics_access is on".into())
+        );
+    }
+
+    #[test]
+    fn tokens() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+        };
+        let server = ServerCommand::parse(&["server".into(), "-config=/c".into()]);
+        assert_eq!(root_token(&server, &env(&[])).status, Status::Pass);
+        assert!(root_token(&server, &env(&[("VAULT_DEV_ROOT_TOKEN_ID", "root")])).summary.contains("not in dev mode"));
+        assert!(root_token(&server, &env(&[("VAULT_TOKEN", "s.x")])).summary.contains("VAULT_TOKEN is in"));
+        let dev = ServerCommand::parse(&["server".into(), "-dev".into()]);
+        assert_eq!(root_token(&dev, &env(&[("VAULT_DEV_ROOT_TOKEN_ID", "root")])).status, Status::Warn);
+        assert!(
+            is_loopback("[::1]:8200")
+                && is_loopback("localhost:1")
+                && !is_loopback("[::]:8200")
+                && !is_loopback("10.0.0.1:8200")
+        );
+    }
+}

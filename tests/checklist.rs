@@ -1,0 +1,153 @@
+//! The production checklist beyond the hardening itself: the checks on the configuration (offline
+//! with `check --config`, without the server binary), the checks on the container (in runc, where
+//! the kernel decides), and `--strict` / `--allow`.
+
+mod common;
+
+use common::runc::Container;
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn offline(args: &[&str]) -> (i32, String) {
+    let out = Command::new(hardinit()).args(args).env_clear().output().unwrap();
+    (code(out.status), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn line<'a>(report: &'a str, id: &str) -> &'a str {
+    report.lines().find(|l| l.split_whitespace().nth(1) == Some(&format!("{id}:"))).unwrap_or("")
+}
+
+#[test]
+fn check_config_lints_a_configuration_offline() {
+    let dir = Scratch::new("offline");
+    let chart = repo().join("tests/fixtures/charts/vault-helm/ha-raft/config.hcl");
+    let chart = chart.to_str().unwrap();
+    // The chart's default: TLS off on [::]:8200, a warning; the rest of the config is fine.
+    let (status, report) = offline(&["check", "--config", chart]);
+    assert_eq!(status, 0, "{report}");
+    assert!(
+        line(&report, "tls").starts_with("WARN tls:")
+            && line(&report, "tls")
+                .contains("config.hcl:4: the listener on [::]:8200 (reachable from the network) has TLS disabled"),
+        "{report}"
+    );
+    for id in ["tls-verify", "seal-credentials", "raw-storage", "metrics", "umask", "signals"] {
+        assert!(line(&report, id).starts_with("PASS"), "{id}: {report}");
+    }
+    for id in [
+        "core-dumps",
+        "user",
+        "capabilities",
+        "memory",
+        "history",
+        "root-filesystem",
+        "seccomp",
+        "open-files",
+        "pid-namespace",
+    ] {
+        assert!(line(&report, id).starts_with("SKIP"), "{id}: {report}");
+    }
+    // --strict: the warning fails the check; --allow accepts it.
+    assert_eq!(offline(&["--strict", "check", "--config", chart]).0, 1);
+    assert_eq!(offline(&["--strict", "--allow", "tls", "check", "--config", chart]).0, 0);
+    // A config with every problem: each named with file and line; JSON still one document.
+    std::fs::write(
+        dir.path("bad.hcl"),
+        "listener \"tcp\" {\n  address = \"0.0.0.0:8200\"\n  tls_min_version = \"tls10\"\n  telemetry {\n    unauthenticated_metrics_access = true\n  }\n}\nseal \"transit\" {\n  token = \"s.secret\"\n  tls_skip_verify = true\n}\nraw_storage_endpoint = true\n",
+    )
+    .unwrap();
+    let bad = dir.path("bad.hcl");
+    let (status, json) = offline(&["check", "--json", "--config", bad.to_str().unwrap()]);
+    assert_eq!(status, 0, "warnings only: {json}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let summary = |id: &str| {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| (c["status"].as_str().unwrap().to_string(), c["summary"].as_str().unwrap().to_string()))
+            .unwrap()
+    };
+    assert_eq!(summary("tls").0, "WARN");
+    assert!(summary("tls").1.contains("bad.hcl:3: tls_min_version tls10"), "{doc}");
+    assert!(summary("seal-credentials").1.contains("bad.hcl:9: token written in the seal \"transit\" stanza"), "{doc}");
+    assert!(summary("tls-verify").1.contains("bad.hcl:10: tls_skip_verify in seal \"transit\""), "{doc}");
+    assert!(summary("raw-storage").1.contains("bad.hcl:12"), "{doc}");
+    assert!(summary("metrics").1.contains("bad.hcl:5"), "{doc}");
+    // An unparsable configuration is a FAIL with file and line, exit 1.
+    std::fs::write(dir.path("broken.hcl"), "storage \"raft\" {\n").unwrap();
+    let (status, report) = offline(&["check", "--config", dir.path("broken.hcl").to_str().unwrap()]);
+    assert_eq!(status, 1, "{report}");
+    assert!(line(&report, "memory").starts_with("FAIL") && report.contains("broken.hcl:1"), "{report}");
+}
+
+/// `hardinit check` in a runc container set up by `setup`: the lines of the given ids.
+fn container_check(name: &str, setup: fn(&mut Container)) -> String {
+    let mut container =
+        Container::new(name, &["/usr/local/bin/hardinit", "check", "--memory-guard", "off", "--", "/bin/id"]);
+    setup(&mut container);
+    let mut running = container.start();
+    running.wait(LONG);
+    format!("{}{}", running.stdout(), running.stderr())
+}
+
+#[test]
+fn the_containers_own_protections_are_checked_where_the_kernel_decides() {
+    if !privileged(true) {
+        return;
+    }
+    // runc's defaults here: writable root, no seccomp filter, RLIMIT_NOFILE 1024, own PID namespace.
+    let loose = container_check("loose", |_| {});
+    for id in ["root-filesystem", "seccomp", "open-files"] {
+        assert!(line(&loose, id).starts_with("WARN"), "{id}: {loose}");
+    }
+    assert!(line(&loose, "pid-namespace").starts_with("PASS"), "{loose}");
+    let tight = container_check("tight", |c| {
+        c.read_only_root();
+        c.config["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}]
+        });
+    });
+    // (RLIMIT_NOFILE cannot be raised to 65,536 without CAP_SYS_RESOURCE on this host: its PASS
+    // is a unit test.)
+    for id in ["root-filesystem", "seccomp", "pid-namespace"] {
+        assert!(line(&tight, id).starts_with("PASS"), "{id}: {tight}");
+    }
+    // Sharing the host's PID namespace (no pid namespace of its own): other processes are seen.
+    let shared = container_check("shared-pid", |c| {
+        c.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "pid");
+    });
+    assert!(line(&shared, "pid-namespace").starts_with("WARN") && shared.contains("shared PID namespace"), "{shared}");
+}
+
+#[test]
+fn strict_refuses_a_start_with_a_warning_and_allow_accepts_it() {
+    if !privileged(true) {
+        return;
+    }
+    let start = |flags: &[&str]| {
+        let mut args = vec!["/usr/local/bin/hardinit", "--memory-guard", "off"];
+        args.extend_from_slice(flags);
+        args.extend(["--", "/bin/true"]);
+        let mut running = Container::new("strict", &args).start();
+        (running.wait(LONG), running.stderr())
+    };
+    let (status, stderr) = start(&[]);
+    assert_eq!(status, 0, "warnings alone do not refuse: {stderr}");
+    let (status, stderr) = start(&["--strict"]);
+    assert_eq!(status, 78, "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit: error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("memory: --memory-guard off"), "the first WARN refuses: {stderr}");
+    let allow = "memory,root-filesystem,seccomp,open-files,history";
+    let (status, stderr) = start(&["--strict", "--allow", allow]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stderr.contains("memory: accepted by --allow memory"), "logged once: {stderr}");
+}
