@@ -470,3 +470,67 @@ fn in_a_user_namespace_the_mlock_fix_is_not_a_capability() {
     let fix = memory.split("fix: ").nth(1).unwrap_or_default();
     assert!(fix.starts_with("raise the limit") && !fix.contains("--cap-add"), "{memory}");
 }
+
+/// The memory rule predicts the server: where hardinit's mlock rule passes, a stand-in that
+/// locks its memory as Vault does at start succeeds; where the rule refuses, the lock fails too.
+#[test]
+fn the_mlock_rule_predicts_the_servers_own_mlockall() {
+    if !privileged(true) {
+        return;
+    }
+    let standin_in = |container: &mut Container| {
+        let target = container.rootfs().join("usr/local/bin/mlock-standin");
+        std::fs::copy(mlock_standin(), &target).unwrap();
+    };
+    let run = |caps: &[&str], guard: &str| {
+        let args = [HARDINIT, "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
+        let mut container = Container::new("mlock-standin", &args);
+        standin_in(&mut container);
+        container.capabilities(caps);
+        let mut running = container.start();
+        let status = running.wait(LONG);
+        (status, format!("{}{}", running.stdout(), running.stderr()))
+    };
+    // Root start with IPC_LOCK: the rule passes and the lock works.
+    let (status, output) = run(&with_ipc_lock(), "mlock");
+    assert_eq!(status, 0, "{output}");
+    assert!(output.contains("memory PASS") && output.contains("locked 67108864 bytes"), "{output}");
+    // Without IPC_LOCK: the rule refuses, and the stand-in, started anyway, cannot lock.
+    let (status, output) = run(&DOCKER_DEFAULT_CAPS, "mlock");
+    assert_eq!(status, 78, "{output}");
+    let (status, output) = run(&DOCKER_DEFAULT_CAPS, "off");
+    assert_eq!(status, 1, "{output}");
+    assert!(output.contains("mlockall: "), "{output}");
+    // A non-root start without the capability: RLIMIT_MEMLOCK (8 MiB here) is too small.
+    let unprivileged = |guard: &str| {
+        let args = [HARDINIT, "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
+        let mut container = Container::new("mlock-standin-100", &args);
+        standin_in(&mut container);
+        container.user(100, 1000).no_new_privileges(true);
+        let mut running = container.start();
+        (running.wait(LONG), format!("{}{}", running.stdout(), running.stderr()))
+    };
+    assert_eq!(unprivileged("mlock").0, 78);
+    let (status, output) = unprivileged("off");
+    assert_eq!(status, 1, "{output}");
+    // A user namespace: root there holds IPC_LOCK, which never lifts the host's limit.
+    let userns = |guard: &str| {
+        let args = [HARDINIT, "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
+        let mut container = Container::new("mlock-standin-userns", &args);
+        standin_in(&mut container);
+        container.capabilities(&with_ipc_lock());
+        let map = serde_json::json!([{"containerID": 0, "hostID": 200_000, "size": 65_536}]);
+        container.config["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+        container.config["linux"]["uidMappings"] = map.clone();
+        container.config["linux"]["gidMappings"] = map;
+        // sysfs and cgroup mounts need namespaces the new user namespace owns: not needed here.
+        container.config["mounts"].as_array_mut().unwrap().retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
+        let mut running = container.start();
+        (running.wait(LONG), format!("{}{}", running.stdout(), running.stderr()))
+    };
+    let (status, output) = userns("mlock");
+    assert_eq!(status, 78, "{output}");
+    assert!(output.contains("user namespace"), "{output}");
+    let (status, output) = userns("off");
+    assert_eq!(status, 1, "the lock fails there too: {output}");
+}

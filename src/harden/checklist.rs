@@ -5,6 +5,7 @@
 //! namespace of its own. They warn (a deployment may have reasons: TLS terminated by a mesh, say);
 //! `--strict` turns every warning into a refusal. Findings name the file and line they saw.
 
+use super::accounts::Identity;
 use super::hcl::{self, Item, Literal, Value};
 use super::server_config::{ConfigFile, ServerCommand};
 use super::{Finding, Status};
@@ -263,6 +264,159 @@ pub fn configuration(files: &[ConfigFile]) -> Vec<Finding> {
     findings
 }
 
+/// What `identity` may do with a file of this owner and mode: (read, write).
+fn access(identity: &Identity, meta: &std::fs::Metadata) -> (bool, bool) {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode();
+    let shift = if meta.uid() == identity.uid {
+        6
+    } else if meta.gid() == identity.gid || identity.groups.contains(&meta.gid()) {
+        3
+    } else {
+        0
+    };
+    (mode >> shift & 0o4 != 0, mode >> shift & 0o2 != 0)
+}
+
+fn mode_of(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!("mode {:04o}, owner {}:{}", meta.mode() & 0o7777, meta.uid(), meta.gid())
+}
+
+/// `config-files`, `tls-files`, `storage`, `audit`: the files the configuration names, as the
+/// server's user will find them. `audit`: where the charts mount the audit volume.
+pub fn named_files(files: &[ConfigFile], identity: &Identity, audit: &Path) -> Vec<Finding> {
+    use std::os::unix::fs::MetadataExt;
+    let mut config = Vec::new();
+    for file in files {
+        if let Ok(meta) = std::fs::metadata(&file.path) {
+            let (_, writes) = access(identity, &meta);
+            if meta.mode() & 0o002 != 0 {
+                config.push(format!("{} is writable by every user ({})", file.path.display(), mode_of(&meta)));
+            } else if writes {
+                config.push(format!("{} is writable by the server's user ({})", file.path.display(), mode_of(&meta)));
+            }
+        }
+    }
+    let mut tls = Vec::new();
+    for listener in blocks(files, "listener") {
+        for name in ["tls_cert_file", "tls_key_file", "tls_client_ca_file"] {
+            let Some((path, line)) =
+                setting(&listener.body, name).and_then(|(l, line)| l.as_text().map(|p| (p.to_string(), line)))
+            else {
+                continue;
+            };
+            let place = at(listener.path, line);
+            match std::fs::metadata(&path) {
+                Err(e) => tls.push(format!("{place}: {name} {path}: {e}")),
+                Ok(meta) => {
+                    if !access(identity, &meta).0 {
+                        tls.push(format!(
+                            "{place}: {name} {path} is not readable by the server's user ({})",
+                            mode_of(&meta)
+                        ));
+                    }
+                    if name == "tls_key_file" && meta.mode() & 0o004 != 0 {
+                        tls.push(format!("{place}: the key {path} is readable by every user ({})", mode_of(&meta)));
+                    }
+                }
+            }
+        }
+    }
+    let mut storage = Vec::new();
+    for block in blocks(files, "storage").into_iter().filter(|b| matches!(b.label.as_deref(), Some("raft" | "file"))) {
+        let Some((path, line)) =
+            setting(&block.body, "path").and_then(|(l, line)| l.as_text().map(|p| (p.to_string(), line)))
+        else {
+            continue;
+        };
+        let place = at(block.path, line);
+        match std::fs::metadata(&path) {
+            Err(e) => storage.push(format!("{place}: {path}: {e}")),
+            Ok(meta) => {
+                if meta.uid() != identity.uid {
+                    storage.push(format!("{place}: {path} is not owned by the server's user ({})", mode_of(&meta)));
+                }
+                if meta.mode() & 0o077 != 0 {
+                    storage.push(format!("{place}: {path} is open to others ({}; 0700 or stricter)", mode_of(&meta)));
+                }
+                if crate::sys::fs::is_read_only(&path).unwrap_or(false) {
+                    storage.push(format!("{place}: {path} is on a read-only filesystem"));
+                }
+            }
+        }
+    }
+    let audit_finding = match std::fs::metadata(audit) {
+        Err(_) => Finding::new(
+            "audit",
+            Status::Pass,
+            format!(
+                "no audit volume at {}: audit devices are enabled by the operator (`vault audit enable file file_path=...`) and live in storage",
+                audit.display()
+            ),
+            WHY_AUDIT,
+            "nothing to do",
+        ),
+        Ok(meta) => {
+            let (_, writes) = access(identity, &meta);
+            if !writes {
+                Finding::new(
+                    "audit",
+                    Status::Warn,
+                    format!("{} is not writable by the server's user ({})", audit.display(), mode_of(&meta)),
+                    WHY_AUDIT,
+                    "give the audit volume to the server's user (fsGroup, or chown)",
+                )
+            } else if meta.mode() & 0o002 != 0 {
+                Finding::new(
+                    "audit",
+                    Status::Warn,
+                    format!("{} is writable by every user ({})", audit.display(), mode_of(&meta)),
+                    WHY_AUDIT,
+                    "chmod o-w the audit volume",
+                )
+            } else {
+                Finding::new(
+                    "audit",
+                    Status::Pass,
+                    format!(
+                        "{} is the server's to write, and no one else's; enabling an audit device is the operator's step",
+                        audit.display()
+                    ),
+                    WHY_AUDIT,
+                    "nothing to do",
+                )
+            }
+        }
+    };
+    vec![
+        finding(
+            "config-files",
+            config,
+            "a server that can rewrite its own configuration keeps a compromise across restarts",
+            "mount the configuration read-only (a ConfigMap), owned by root, mode 0644 or stricter",
+            "the configuration files are not writable by the server's user or by others",
+        ),
+        finding(
+            "tls-files",
+            tls,
+            "a missing certificate stops the server; a key readable by others is a key shared with them",
+            "make the files readable by the server's user only (a Secret with defaultMode 0400 and fsGroup)",
+            "the TLS files are there, readable by the server, and the keys by no one else",
+        ),
+        finding(
+            "storage",
+            storage,
+            "the storage holds every secret, encrypted or not, and the keyring",
+            "give the storage path to the server's user, mode 0700, on a writable volume",
+            "the storage path is the server's alone, and writable",
+        ),
+        audit_finding,
+    ]
+}
+
+const WHY_AUDIT: &str = "audit devices record every request; a log others can write cannot be trusted";
+
 /// `root-token`: nothing hands the server (or whoever reads its environment) a root token.
 pub fn root_token(command: &ServerCommand, env: &dyn Fn(&str) -> Option<String>) -> Finding {
     let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
@@ -306,7 +460,30 @@ pub fn process() -> Vec<Finding> {
     } else {
         crate::procfs::all_except(own).into_iter().filter(|p| !crate::procfs::descends_from(*p, own)).count()
     };
+    // AppArmor's own file where the kernel has it, else the first LSM's context.
+    let lsm = ["/proc/self/attr/apparmor/current", "/proc/self/attr/current"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|c| c.trim_end_matches(['\n', '\0']).trim().to_string())
+        .filter(|c| !c.is_empty());
+    let lsm_finding = match lsm.as_deref() {
+        Some(context) if !context.starts_with("unconfined") => Finding::new(
+            "lsm",
+            Status::Pass,
+            format!("a security profile is in force: {context}"),
+            WHY_LSM,
+            "nothing to do",
+        ),
+        other => Finding::new(
+            "lsm",
+            Status::Warn,
+            format!("no AppArmor or SELinux profile confines the server ({})", other.unwrap_or("no LSM context")),
+            WHY_LSM,
+            "Docker's default AppArmor profile (docker-default), Kubernetes appArmorProfile: {type: RuntimeDefault}, or an SELinux type",
+        ),
+    };
     vec![
+        lsm_finding,
         if read_only_root {
             Finding::new("root-filesystem", Status::Pass, "the root filesystem is read-only", WHY_ROOT, "nothing to do")
         } else {
@@ -374,6 +551,7 @@ fn open_files(limit: u64) -> Finding {
 }
 
 const WHY_ROOT: &str = "a writable root lets a compromised server change the image's binaries and configuration";
+const WHY_LSM: &str = "a mandatory access control profile limits what a compromised server can reach on the host";
 const WHY_SECCOMP: &str =
     "seccomp removes the kernel interfaces the server never needs from what an attacker can reach";
 const WHY_FILES: &str = "every client connection, lease and raft peer is a file descriptor: too few and the server refuses clients under load";
@@ -442,6 +620,57 @@ mod tests {
             status_of("metrics", metrics),
             (Status::Warn, "/c/server.hcl:3: unauthenticated_metrics_access is on".into())
         );
+    }
+
+    #[test]
+    fn files_as_the_servers_user_finds_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("hardinit-checklist-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let me = Identity { name: None, home: None, uid: 4242, gid: 4242, groups: vec![4242] };
+        let set =
+            |p: &str, mode: u32| std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+        std::fs::write(dir.join("cert.pem"), "c").unwrap();
+        std::fs::write(dir.join("key.pem"), "k").unwrap();
+        let config = format!(
+            "listener \"tcp\" {{\n  tls_cert_file = \"{0}/cert.pem\"\n  tls_key_file = \"{0}/key.pem\"\n  tls_client_ca_file = \"{0}/missing.pem\"\n}}\nstorage \"raft\" {{\n  path = \"{0}/data\"\n}}\n",
+            dir.display()
+        );
+        std::fs::write(dir.join("server.hcl"), &config).unwrap();
+        set("server.hcl", 0o666);
+        set("cert.pem", 0o644);
+        set("key.pem", 0o644);
+        set("data", 0o755);
+        let parsed = vec![ConfigFile { path: dir.join("server.hcl"), items: hcl::parse(config.as_bytes()).unwrap() }];
+        let findings = named_files(&parsed, &me, &dir.join("no-audit"));
+        let get = |id: &str| findings.iter().find(|f| f.id == id).unwrap();
+        assert!(get("config-files").summary.contains("writable by every user"), "{}", get("config-files").summary);
+        let tls = &get("tls-files").summary;
+        assert!(
+            tls.contains("missing.pem: No such file") && tls.contains("key.pem is readable by every user"),
+            "{tls}"
+        );
+        let storage = &get("storage").summary;
+        assert!(storage.contains("not owned by the server's user") && storage.contains("open to others"), "{storage}");
+        assert_eq!(get("audit").status, Status::Pass);
+        // Tightened: only what the files really are.
+        set("server.hcl", 0o644);
+        set("key.pem", 0o600);
+        set("data", 0o700);
+        std::fs::write(dir.join("missing.pem"), "ca").unwrap();
+        let owner = std::fs::metadata(dir.join("data")).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
+        let findings = named_files(&parsed, &Identity { uid: owner, ..me.clone() }, &dir.join("no-audit"));
+        for id in ["config-files", "tls-files", "storage"] {
+            let f = findings.iter().find(|f| f.id == id).unwrap();
+            // As the files' owner (the test runs as one user), the config is the server's to write.
+            if id == "config-files" {
+                assert!(f.summary.contains("writable by the server's user"), "{}", f.summary);
+            } else {
+                assert_eq!(f.status, Status::Pass, "{id}: {}", f.summary);
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

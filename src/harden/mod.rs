@@ -137,8 +137,10 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     record(disable_core_dumps(mode)?)?;
     let mut environment = Vec::new();
     let mut read_as = None;
+    let mut server_identity = None;
     let capability = match target_identity(settings) {
         Ok(identity) => {
+            server_identity = Some(identity.clone());
             // `check` as root reads the configuration as the server will, not as root.
             if mode == Mode::Check && sys::effective_uid() == 0 && identity.uid != 0 {
                 read_as = Some(identity.clone());
@@ -198,6 +200,15 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
             for finding in checklist::configuration(&files) {
                 record(finding)?;
             }
+            if let Some(identity) = &server_identity {
+                let audit = match memory::flavour_of(server) {
+                    memory::Flavour::Vault => Path::new("/vault/audit"),
+                    memory::Flavour::OpenBao => Path::new("/openbao/audit"),
+                };
+                for finding in checklist::named_files(&files, identity, audit) {
+                    record(finding)?;
+                }
+            }
         }
         record(checklist::root_token(&command, &|name| std::env::var(name).ok()))?;
     }
@@ -238,6 +249,9 @@ pub fn offline(settings: &Settings, paths: &[std::path::PathBuf]) -> Vec<Finding
                 "run `hardinit check` in the container",
             ));
             findings.extend(checklist::configuration(&files));
+            for id in ["config-files", "tls-files", "storage", "audit"] {
+                findings.push(skip(id, "the files are checked where the server will find them"));
+            }
         }
         Err(e) => findings.push(Finding::new(
             "memory",

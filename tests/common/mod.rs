@@ -17,6 +17,22 @@ pub fn hardinit() -> &'static str {
     PATH.get_or_init(|| stage(&static_hardinit(), "hardinit", 0o755).to_string_lossy().into_owned())
 }
 
+/// examples/mlock_standin.rs, built static (musl) so that it runs in a container, staged where
+/// any user can run it.
+pub fn mlock_standin() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = Command::new("cargo")
+            .args(["build", "-q", "--release", "--target", "x86_64-unknown-linux-musl", "--example", "mlock_standin"])
+            .current_dir(repo())
+            .output()
+            .expect("cargo build --example mlock_standin");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let built = repo().join("target/x86_64-unknown-linux-musl/release/examples/mlock_standin");
+        stage(&built, "mlock_standin", 0o755).to_string_lossy().into_owned()
+    })
+}
+
 /// hardinit as `sh`: a link named sh to the staged binary, as the image's /bin/sh is.
 pub fn sh() -> &'static str {
     static PATH: OnceLock<String> = OnceLock::new();
