@@ -146,8 +146,59 @@ fn strict_refuses_a_start_with_a_warning_and_allow_accepts_it() {
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit: error:")).collect();
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(errors[0].contains("memory: --memory-guard off"), "the first WARN refuses: {stderr}");
-    let allow = "memory,root-filesystem,seccomp,open-files,history";
+    let allow = "memory,root-filesystem,seccomp,open-files,history,lsm";
     let (status, stderr) = start(&["--strict", "--allow", allow]);
     assert_eq!(status, 0, "{stderr}");
     assert!(stderr.contains("memory: accepted by --allow memory"), "logged once: {stderr}");
+}
+
+#[test]
+fn a_configuration_that_passes_every_check_also_starts_the_real_server() {
+    if !privileged(true) {
+        return;
+    }
+    let port = common::runc::free_port();
+    let cluster = common::runc::free_port();
+    let config = format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  tls_cert_file = \"/tls/cert.pem\"\n  tls_key_file = \"/tls/key.pem\"\n  tls_min_version = \"tls12\"\n}}\nstorage \"raft\" {{\n  path = \"/vault/data\"\n}}\napi_addr = \"https://127.0.0.1:{port}\"\ncluster_addr = \"https://127.0.0.1:{cluster}\"\ndisable_mlock = true\n"
+    );
+    let setup = |args: &[&str]| {
+        let mut container = Container::new("valid", args);
+        let rootfs = container.rootfs();
+        container.file("/vault/config/server.hcl", &config, 0, 0);
+        std::fs::create_dir_all(rootfs.join("tls")).unwrap();
+        self_signed(&rootfs.join("tls/cert.pem"), &rootfs.join("tls/key.pem"), "valid", "IP:127.0.0.1");
+        std::os::unix::fs::chown(rootfs.join("tls/key.pem"), Some(100), Some(1000)).unwrap();
+        std::fs::set_permissions(rootfs.join("tls/key.pem"), std::os::unix::fs::PermissionsExt::from_mode(0o400))
+            .unwrap();
+        std::fs::create_dir_all(rootfs.join("vault/data")).unwrap();
+        std::os::unix::fs::chown(rootfs.join("vault/data"), Some(100), Some(1000)).unwrap();
+        std::fs::set_permissions(rootfs.join("vault/data"), std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        container
+    };
+    let server = ["/bin/bao", "server", "-config=/vault/config/server.hcl"];
+    let mut check_args = vec!["/usr/local/bin/hardinit", "check", "--"];
+    check_args.extend(server);
+    let mut running = setup(&check_args).start();
+    running.wait(LONG);
+    let report = running.stdout();
+    for id in [
+        "tls",
+        "tls-verify",
+        "seal-credentials",
+        "raw-storage",
+        "metrics",
+        "root-token",
+        "config-files",
+        "tls-files",
+        "storage",
+    ] {
+        assert!(line(&report, id).starts_with("PASS"), "{id}: {report}");
+    }
+    let mut run_args = vec!["/usr/local/bin/hardinit", "--"];
+    run_args.extend(server);
+    let mut running = setup(&run_args).start();
+    running.wait_for_output("OpenBao server started", LONG);
+    running.stop_cleanly();
 }

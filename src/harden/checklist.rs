@@ -463,25 +463,8 @@ pub fn process() -> Vec<Finding> {
     // AppArmor's own file where the kernel has it, else the first LSM's context.
     let lsm = ["/proc/self/attr/apparmor/current", "/proc/self/attr/current"]
         .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|c| c.trim_end_matches(['\n', '\0']).trim().to_string())
-        .filter(|c| !c.is_empty());
-    let lsm_finding = match lsm.as_deref() {
-        Some(context) if !context.starts_with("unconfined") => Finding::new(
-            "lsm",
-            Status::Pass,
-            format!("a security profile is in force: {context}"),
-            WHY_LSM,
-            "nothing to do",
-        ),
-        other => Finding::new(
-            "lsm",
-            Status::Warn,
-            format!("no AppArmor or SELinux profile confines the server ({})", other.unwrap_or("no LSM context")),
-            WHY_LSM,
-            "Docker's default AppArmor profile (docker-default), Kubernetes appArmorProfile: {type: RuntimeDefault}, or an SELinux type",
-        ),
-    };
+        .find_map(|p| std::fs::read_to_string(p).ok());
+    let lsm_finding = lsm_finding(lsm.as_deref());
     vec![
         lsm_finding,
         if read_only_root {
@@ -531,6 +514,27 @@ pub fn process() -> Vec<Finding> {
             )
         },
     ]
+}
+
+/// `lsm`: the security context /proc/self/attr gives (None: no LSM at all).
+fn lsm_finding(context: Option<&str>) -> Finding {
+    let context = context.map(|c| c.trim_end_matches(['\n', '\0']).trim()).filter(|c| !c.is_empty());
+    match context {
+        Some(context) if !context.starts_with("unconfined") => Finding::new(
+            "lsm",
+            Status::Pass,
+            format!("a security profile is in force: {context}"),
+            WHY_LSM,
+            "nothing to do",
+        ),
+        other => Finding::new(
+            "lsm",
+            Status::Warn,
+            format!("no AppArmor or SELinux profile confines the server ({})", other.unwrap_or("no LSM context")),
+            WHY_LSM,
+            "Docker's default AppArmor profile (docker-default), Kubernetes appArmorProfile: {type: RuntimeDefault}, or an SELinux type",
+        ),
+    }
 }
 
 /// What the server needs: HashiCorp's production guidance raises the limit to 65,536.
@@ -670,6 +674,18 @@ mod tests {
                 assert_eq!(f.status, Status::Pass, "{id}: {}", f.summary);
             }
         }
+        // Another user's view: the root-owned 0644 config is not theirs to write; an audit volume
+        // open to every user is a warning, the server's own is a pass.
+        let other = Identity { uid: 4242, gid: 4242, groups: vec![4242], ..me.clone() };
+        std::fs::create_dir(dir.join("audit")).unwrap();
+        set("audit", 0o777);
+        let findings = named_files(&parsed, &other, &dir.join("audit"));
+        let get = |id: &str| findings.iter().find(|f| f.id == id).unwrap().clone();
+        assert_eq!(get("config-files").status, Status::Pass, "{}", get("config-files").summary);
+        assert!(get("audit").summary.contains("writable by every user"), "{}", get("audit").summary);
+        set("audit", 0o700);
+        let findings = named_files(&parsed, &Identity { uid: owner, ..me.clone() }, &dir.join("audit"));
+        assert_eq!(findings.iter().find(|f| f.id == "audit").unwrap().status, Status::Pass);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
