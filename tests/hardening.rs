@@ -480,7 +480,7 @@ fn the_mlock_rule_predicts_the_servers_own_mlockall() {
     }
     let standin_in = |container: &mut Container| {
         let target = container.rootfs().join("usr/local/bin/mlock-standin");
-        std::fs::copy(mlock_standin(), &target).unwrap();
+        install(std::path::Path::new(mlock_standin()), &target, 0o755);
     };
     let run = |caps: &[&str], guard: &str| {
         let args = [HARDINIT, "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];

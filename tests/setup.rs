@@ -25,8 +25,8 @@ fn path_without(dir: &Scratch, hidden: &[&str]) -> String {
         }
     }
     let recorder = format!("#!/bin/sh\necho \"$@\" >> {}\n", dir.path("apt-get-ran").display());
-    std::fs::write(bin.join("apt-get"), recorder).unwrap();
-    std::fs::set_permissions(bin.join("apt-get"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path("recorder"), recorder).unwrap();
+    install(&dir.path("recorder"), &bin.join("apt-get"), 0o755);
     bin.to_string_lossy().into_owned()
 }
 

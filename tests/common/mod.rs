@@ -71,9 +71,22 @@ fn stage(source: &Path, name: &str, mode: u32) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let staged = dir.join(name);
-    std::fs::copy(source, &staged).unwrap_or_else(|e| panic!("staging {}: {e}", source.display()));
-    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode)).unwrap();
+    install(source, &staged, mode);
     staged
+}
+
+/// Copies an executable with install(1), in a child process: a copy written by this process
+/// would hold a write descriptor that the children other test threads fork at that moment
+/// inherit until their exec, and executing the copy then fails with ETXTBSY ("Text file busy").
+pub fn install(source: &Path, target: &Path, mode: u32) {
+    let out = Command::new("install")
+        .arg("-m")
+        .arg(format!("{mode:o}"))
+        .arg(source)
+        .arg(target)
+        .output()
+        .expect("install(1)");
+    assert!(out.status.success(), "install {}: {}", source.display(), String::from_utf8_lossy(&out.stderr));
 }
 
 /// The static hardinit for container root filesystems: `HARDINIT_STATIC_BIN`, or built now.

@@ -82,8 +82,8 @@ impl Container {
         ] {
             std::fs::create_dir_all(rootfs.join(dir)).unwrap();
         }
-        std::fs::copy(static_hardinit(), rootfs.join("usr/local/bin/hardinit")).unwrap();
-        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static is installed");
+        super::install(&static_hardinit(), &rootfs.join("usr/local/bin/hardinit"), 0o755);
+        super::install(std::path::Path::new("/bin/busybox"), &rootfs.join("bin/busybox"), 0o755);
         for tool in ["sh", "cat", "sleep", "kill", "ls", "grep", "echo", "true", "touch", "id"] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(tool)).unwrap();
         }
