@@ -32,8 +32,13 @@ pub(super) fn disable_core_dumps(mode: Mode) -> Result<Finding, Fatal> {
     let limit = Limit { soft: n, hard: n };
     if mode == Mode::Apply {
         sys::set_rlimit(Resource::Core, limit).map_err(|e| Fatal::system("setting RLIMIT_CORE", e))?;
-        std::fs::write("/proc/self/coredump_filter", "0")
-            .map_err(|e| Fatal::system("writing /proc/self/coredump_filter", e))?;
+        std::fs::write("/proc/self/coredump_filter", "0").map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Fatal::new(
+                crate::error::ExitCode::System,
+                "writing /proc/self/coredump_filter: /proc is not mounted; fix: mount proc in the container (every runtime does by default)",
+            ),
+            _ => Fatal::system("writing /proc/self/coredump_filter", e),
+        })?;
         sys::set_not_dumpable().map_err(|e| Fatal::system("PR_SET_DUMPABLE", e))?;
         let read = sys::rlimit(Resource::Core).map_err(|e| Fatal::system("reading RLIMIT_CORE", e))?;
         let filter = std::fs::read_to_string("/proc/self/coredump_filter").unwrap_or_default();

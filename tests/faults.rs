@@ -1,0 +1,118 @@
+//! Fault injection in runc containers: the kernel refuses what hardinit asks, and hardinit says so
+//! in one line with a documented status, never a panic or a hang, and leaves nothing half-done.
+
+mod common;
+
+use common::runc::Container;
+use common::*;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(60);
+const HARDINIT: &str = "/usr/local/bin/hardinit";
+
+fn errors(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("hardinit: error:")).collect()
+}
+
+/// A status hardinit documents (its own failures), not a crash (134 SIGABRT, 139 SIGSEGV).
+fn documented(status: i32) -> bool {
+    [64, 70, 71, 78, 126, 127].contains(&status)
+}
+
+#[test]
+fn fork_refused_by_the_pids_limit_is_one_line() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = Container::new("pids", &[HARDINIT, "--memory-guard", "off", "--", "/bin/true"]);
+    container.config["linux"]["resources"]["pids"] = serde_json::json!({"limit": 1});
+    let mut running = container.start();
+    let status = running.wait(LONG);
+    let stderr = running.stderr();
+    assert!(documented(status), "{status}: {stderr}");
+    assert_eq!(errors(&stderr).len(), 1, "{stderr}");
+    assert!(stderr.contains("Resource temporarily unavailable") || stderr.contains("fork"), "{stderr}");
+}
+
+#[test]
+fn without_proc_hardinit_says_so_in_one_line() {
+    if !privileged(false) {
+        return;
+    }
+    // runc itself needs /proc; a PID namespace whose mount namespace has none is the case.
+    let script = format!("umount -l /proc && exec {} --user 65534:65534 --memory-guard off -- /bin/true", hardinit());
+    let out = run(
+        {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "--pid", "--fork", "--", "sh", "-c", &script]);
+            c
+        },
+        LONG,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(code(out.status), 71, "{stderr}");
+    assert_eq!(errors(&stderr).len(), 1, "{stderr}");
+    assert!(stderr.contains("/proc is not mounted; fix: mount proc"), "{stderr}");
+}
+
+#[test]
+fn eight_file_descriptors_are_enough_or_one_line() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = Container::new("nofile", &[HARDINIT, "--memory-guard", "off", "--", "/bin/true"]);
+    container.config["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 8, "soft": 8}]);
+    let mut running = container.start();
+    let status = running.wait(LONG);
+    let stderr = running.stderr();
+    assert!(status == 0 || (documented(status) && errors(&stderr).len() == 1), "{status}: {stderr}");
+}
+
+#[test]
+fn a_full_config_volume_leaves_no_partial_local_json() {
+    if !privileged(true) {
+        return;
+    }
+    let mut container = Container::new("enospc", &["/usr/local/bin/docker-entrypoint.sh", "version"]);
+    std::os::unix::fs::symlink("hardinit", container.rootfs().join("usr/local/bin/docker-entrypoint.sh")).unwrap();
+    std::os::unix::fs::symlink("bao", container.rootfs().join("bin/vault")).unwrap();
+    // A 4 KiB volume (a tmpfs mounted on the host, so that it can be looked at afterwards): the
+    // first page fits, the rest of a 64 KiB configuration does not.
+    let volume = Scratch::new("enospc-volume");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4k,mode=755", "tmpfs"])
+        .arg(&volume.0)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    container.volume(&volume.0, "/vault/config");
+    container.env("VAULT_LOCAL_CONFIG", &format!("{{\"ui\": true, \"pad\": \"{}\"}}", "x".repeat(65_536)));
+    let mut running = container.start();
+    let status = running.wait(LONG);
+    let stderr = running.stderr();
+    let left: Vec<_> = std::fs::read_dir(&volume.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let _ = std::process::Command::new("umount").arg(&volume.0).status();
+    assert_eq!(status, 78, "{stderr}");
+    assert_eq!(errors(&stderr).len(), 1, "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(left.is_empty(), "no partial local.json, no temporary file: {left:?}");
+}
+
+#[test]
+fn a_server_killed_by_its_memory_cgroup_is_137_and_said() {
+    if !privileged(true) {
+        return;
+    }
+    // busybox's sh grows a string until the cgroup's OOM killer ends it.
+    let script = "x=a; while true; do x=\"$x$x\"; done";
+    let mut container = Container::new(
+        "oom",
+        &[HARDINIT, "--memory-guard", "off", "--user", "0:0", "--allow-root", "--", "/bin/sh", "-c", script],
+    );
+    container.config["linux"]["resources"] = serde_json::json!({"memory": {"limit": 64 << 20, "swap": 64 << 20}});
+    let mut running = container.start();
+    let status = running.wait(LONG);
+    let stderr = running.stderr();
+    assert_eq!(status, 137, "{stderr}");
+    assert!(stderr.contains("killed by SIGKILL"), "{stderr}");
+}
