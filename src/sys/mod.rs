@@ -4,6 +4,8 @@
 //! turns the C convention (`-1` and `errno`) into `io::Result`. Policy lives above this module, in
 //! safe Rust. Every `unsafe` block carries a `// SAFETY:` line that says why it holds.
 
+#[cfg(test)]
+pub mod coverage;
 pub mod env;
 pub mod fs;
 pub mod inotify;
