@@ -116,3 +116,66 @@ fn a_server_killed_by_its_memory_cgroup_is_137_and_said() {
     assert_eq!(status, 137, "{stderr}");
     assert!(stderr.contains("killed by SIGKILL"), "{stderr}");
 }
+
+/// TERM, HUP and CHLD sent in a tight loop from the moment hardinit exists, through every phase
+/// of its start (parsing, hardening, spawn, supervision): it ends with a status sh would explain
+/// (the server's, or 128+N), never a crash or a hang.
+#[test]
+fn a_signal_storm_during_start_up_never_crashes_or_hangs_it() {
+    if !privileged(false) {
+        return;
+    }
+    for round in 0..20 {
+        let child = as_namespace_init(&["--memory-guard", "off", "--", "sleep", "0.2"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let unshare = child.id().to_string();
+        // The storm starts after a different delay each round, so that it hits each phase.
+        std::thread::sleep(Duration::from_micros(250 * round));
+        let storm = std::process::Command::new(PYTHON).arg(probe()).args(["storm", &unshare]).output().unwrap();
+        let sent = String::from_utf8_lossy(&storm.stdout).trim().to_string();
+        let status = finish(child, LONG);
+        let code = code(status);
+        assert!([0, 129, 143].contains(&code), "round {round}: status {code} after {sent} signals");
+    }
+}
+
+/// Every error path ends in one line and a documented status: none in SIGABRT or SIGSEGV.
+#[test]
+fn error_paths_end_in_a_documented_status_never_a_crash() {
+    let dir = Scratch::new("error-paths");
+    std::fs::write(dir.path("not-executable"), "#!/bin/sh\n").unwrap();
+    std::fs::write(dir.path("bad.hcl"), "storage \"raft\" {\n").unwrap();
+    let not_executable = dir.path("not-executable");
+    let bad = format!("-config={}", dir.path("bad.hcl").display());
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--bogus"],
+        vec!["--grace", "99999999999999999999s", "--", "true"],
+        vec!["--user", "", "--", "true"],
+        vec!["--rewrite", "TERM", "--", "true"],
+        vec!["--umask", "9", "--", "true"],
+        vec!["--", "/nonexistent/server"],
+        vec!["--", not_executable.to_str().unwrap()],
+        vec!["--user", "0:0", "--", "true"],
+        vec!["check", "--config", "/nonexistent"],
+        vec!["--reload-on-change", "/nonexistent/dir/file", "--", "true"],
+        vec!["--", "vault", "server", &bad],
+    ];
+    for args in cases {
+        let out = run(
+            {
+                let mut c = command(hardinit());
+                c.args(&args);
+                c
+            },
+            LONG,
+        );
+        let status = code(out.status);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(![134, 139].contains(&status) && !stderr.contains("internal error"), "{args:?}: {status} {stderr}");
+        assert!(documented(status) || status == 1, "{args:?}: {status} {stderr}");
+        assert!(errors(&stderr).len() <= 1, "{args:?}: {stderr}");
+    }
+}

@@ -594,3 +594,28 @@ fn a_grace_beyond_a_day_is_a_usage_error_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// A root newcomer's clone sits under a 0700 $HOME: whatever the tests run as the unprivileged
+/// user is staged where every user can reach it, and the staged copy runs as that user.
+#[test]
+fn what_the_test_user_runs_is_reachable_from_a_clone_under_a_0700_home() {
+    use std::os::unix::fs::PermissionsExt;
+    for staged in [std::path::PathBuf::from(hardinit()), probe(), std::path::PathBuf::from(common::sh())] {
+        for dir in staged.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+            let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+            assert_ne!(mode & 0o001, 0, "{} is not traversable by other users ({mode:o})", dir.display());
+        }
+    }
+    if !privileged(false) {
+        return;
+    }
+    let out = run(
+        {
+            let mut c = command("setpriv");
+            c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--", hardinit(), "--version"]);
+            c
+        },
+        LONG,
+    );
+    assert_eq!(code(out.status), 0, "{out:?}");
+}

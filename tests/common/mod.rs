@@ -155,7 +155,13 @@ pub const TEST_USER: &str = "4242:4242";
 /// to [`TEST_USER`].
 pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = Command::new(program);
-    cmd.env("HARDINIT_USER", TEST_USER);
+    // Nothing of the caller's environment (HISTFILE, a PATH of its own, a locale, HARDINIT_*
+    // settings) reaches what the tests start: a fixed one, the same on every machine.
+    cmd.env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .env("HOME", "/")
+        .env("HARDINIT_USER", TEST_USER);
     cmd
 }
 

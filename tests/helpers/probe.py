@@ -15,6 +15,8 @@ count-sigint SECONDS OUT             write "ready" to OUT, count SIGINTs for SEC
 pty READY -- CMD...                  run CMD as a session leader on a new pseudo-terminal (as
                                      `docker run -it` does), type Ctrl-C once READY says "ready",
                                      pass on CMD's exit status.
+storm PID                            send SIGHUP, SIGCHLD and SIGTERM in a tight loop to PID's first
+                                     child (an init under unshare) until PID is gone; print how many.
 background OUT -- CMD...             as an interactive shell on a new pseudo-terminal, run CMD in a
                                      background process group (`CMD &`) and write whether the shell
                                      kept the terminal's foreground while CMD ran and after it ended.
@@ -212,6 +214,36 @@ def background(out, command):
     return drain_and_wait(*on_new_terminal(shell))
 
 
+def storm(parent):
+    sent = 0
+    deadline = time.monotonic() + 20
+    seen = False
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as f:
+                children = f.read().split()
+        except OSError:
+            break
+        # The init has ended (the parent then has no child, or is a zombie waiting for us).
+        try:
+            with open(f"/proc/{parent}/stat") as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except (OSError, IndexError):
+            break
+        if zombie or (seen and not children):
+            break
+        seen = seen or bool(children)
+        for child in children[:1]:
+            for sig in (signal.SIGHUP, signal.SIGCHLD, signal.SIGTERM):
+                try:
+                    os.kill(int(child), sig)
+                    sent += 1
+                except ProcessLookupError:
+                    pass
+    print(sent)
+    return 0
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "recv":
@@ -224,6 +256,8 @@ def main(argv):
         return count_sigint(float(args[0]), args[1])
     if command == "pty":
         return pty_run(args[0], args[2:])
+    if command == "storm":
+        return storm(int(args[0]))
     if command == "background":
         return background(args[0], args[2:])
     print(f"unknown probe command {command}", file=sys.stderr)
