@@ -179,3 +179,66 @@ fn error_paths_end_in_a_documented_status_never_a_crash() {
         assert!(errors(&stderr).len() <= 1, "{args:?}: {stderr}");
     }
 }
+
+/// An exec that fails after every check passed (the file is executable, its filesystem is not:
+/// what a binary losing its exec bit at the last moment gives) is one line and 126.
+#[test]
+fn an_exec_refused_at_the_last_moment_is_126_in_one_line() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("noexec");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "noexec,mode=755", "tmpfs"])
+        .arg(&dir.0)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    install(std::path::Path::new("/bin/true"), &dir.path("server"), 0o755);
+    let out = run(as_namespace_init(&["--memory-guard", "off", "--", dir.path("server").to_str().unwrap()]), LONG);
+    let _ = std::process::Command::new("umount").arg(&dir.0).status();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(out.status), 126, "{stderr}");
+    assert_eq!(errors(&stderr).len(), 1, "{stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+}
+
+/// A thousand grandchildren that setsid() and are orphaned are all adopted and reaped.
+#[test]
+fn a_thousand_setsid_orphans_are_all_reaped() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("setsid-orphans");
+    let report = dir.path("report");
+    let out = run(
+        as_namespace_init(&[
+            "--memory-guard",
+            "off",
+            "--",
+            PYTHON,
+            probe().to_str().unwrap(),
+            "orphans",
+            "1000",
+            report.to_str().unwrap(),
+            "--setsid",
+        ]),
+        LONG,
+    );
+    assert_eq!(code(out.status), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(dir.read("report").trim(), "orphans=1000 adopted=1000 zombies=0");
+}
+
+/// Fast PID churn under a pids limit: thousands of short-lived children, all reaped, exit 0.
+#[test]
+fn fast_pid_churn_under_a_pids_limit_is_reaped() {
+    if !privileged(true) {
+        return;
+    }
+    let script = "i=0; while [ $i -lt 2000 ]; do /bin/true & i=$((i+1)); wait; done; echo done";
+    let mut container = Container::new("churn", &[HARDINIT, "--memory-guard", "off", "--", "/bin/sh", "-c", script]);
+    container.config["linux"]["resources"]["pids"] = serde_json::json!({"limit": 32});
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+    assert!(running.stdout().contains("done"), "{}", running.stdout());
+}

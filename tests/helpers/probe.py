@@ -7,7 +7,7 @@ recv LOG [--send-to-init] SIG[xN]...  block every signal, write "ready" to LOG, 
                                      --send-to-init: send each expected signal to PID 1 first.
 sigqueue PID SIG COUNT               queue COUNT instances of SIG to PID with sigqueue(3),
                                      retrying on EAGAIN; prints how many retries it needed.
-orphans N OUT                        make N orphans (grandchildren whose parent exits), wait until
+orphans N OUT [--setsid]             make N orphans (grandchildren whose parent exits), wait until
                                      they have all exited, and write how many were adopted by
                                      PID 1 and how many zombies are left in /proc.
 count-sigint SECONDS OUT             write "ready" to OUT, count SIGINTs for SECONDS, append the count
@@ -97,11 +97,13 @@ def zombies():
     return count
 
 
-def orphans(n, out):
+def orphans(n, out, setsid=False):
     adopted_r, adopted_w = os.pipe()
     for _ in range(n):
         middle = os.fork()
         if middle == 0:
+            if setsid:
+                os.setsid()
             middle_pid = os.getpid()
             if os.fork() == 0:
                 # Wait until the middle process is gone, then say who adopted us.
@@ -251,7 +253,7 @@ def main(argv):
     if command == "sigqueue":
         return sigqueue(int(args[0]), parse_signal(args[1]), int(args[2]))
     if command == "orphans":
-        return orphans(int(args[0]), args[1])
+        return orphans(int(args[0]), args[1], "--setsid" in args[2:])
     if command == "count-sigint":
         return count_sigint(float(args[0]), args[1])
     if command == "pty":
