@@ -8,9 +8,7 @@
 
 use super::hcl::{self, Item, Literal, Value};
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// A configuration file larger than this is refused.
@@ -188,30 +186,11 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 /// The bytes of a regular file, at most [`MAX_FILE`]: opened without blocking (a FIFO) and
 /// without becoming a controlling terminal, refused unless regular, and counted as read.
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| at(path, e))?;
-    let kind = file.metadata().map_err(|e| at(path, e))?.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() || kind.is_block_device() {
-            "a device"
-        } else {
-            "not a regular file"
-        };
-        return Err(at(path, format!("{what}, not a configuration file")));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1).read_to_end(&mut bytes).map_err(|e| at(path, e))?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(at(path, format!("larger than {} MiB", MAX_FILE >> 20)));
-    }
-    Ok(bytes)
+    let read = crate::sys::fs::open_regular(path).and_then(|file| crate::sys::fs::read_bounded(file, MAX_FILE));
+    read.map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => at(path, format!("{e}, not a configuration file")),
+        _ => at(path, e),
+    })
 }
 
 /// Every file the `-config` paths stand for, with its bytes.

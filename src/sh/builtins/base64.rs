@@ -3,7 +3,6 @@
 //! (a `> FILE` redirection writes only after success).
 
 use super::{Io, files, options};
-use std::io::Read;
 
 pub fn run(args: &[String], io: &mut Io) -> i32 {
     match options(args, "d") {
@@ -11,13 +10,11 @@ pub fn run(args: &[String], io: &mut Io) -> i32 {
         Ok(_) => return io.fail("base64", 2, "only decoding the standard input (base64 -d) is supported"),
         Err(e) => return io.fail("base64", 2, e),
     }
-    let mut input = Vec::new();
-    if let Err(e) = io.stdin.take(files::MAX_FILE + 1).read_to_end(&mut input) {
-        return io.fail("base64", 1, e);
-    }
-    if input.len() as u64 > files::MAX_FILE {
-        return io.fail("base64", 1, format!("input larger than {} MiB", files::MAX_FILE >> 20));
-    }
+    let input = match crate::sys::fs::read_bounded(&mut *io.stdin, files::MAX_FILE) {
+        Ok(input) => input,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => return io.fail("base64", 1, format!("input {e}")),
+        Err(e) => return io.fail("base64", 1, e),
+    };
     match decode(&input) {
         Ok(bytes) => match io.out.write_all(&bytes) {
             Ok(()) => 0,

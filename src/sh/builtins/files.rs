@@ -15,27 +15,17 @@ pub const MAX_FILE: u64 = 16 << 20;
 /// Opens `path` for reading, following symlinks (a Kubernetes ConfigMap file is one), without
 /// blocking on a FIFO; only a regular file is accepted.
 pub fn open_regular(path: &Path) -> Result<File, String> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let meta = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{}: not a regular file", path.display()));
-    }
-    Ok(file)
+    crate::sys::fs::open_regular(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidInput => format!("{}: {e}, not a regular file", path.display()),
+        _ => format!("{}: {e}", path.display()),
+    })
 }
 
 /// The whole of a regular file, at most [`MAX_FILE`] bytes; also its mode.
 pub fn read_regular(path: &Path) -> Result<(Vec<u8>, u32), String> {
     let file = open_regular(path)?;
     let mode = file.metadata().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1).read_to_end(&mut bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(format!("{}: larger than {} MiB", path.display(), MAX_FILE >> 20));
-    }
+    let bytes = crate::sys::fs::read_bounded(file, MAX_FILE).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((bytes, mode))
 }
 
