@@ -19,6 +19,14 @@ mod hcl;
 #[path = "../src/harden/server_config.rs"]
 mod server_config;
 
+#[path = "../src/sys/regular_file.rs"]
+pub mod regular_file;
+
+/// server_config reads through `crate::sys::regular_file`.
+mod sys {
+    pub use super::regular_file;
+}
+
 use common::runc::bao;
 use common::*;
 use server_config::ConfigFile;

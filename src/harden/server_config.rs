@@ -186,7 +186,8 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 /// The bytes of a regular file, at most [`MAX_FILE`]: opened without blocking (a FIFO) and
 /// without becoming a controlling terminal, refused unless regular, and counted as read.
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let read = crate::sys::fs::open_regular(path).and_then(|file| crate::sys::fs::read_bounded(file, MAX_FILE));
+    let read =
+        crate::sys::regular_file::open(path).and_then(|file| crate::sys::regular_file::read_bounded(file, MAX_FILE));
     read.map_err(|e| match e.kind() {
         std::io::ErrorKind::InvalidInput => at(path, format!("{e}, not a configuration file")),
         _ => at(path, e),

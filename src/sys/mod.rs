@@ -12,6 +12,7 @@ pub mod inotify;
 pub mod net;
 pub mod privilege;
 pub mod process;
+pub mod regular_file;
 pub mod signal;
 
 use std::ffi::{c_char, c_int};

@@ -10,7 +10,7 @@ pub fn run(args: &[String], io: &mut Io) -> i32 {
         Ok(_) => return io.fail("base64", 2, "only decoding the standard input (base64 -d) is supported"),
         Err(e) => return io.fail("base64", 2, e),
     }
-    let input = match crate::sys::fs::read_bounded(&mut *io.stdin, files::MAX_FILE) {
+    let input = match crate::sys::regular_file::read_bounded(&mut *io.stdin, files::MAX_FILE) {
         Ok(input) => input,
         Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => return io.fail("base64", 1, format!("input {e}")),
         Err(e) => return io.fail("base64", 1, e),

@@ -15,7 +15,7 @@ pub const MAX_FILE: u64 = 16 << 20;
 /// Opens `path` for reading, following symlinks (a Kubernetes ConfigMap file is one), without
 /// blocking on a FIFO; only a regular file is accepted.
 pub fn open_regular(path: &Path) -> Result<File, String> {
-    crate::sys::fs::open_regular(path).map_err(|e| match e.kind() {
+    crate::sys::regular_file::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::InvalidInput => format!("{}: {e}, not a regular file", path.display()),
         _ => format!("{}: {e}", path.display()),
     })
@@ -25,7 +25,8 @@ pub fn open_regular(path: &Path) -> Result<File, String> {
 pub fn read_regular(path: &Path) -> Result<(Vec<u8>, u32), String> {
     let file = open_regular(path)?;
     let mode = file.metadata().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
-    let bytes = crate::sys::fs::read_bounded(file, MAX_FILE).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes =
+        crate::sys::regular_file::read_bounded(file, MAX_FILE).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((bytes, mode))
 }
 
