@@ -101,6 +101,7 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     check::log_startup(&findings);
     let mut environment = exports;
     environment.extend(hardened.environment);
+    let configuration = hardened.configuration;
 
     // A `docker stop` during the preparation (a long chown, which it cuts short) means: do not
     // start the server.
@@ -109,8 +110,8 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         return Ok(128 + signal);
     }
 
-    // Live operations: read (as the server's user) what to watch before the server starts.
-    let reloader = watch_for_reload(&options)?;
+    // Live operations: what to watch, read before the server starts.
+    let reloader = watch_for_reload(&options, configuration.as_ref())?;
     if !options.term_delay.is_zero() {
         info!("a SIGTERM reaches the server {:?} after it arrives (--term-delay)", options.term_delay);
     }
@@ -136,15 +137,19 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     })
 }
 
-/// `--reload-on-change`: the files named, `auto` standing for the listeners' TLS files.
-fn watch_for_reload(options: &Options) -> Result<Option<reload::Reloader>, Fatal> {
+/// `--reload-on-change`: the files named, `auto` standing for the listeners' TLS files in the
+/// configuration the hardening read (as the server's user).
+fn watch_for_reload(
+    options: &Options,
+    configuration: Option<&Result<Vec<harden::server_config::ConfigFile>, harden::server_config::ConfigError>>,
+) -> Result<Option<reload::Reloader>, Fatal> {
     if options.reload_on_change.is_empty() {
         return Ok(None);
     }
     let mut paths = Vec::new();
     for spec in &options.reload_on_change {
         if spec == "auto" {
-            let found = reload::tls_files_of(&options.command[1..])?;
+            let found = reload::tls_files_of(configuration)?;
             if found.is_empty() {
                 warn!("--reload-on-change auto: the server's listeners name no TLS file; nothing to watch for them");
             }

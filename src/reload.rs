@@ -42,16 +42,19 @@ fn digest(path: &Path) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// `auto`: the TLS files of the listeners in the server's configuration, read as the server will.
-pub fn tls_files_of(server_args: &[std::ffi::OsString]) -> Result<Vec<PathBuf>, Fatal> {
-    let command = server_config::ServerCommand::parse(server_args);
-    let files = server_config::gather(&command.configs).and_then(server_config::parse_all).map_err(|e| {
-        Fatal::new(
+/// `auto`: the TLS files of the listeners in the server's configuration, as the hardening read it
+/// (None: not a `server` command, so no listener).
+pub fn tls_files_of(
+    configuration: Option<&Result<Vec<server_config::ConfigFile>, server_config::ConfigError>>,
+) -> Result<Vec<PathBuf>, Fatal> {
+    match configuration {
+        None => Ok(Vec::new()),
+        Some(Ok(files)) => Ok(server_config::listener_tls_files(files)),
+        Some(Err(e)) => Err(Fatal::new(
             ExitCode::Refused,
             format!("--reload-on-change auto: {e}; fix: correct the file, or name the files to watch"),
-        )
-    })?;
-    Ok(server_config::listener_tls_files(&files))
+        )),
+    }
 }
 
 impl Reloader {

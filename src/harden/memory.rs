@@ -8,7 +8,6 @@ use super::{Finding, MemoryGuard, Mode, Status};
 use crate::error::Fatal;
 use crate::sys::privilege::{self as sys, Resource};
 use crate::sys::process as sys_process;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// The server whose memory is to be guarded.
@@ -93,19 +92,20 @@ fn written_from_variable(error: &str) -> Option<&'static str> {
     candidates.iter().copied().find(set)
 }
 
-const WHY_MEMORY: &str = "swapped-out pages put the server's keys and secrets on disk";
+pub(super) const WHY_MEMORY: &str = "swapped-out pages put the server's keys and secrets on disk";
 const FIX_MLOCK: &str = "docker run --cap-add IPC_LOCK, or Kubernetes securityContext.capabilities.add: [\"IPC_LOCK\"]; or set disable_mlock = true and keep swap off for the container";
 const FIX_MLOCK_USER_NAMESPACE: &str = "raise the limit from outside (docker run --ulimit memlock=-1, podman run --ulimit memlock=-1), or set disable_mlock = true and keep swap off for the container";
 const FIX_SWAP: &str = "limit the container's swap to 0 (docker run --memory-swap equal to --memory; Kubernetes NoSwap, the default), or swapoff on the host";
 
 /// Proves that the server's memory cannot reach disk: mlock works and IPC_LOCK is held, or swap
-/// is off for this container.
+/// is off for this container. `configuration`: what [`read_configuration`] gave for a `server`
+/// command (None for any other command).
 pub(super) fn prove_memory_stays_in_ram(
     guard: MemoryGuard,
     capability: &Capability,
     server: &Path,
-    server_args: &[OsString],
-    read_as: Option<&Identity>,
+    command: &ServerCommand,
+    configuration: Option<&Result<Vec<ConfigFile>, ConfigError>>,
     mode: Mode,
 ) -> Result<Finding, Fatal> {
     let rule = match guard {
@@ -131,15 +131,17 @@ pub(super) fn prove_memory_stays_in_ram(
             ));
         }
         MemoryGuard::Auto => {
-            let command = ServerCommand::parse(server_args);
             let flavour = flavour_of(server);
             let setting = if command.is_server && !command.dev {
                 let environment = match flavour {
                     Flavour::Vault => std::env::var("VAULT_DISABLE_MLOCK").ok(),
                     Flavour::OpenBao => None,
                 };
-                let read = read_configuration(&command.configs, read_as)
-                    .and_then(|files| server_config::mlock_setting(&files, environment.as_deref()));
+                let read = match configuration {
+                    Some(Ok(files)) => server_config::mlock_setting(files, environment.as_deref()),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Ok(MlockSetting::default()),
+                };
                 match read {
                     Ok(setting) => setting,
                     Err(e) => {
@@ -162,7 +164,7 @@ pub(super) fn prove_memory_stays_in_ram(
             } else {
                 MlockSetting::default()
             };
-            choose_memory_rule(flavour, &command, &setting)
+            choose_memory_rule(flavour, command, &setting)
         }
     };
     Ok(match rule {
@@ -343,7 +345,7 @@ mod tests {
     use super::*;
 
     fn command(a: &[&str]) -> ServerCommand {
-        ServerCommand::parse(&a.iter().map(OsString::from).collect::<Vec<_>>())
+        ServerCommand::parse(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>())
     }
 
     #[test]

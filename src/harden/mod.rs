@@ -118,6 +118,9 @@ pub enum Mode {
 pub struct Hardened {
     pub findings: Vec<Finding>,
     pub environment: Vec<(String, String)>,
+    /// The server's configuration as read for the checks (None: not a `server` command), for
+    /// what else needs it (--reload-on-change auto) without a second read.
+    pub configuration: Option<Result<Vec<server_config::ConfigFile>, server_config::ConfigError>>,
 }
 
 /// Runs the whole checklist. In `Apply` mode a failing finding stops at once with its refusal
@@ -180,12 +183,16 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
         }
         Err(refusal) => return Err(refusal),
     };
+    // Read once, as the server will (or as the server's user, for a root `check`): the memory
+    // rule and the production checklist both judge it.
+    let command = server_config::ServerCommand::parse(server_args);
+    let configuration = command.is_server.then(|| memory::read_configuration(&command.configs, read_as.as_ref()));
     record(prove_memory_stays_in_ram(
         settings.memory_guard,
         &capability,
         server,
-        server_args,
-        read_as.as_ref(),
+        &command,
+        configuration.as_ref(),
         mode,
     )?)?;
     let (history, history_off) = disable_shell_history(settings.keep_env);
@@ -193,11 +200,10 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     record(history)?;
     record(umask_finding(settings.umask))?;
     // The production checklist: what the configuration and the container give the server.
-    let command = server_config::ServerCommand::parse(server_args);
     if command.is_server {
         // A configuration that cannot be read is already the memory check's FAIL.
-        if let Ok(files) = memory::read_configuration(&command.configs, read_as.as_ref()) {
-            for finding in checklist::configuration(&files) {
+        if let Some(Ok(files)) = &configuration {
+            for finding in checklist::configuration(files) {
                 record(finding)?;
             }
             if let Some(identity) = &server_identity {
@@ -205,7 +211,7 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
                     memory::Flavour::Vault => Path::new("/vault/audit"),
                     memory::Flavour::OpenBao => Path::new("/openbao/audit"),
                 };
-                for finding in checklist::named_files(&files, identity, audit) {
+                for finding in checklist::named_files(files, identity, audit) {
                     record(finding)?;
                 }
             }
@@ -215,7 +221,7 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     for finding in checklist::process() {
         record(finding)?;
     }
-    Ok(Hardened { findings, environment })
+    Ok(Hardened { findings, environment, configuration })
 }
 
 /// `check --config PATH...`: the configuration's checks, offline; those about the running
@@ -245,7 +251,7 @@ pub fn offline(settings: &Settings, paths: &[std::path::PathBuf]) -> Vec<Finding
                 "memory",
                 Status::Skip,
                 format!("offline: the configuration calls for the {rule} rule, proven only in the container"),
-                "swapped-out pages put the server's keys and secrets on disk",
+                memory::WHY_MEMORY,
                 "run `hardinit check` in the container",
             ));
             findings.extend(checklist::configuration(&files));
@@ -257,7 +263,7 @@ pub fn offline(settings: &Settings, paths: &[std::path::PathBuf]) -> Vec<Finding
             "memory",
             Status::Fail,
             format!("cannot read the configuration as the server would: {e}"),
-            "swapped-out pages put the server's keys and secrets on disk",
+            memory::WHY_MEMORY,
             "correct the file (the server reads it the same way)",
         )),
     }
