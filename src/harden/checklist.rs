@@ -6,93 +6,15 @@
 //! `--strict` turns every warning into a refusal. Findings name the file and line they saw.
 
 use super::accounts::Identity;
-use super::hcl::{self, Item, Literal, Value};
-use super::server_config::{ConfigFile, ServerCommand};
+use super::hcl::{Item, Literal, Value};
+use super::server_config::{ConfigFile, LISTENER_TLS_KEYS, ServerCommand, blocks, key_is, setting};
 use super::{Finding, Status};
 use std::path::Path;
 
-/// A stanza such as `listener "tcp" { ... }`, in HCL or in its JSON form.
-struct Block<'a> {
-    path: &'a Path,
-    label: Option<String>,
-    body: Vec<&'a Item>,
-}
-
-fn key_is(item: &Item, name: &str) -> bool {
-    item.keys.last().is_some_and(|k| hcl::key_matches(k, name))
-}
-
-/// Every `name` stanza of every file: `name "label" { }`, `name { }`, and JSON's
-/// `"name": {"label": {}}` or `"name": [{"label": {}}]`.
-fn blocks<'a>(files: &'a [ConfigFile], name: &str) -> Vec<Block<'a>> {
-    fn body_of(value: &Value) -> Option<Vec<&Item>> {
-        match value {
-            Value::Object(items) => Some(items.iter().collect()),
-            _ => None,
-        }
-    }
-    fn labelled<'a>(path: &'a Path, value: &'a Value, out: &mut Vec<Block<'a>>) {
-        match value {
-            Value::List(values) => values.iter().for_each(|v| labelled(path, v, out)),
-            Value::Object(items)
-                if !items.is_empty() && items.iter().all(|i| matches!(i.value, Value::Object(_) | Value::List(_))) =>
-            {
-                for item in items {
-                    match &item.value {
-                        Value::Object(_) => out.push(Block {
-                            path,
-                            label: item.keys.first().cloned(),
-                            body: body_of(&item.value).unwrap_or_default(),
-                        }),
-                        Value::List(values) => {
-                            for v in values {
-                                out.push(Block {
-                                    path,
-                                    label: item.keys.first().cloned(),
-                                    body: body_of(v).unwrap_or_default(),
-                                });
-                            }
-                        }
-                        Value::Literal(_) => {}
-                    }
-                }
-            }
-            Value::Object(_) => out.push(Block { path, label: None, body: body_of(value).unwrap_or_default() }),
-            Value::Literal(_) => {}
-        }
-    }
-    let mut out = Vec::new();
-    for file in files {
-        for item in file.items.iter().filter(|i| i.keys.first().is_some_and(|k| hcl::key_matches(k, name))) {
-            match item.keys.get(1) {
-                Some(label) => out.push(Block {
-                    path: &file.path,
-                    label: Some(label.clone()),
-                    body: body_of(&item.value).unwrap_or_default(),
-                }),
-                None => labelled(&file.path, &item.value, &mut out),
-            }
-        }
-    }
-    out
-}
-
-/// The last setting `name` of a body (the server takes the last), with its line.
-fn setting<'a>(body: &[&'a Item], name: &str) -> Option<(&'a Literal, usize)> {
-    body.iter().rev().find(|i| key_is(i, name)).and_then(|i| match &i.value {
-        Value::Literal(l) => Some((l, i.line)),
-        _ => None,
-    })
-}
-
-/// A setting's truth as Vault's parseutil reads flags like tls_disable: true, "true", 1, "1".
+/// A setting's truth as the server decodes flags like tls_disable (true, "true", 1, "1"); a value
+/// the server would refuse counts as not set.
 fn truthy(literal: &Literal) -> bool {
-    match literal {
-        Literal::Bool(b) => *b,
-        Literal::Number(n) => n.parse::<i64>().is_ok_and(|v| v != 0),
-        Literal::Str(s) | Literal::Heredoc(s) => hcl::parse_go_bool(s).unwrap_or(false),
-        Literal::Float(_) => false,
-    }
+    literal.weak_bool().unwrap_or(false)
 }
 
 fn at(block_path: &Path, line: usize) -> String {
@@ -300,7 +222,7 @@ pub fn named_files(files: &[ConfigFile], identity: &Identity, audit: &Path) -> V
     }
     let mut tls = Vec::new();
     for listener in blocks(files, "listener") {
-        for name in ["tls_cert_file", "tls_key_file", "tls_client_ca_file"] {
+        for name in LISTENER_TLS_KEYS {
             let Some((path, line)) =
                 setting(&listener.body, name).and_then(|(l, line)| l.as_text().map(|p| (p.to_string(), line)))
             else {
@@ -565,6 +487,7 @@ const WHY_PID: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::harden::hcl;
     use std::path::PathBuf;
 
     fn files(text: &str) -> Vec<ConfigFile> {

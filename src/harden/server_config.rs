@@ -116,41 +116,96 @@ fn at(path: &Path, message: impl std::fmt::Display) -> ConfigError {
     ConfigError { message: format!("{}: {message}", path.display()) }
 }
 
-/// The TLS files the listeners name (`tls_cert_file`, `tls_key_file`, `tls_client_ca_file`), in
-/// the order they appear: what a certificate rotation replaces, and the server reloads on SIGHUP.
-pub fn listener_tls_files(files: &[ConfigFile]) -> Vec<PathBuf> {
-    const KEYS: [&str; 3] = ["tls_cert_file", "tls_key_file", "tls_client_ca_file"];
-    fn walk(value: &Value, found: &mut Vec<PathBuf>) {
+/// A stanza such as `listener "tcp" { ... }`, in HCL or in its JSON form.
+pub struct Block<'a> {
+    pub path: &'a Path,
+    pub label: Option<String>,
+    pub body: Vec<&'a Item>,
+}
+
+/// Whether an item is the setting `name` (its last key, matched as the server does).
+pub fn key_is(item: &Item, name: &str) -> bool {
+    item.keys.last().is_some_and(|k| hcl::key_matches(k, name))
+}
+
+/// Every `name` stanza of every file: `name "label" { }`, `name { }`, and JSON's
+/// `"name": {"label": {}}` or `"name": [{"label": {}}]`.
+pub fn blocks<'a>(files: &'a [ConfigFile], name: &str) -> Vec<Block<'a>> {
+    fn body_of(value: &Value) -> Option<Vec<&Item>> {
         match value {
-            Value::Object(items) => {
+            Value::Object(items) => Some(items.iter().collect()),
+            _ => None,
+        }
+    }
+    fn labelled<'a>(path: &'a Path, value: &'a Value, out: &mut Vec<Block<'a>>) {
+        match value {
+            Value::List(values) => values.iter().for_each(|v| labelled(path, v, out)),
+            Value::Object(items)
+                if !items.is_empty() && items.iter().all(|i| matches!(i.value, Value::Object(_) | Value::List(_))) =>
+            {
                 for item in items {
-                    let named = item.keys.last().is_some_and(|k| KEYS.iter().any(|n| hcl::key_matches(k, n)));
                     match &item.value {
-                        Value::Literal(Literal::Str(path) | Literal::Heredoc(path)) if named && !path.is_empty() => {
-                            let path = PathBuf::from(path);
-                            if !found.contains(&path) {
-                                found.push(path);
+                        Value::Object(_) => out.push(Block {
+                            path,
+                            label: item.keys.first().cloned(),
+                            body: body_of(&item.value).unwrap_or_default(),
+                        }),
+                        Value::List(values) => {
+                            for v in values {
+                                out.push(Block {
+                                    path,
+                                    label: item.keys.first().cloned(),
+                                    body: body_of(v).unwrap_or_default(),
+                                });
                             }
                         }
-                        other => walk(other, found),
+                        Value::Literal(_) => {}
                     }
                 }
             }
-            Value::List(values) => values.iter().for_each(|v| walk(v, found)),
+            Value::Object(_) => out.push(Block { path, label: None, body: body_of(value).unwrap_or_default() }),
             Value::Literal(_) => {}
         }
     }
-    let mut found = Vec::new();
+    let mut out = Vec::new();
     for file in files {
-        for item in file.items.iter().filter(|i| i.keys.first().is_some_and(|k| hcl::key_matches(k, "listener"))) {
-            walk(
-                &Value::Object(vec![Item {
-                    keys: item.keys[1..].to_vec(),
-                    value: item.value.clone(),
-                    line: item.line,
-                }]),
-                &mut found,
-            );
+        for item in file.items.iter().filter(|i| i.keys.first().is_some_and(|k| hcl::key_matches(k, name))) {
+            match item.keys.get(1) {
+                Some(label) => out.push(Block {
+                    path: &file.path,
+                    label: Some(label.clone()),
+                    body: body_of(&item.value).unwrap_or_default(),
+                }),
+                None => labelled(&file.path, &item.value, &mut out),
+            }
+        }
+    }
+    out
+}
+
+/// The last setting `name` of a body (the server takes the last), with its line.
+pub fn setting<'a>(body: &[&'a Item], name: &str) -> Option<(&'a Literal, usize)> {
+    body.iter().rev().find(|i| key_is(i, name)).and_then(|i| match &i.value {
+        Value::Literal(l) => Some((l, i.line)),
+        _ => None,
+    })
+}
+
+/// The settings of a listener that name its TLS files.
+pub const LISTENER_TLS_KEYS: [&str; 3] = ["tls_cert_file", "tls_key_file", "tls_client_ca_file"];
+
+/// The TLS files the listeners name, each once, listener by listener: what a certificate
+/// rotation replaces, and the server reloads on SIGHUP.
+pub fn listener_tls_files(files: &[ConfigFile]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for listener in blocks(files, "listener") {
+        for name in LISTENER_TLS_KEYS {
+            if let Some((Literal::Str(path) | Literal::Heredoc(path), _)) = setting(&listener.body, name) {
+                let path = PathBuf::from(path);
+                if !path.as_os_str().is_empty() && !found.contains(&path) {
+                    found.push(path);
+                }
+            }
         }
     }
     found
