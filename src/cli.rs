@@ -140,21 +140,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, Fatal> {
     for spec in matches.get_many::<String>("rewrite").into_iter().flatten() {
         rewrites.add(spec).map_err(Fatal::usage)?;
     }
-    let grace_text = matches.get_one::<String>("grace").expect("has a default");
-    let grace = parse_duration(grace_text)
-        .ok_or_else(|| Fatal::usage(format!("--grace {grace_text:?}: expected a duration such as 5s, 500ms or 2m")))?;
-    if grace > MAX_GRACE {
-        return Err(Fatal::usage(format!("--grace {grace_text:?}: longer than the limit of 24h")));
-    }
+    // Every duration flag: parsed the same way, bounded so that no deadline computed from it can
+    // overflow the clock.
     let duration = |name: &str, limit: Duration| -> Result<Duration, Fatal> {
         let text = matches.get_one::<String>(name).expect("has a default");
         let parsed = parse_duration(text)
             .ok_or_else(|| Fatal::usage(format!("--{name} {text:?}: expected a duration such as 5s, 500ms or 2m")))?;
         if parsed > limit {
-            return Err(Fatal::usage(format!("--{name} {text:?}: longer than the limit of {}s", limit.as_secs())));
+            let hours = limit.as_secs() / 3600;
+            return Err(Fatal::usage(format!("--{name} {text:?}: longer than the limit of {hours}h")));
         }
         Ok(parsed)
     };
+    let grace = duration("grace", MAX_GRACE)?;
     let reload_debounce = duration("reload-debounce", Duration::from_secs(3600))?;
     let term_delay = duration("term-delay", MAX_GRACE)?;
     let reload_on_change: Vec<String> = matches

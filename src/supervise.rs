@@ -210,6 +210,11 @@ impl Supervisor<'_> {
         }
     }
 
+    /// Whom kill(2) addresses for the server: the process, or its group (--forward-to group).
+    fn kill_target(&self) -> i32 {
+        if self.forward_to == ForwardTo::Group { -self.server } else { self.server }
+    }
+
     /// A signal hardinit sent itself.
     fn is_own(&self, info: &SigInfo) -> bool {
         info.code == libc::SI_USER && info.sender_pid == self.own_pid
@@ -218,8 +223,7 @@ impl Supervisor<'_> {
     /// --reload-on-change: `changed` files have new content; SIGHUP makes the server read them.
     fn reload(&self, changed: &[std::path::PathBuf]) {
         let shown: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
-        let target = if self.forward_to == ForwardTo::Group { -self.server } else { self.server };
-        match signal::kill(target, libc::SIGHUP) {
+        match signal::kill(self.kill_target(), libc::SIGHUP) {
             Ok(()) => info!("{} changed: sent SIGHUP to the server (--reload-on-change)", shown.join(", ")),
             Err(e) => warn!("{} changed, but SIGHUP to the server failed: {e}", shown.join(", ")),
         }
@@ -267,8 +271,7 @@ impl Supervisor<'_> {
             ForwardTo::Server if signals::is_realtime(target) => {
                 signal::queue_signal(self.server, target, info.value, self.sender)
             }
-            ForwardTo::Server => signal::kill(self.server, target),
-            ForwardTo::Group => signal::kill(-self.server, target),
+            _ => signal::kill(self.kill_target(), target),
         };
         match result {
             Ok(()) => {
@@ -293,8 +296,7 @@ impl Supervisor<'_> {
     /// A stopped server cannot act on the signal it was just sent: continue it.
     fn continue_if_stopped(&self) {
         if matches!(procfs::state_of(self.server), Some('T' | 't')) {
-            let target = if self.forward_to == ForwardTo::Group { -self.server } else { self.server };
-            match signal::kill(target, libc::SIGCONT) {
+            match signal::kill(self.kill_target(), libc::SIGCONT) {
                 Ok(()) => info!("the server was stopped: sent SIGCONT so that it can act on the signal"),
                 Err(e) => warn!("the server is stopped and SIGCONT failed: {e}"),
             }

@@ -365,14 +365,8 @@ pub fn root_token(command: &ServerCommand, env: &dyn Fn(&str) -> Option<String>)
 
 /// The process findings: what the container gives the server.
 pub fn process() -> Vec<Finding> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_string()))
-    };
     let read_only_root = crate::sys::fs::is_read_only("/").unwrap_or(false);
-    let seccomp = field("Seccomp").unwrap_or_default();
+    let seccomp = super::user::ProcStatus::read().map(|status| status.get("Seccomp").to_string()).unwrap_or_default();
     let files = crate::sys::privilege::rlimit(crate::sys::privilege::Resource::OpenFiles).map(|l| l.soft).unwrap_or(0);
     let own = crate::sys::process::getpid();
     let is_init = own == 1;
