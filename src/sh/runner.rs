@@ -406,9 +406,10 @@ impl Shell {
             if out == Dest::Capture && err == Dest::Capture {
                 let (reader, writer) = std::io::pipe()?;
                 command.stdout(writer.try_clone()?).stderr(writer);
-                let mut child = command.spawn()?;
+                let child = command.spawn()?;
+                // The Command holds our copies of the pipe's write end: without dropping it, the
+                // reader would never see the end of the output.
                 drop(command);
-                child.stdout = None;
                 return Ok((child, Some(reader)));
             }
             command.stdout(stdio(out)?).stderr(stdio(err)?);
