@@ -5,7 +5,6 @@
 
 use super::{Io, ere, files, options};
 use regex_lite::{Captures, Regex};
-use std::io::Read;
 use std::path::Path;
 
 #[derive(Debug, PartialEq)]
@@ -43,13 +42,10 @@ pub fn run(args: &[String], io: &mut Io) -> i32 {
             Ok(read) => read,
             Err(e) => return io.fail("sed", 2, e),
         },
-        None => {
-            let mut bytes = Vec::new();
-            if let Err(e) = io.stdin.take(files::MAX_FILE + 1).read_to_end(&mut bytes) {
-                return io.fail("sed", 2, e);
-            }
-            (bytes, 0)
-        }
+        None => match crate::sys::regular_file::read_bounded(&mut *io.stdin, files::MAX_FILE) {
+            Ok(bytes) => (bytes, 0),
+            Err(e) => return io.fail("sed", 2, format!("the input: {e}")),
+        },
     };
     let Ok(text) = String::from_utf8(input) else {
         return io.fail("sed", 2, "the input is not UTF-8 text");
@@ -225,6 +221,14 @@ mod tests {
         assert_eq!(sed("s/x*/-/g", "abc"), "-a-b-c-");
         assert_eq!(sed(r"s,a\,b,X,", "a,b"), "X", "an escaped delimiter is literal");
         assert_eq!(sed("s/$/!/", "a\nb\n"), "a!\nb!\n!");
+    }
+
+    #[test]
+    fn an_input_over_the_bound_is_an_error_not_a_truncation() {
+        let big = vec![b'a'; (files::MAX_FILE + 1) as usize];
+        let (status, out, err) = run_builtin("sed", &["-E", "s/a/b/"], &big);
+        assert_eq!((status, out.len()), (2, 0), "{err}");
+        assert!(err.contains("larger than 16 MiB"), "{err}");
     }
 
     #[test]
