@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The distroless Vault and OpenBao images with hardinit as PID 1 and docker-entrypoint.sh.
 #
 #   docker build --target vault   --build-arg VAULT_VERSION=1.21.1 -t vault-hardinit .
@@ -12,9 +11,6 @@
 ARG VAULT_VERSION=1.21.1
 ARG OPENBAO_VERSION=2.7.2
 
-FROM hashicorp/vault:${VAULT_VERSION} AS vault-server
-FROM openbao/openbao:${OPENBAO_VERSION} AS openbao-server
-
 FROM rust:1.95-bookworm AS build
 RUN rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
@@ -24,13 +20,33 @@ COPY scripts ./scripts
 COPY image ./image
 RUN bash scripts/build-static.sh > /hardinit.path && cp "$(cat /hardinit.path)" /hardinit
 
-FROM build AS assemble-vault
-COPY --from=vault-server /bin/vault /server
-RUN bash scripts/assemble-rootfs.sh vault /rootfs /hardinit /server /etc/ssl/certs/ca-certificates.crt
+# Each flavour's chain comes whole, openbao's first: the legacy builder (DOCKER_BUILDKIT=0) builds
+# every stage before its --target, so `--target openbao` needs only rust and openbao/openbao, and
+# BuildKit builds only the stages the target needs.
+FROM openbao/openbao:${OPENBAO_VERSION} AS openbao-server
 
 FROM build AS assemble-openbao
 COPY --from=openbao-server /usr/bin/bao /server
 RUN bash scripts/assemble-rootfs.sh openbao /rootfs /hardinit /server /etc/ssl/certs/ca-certificates.crt
+
+FROM scratch AS openbao
+ARG OPENBAO_VERSION
+COPY --from=assemble-openbao /rootfs/ /
+ENV PATH=/usr/local/bin:/usr/bin:/bin \
+    HISTFILE=/dev/null HISTSIZE=0 HISTFILESIZE=0 SAVEHIST=0 LESSHISTFILE=/dev/null
+LABEL org.opencontainers.image.title="openbao-hardinit" \
+      org.opencontainers.image.description="OpenBao, distroless, with hardinit as PID 1" \
+      org.opencontainers.image.version="${OPENBAO_VERSION}" \
+      org.opencontainers.image.licenses="MPL-2.0"
+EXPOSE 8200 8201
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+CMD ["server", "-dev", "-dev-no-store-token"]
+
+FROM hashicorp/vault:${VAULT_VERSION} AS vault-server
+
+FROM build AS assemble-vault
+COPY --from=vault-server /bin/vault /server
+RUN bash scripts/assemble-rootfs.sh vault /rootfs /hardinit /server /etc/ssl/certs/ca-certificates.crt
 
 FROM scratch AS vault
 ARG VAULT_VERSION
@@ -42,19 +58,6 @@ LABEL org.opencontainers.image.title="vault-hardinit" \
       org.opencontainers.image.description="HashiCorp Vault, distroless, with hardinit as PID 1" \
       org.opencontainers.image.version="${VAULT_VERSION}" \
       org.opencontainers.image.licenses="MPL-2.0 AND BUSL-1.1"
-EXPOSE 8200 8201
-ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
-CMD ["server", "-dev"]
-
-FROM scratch AS openbao
-ARG OPENBAO_VERSION
-COPY --from=assemble-openbao /rootfs/ /
-ENV PATH=/usr/local/bin:/usr/bin:/bin \
-    HISTFILE=/dev/null HISTSIZE=0 HISTFILESIZE=0 SAVEHIST=0 LESSHISTFILE=/dev/null
-LABEL org.opencontainers.image.title="openbao-hardinit" \
-      org.opencontainers.image.description="OpenBao, distroless, with hardinit as PID 1" \
-      org.opencontainers.image.version="${OPENBAO_VERSION}" \
-      org.opencontainers.image.licenses="MPL-2.0"
 EXPOSE 8200 8201
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
 CMD ["server", "-dev", "-dev-no-store-token"]

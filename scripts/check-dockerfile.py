@@ -5,8 +5,9 @@ import re
 import sys
 
 path = sys.argv[1] if len(sys.argv) > 1 else "Dockerfile"
+text = open(path).read()
 lines = []
-for raw in open(path).read().replace("\\\n", " ").splitlines():
+for raw in text.replace("\\\n", " ").splitlines():
     raw = raw.strip()
     if raw and not raw.startswith("#"):
         lines.append(raw)
@@ -16,14 +17,28 @@ current = None
 for line in lines:
     word, _, rest = line.partition(" ")
     if word.upper() == "FROM":
-        m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
+        # FROM [--platform=...] IMAGE [AS NAME]
+        m = re.match(r"(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
         current = (m.group(2) or m.group(1)).lower()
         stages[current] = {"from": m.group(1), "lines": []}
     elif current:
         stages[current]["lines"].append((word.upper(), rest))
 
 problems = []
-for flavour, cmd in (("vault", '["server", "-dev"]'), ("openbao", '["server", "-dev", "-dev-no-store-token"]')):
+# A parser directive makes BuildKit pull its frontend image from a registry: offline and air-gapped
+# builds fail before the first stage, and the builtin frontend reads everything this file needs.
+if re.match(r"#\s*syntax\s*=", text, re.I):
+    problems.append("a `# syntax=` directive: BuildKit would pull the frontend image, which fails offline")
+# The legacy builder (DOCKER_BUILDKIT=0) builds every stage before the target: the openbao target,
+# first in the file, must not need hashicorp/vault for it (the vault target, last, needs both).
+names = list(stages)
+for name in names[: names.index("openbao")] if "openbao" in names else []:
+    if stages[name]["from"].startswith("hashicorp/vault"):
+        problems.append(f"stage {name} (FROM {stages[name]['from']}) comes before target openbao: the legacy builder would pull hashicorp/vault for it")
+# -dev-no-store-token: the dev server's token helper would write ~/.vault-token, which fails on a
+# read-only root filesystem.
+dev_cmd = '["server", "-dev", "-dev-no-store-token"]'
+for flavour, cmd in (("vault", dev_cmd), ("openbao", dev_cmd)):
     stage = stages.get(flavour)
     if not stage:
         problems.append(f"no final stage {flavour}")
@@ -41,7 +56,7 @@ for flavour, cmd in (("vault", '["server", "-dev"]'), ("openbao", '["server", "-
     if entry != ['["/usr/local/bin/docker-entrypoint.sh"]']:
         problems.append(f"stage {flavour} ENTRYPOINT is {entry}")
     if [r for w, r in stage["lines"] if w == "CMD"] != [cmd]:
-        problems.append(f"stage {flavour} CMD is not {cmd} (the official image's)")
+        problems.append(f"stage {flavour} CMD is not {cmd} (the official dev server, with no token file: it works on a read-only root)")
     env = " ".join(r for w, r in stage["lines"] if w == "ENV")
     if "HISTFILE=/dev/null" not in env:
         problems.append(f"stage {flavour} does not turn shell history off for exec sessions")
