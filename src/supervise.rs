@@ -128,6 +128,8 @@ impl Supervisor<'_> {
         let mut backlog = Backlog::default();
         // A SIGTERM held back by --term-delay, and when it is due.
         let mut delayed: Option<(SigInfo, Instant)> = None;
+        // Only the first SIGTERM is held back: once one has been, every later one means now.
+        let mut term_held_once = false;
         let ended = loop {
             // No timer unless something is waiting: an idle hardinit never wakes up.
             let timeout = [
@@ -150,9 +152,10 @@ impl Supervisor<'_> {
                 Some(info)
                     if info.signal == libc::SIGTERM
                         && !self.term_delay.is_zero()
-                        && delayed.is_none()
+                        && !term_held_once
                         && !self.is_own(&info) =>
                 {
+                    term_held_once = true;
                     info!(
                         "SIGTERM: the server keeps serving for {:?} before it gets it (--term-delay)",
                         self.term_delay

@@ -619,3 +619,52 @@ fn what_the_test_user_runs_is_reachable_from_a_clone_under_a_0700_home() {
     );
     assert_eq!(code(out.status), 0, "{out:?}");
 }
+
+/// The probe as the server of a namespace init run with `--term-delay delay`, expecting two
+/// SIGTERMs: hardinit's host pid, the probe's log.
+fn probe_under_term_delay(delay: &str, dir: &Scratch) -> (std::process::Child, i32, std::path::PathBuf) {
+    let log = dir.path("log");
+    let mut args = vec!["--term-delay".to_string(), delay.into(), "--".into()];
+    args.extend(python_probe());
+    args.extend(["recv".into(), log.to_string_lossy().into_owned(), "TERMx2".into()]);
+    let child =
+        as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()).stderr(Stdio::piped()).spawn().unwrap();
+    let init = forked_child_of(&child);
+    wait_until(LONG, || (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(()))
+        .expect("probe ready");
+    (child, init, log)
+}
+
+#[test]
+fn every_sigterm_after_the_first_delayed_one_is_forwarded_at_once() {
+    if !privileged(false) {
+        return;
+    }
+    let sigterms = |log: &std::path::Path| lines_of(log).iter().filter(|l| *l == "15").count();
+    // The delay cut short by a second SIGTERM, then a third: the third is not held back again.
+    let dir = Scratch::new("term-delay-third");
+    let (child, init, log) = probe_under_term_delay("60s", &dir);
+    send(init, "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sigterms(&log), 0, "the first SIGTERM is held back");
+    send(init, "TERM");
+    wait_until(LONG, || (sigterms(&log) == 1).then_some(())).expect("the second SIGTERM forwards the first");
+    send(init, "TERM");
+    let third = wait_until(Duration::from_secs(20), || (sigterms(&log) == 2).then_some(()));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(third.is_some(), "the third SIGTERM was held back again: {stderr}");
+    assert_eq!(code(out.status), 0, "{stderr}");
+    assert_eq!(stderr.matches("keeps serving for").count(), 1, "{stderr}");
+
+    // The delay run out, then a second SIGTERM: forwarded at once, not delayed again.
+    let dir = Scratch::new("term-delay-after");
+    let (child, init, log) = probe_under_term_delay("1s", &dir);
+    send(init, "TERM");
+    wait_until(LONG, || (sigterms(&log) == 1).then_some(())).expect("the delayed SIGTERM arrives");
+    send(init, "TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(out.status), 0, "{stderr}");
+    assert_eq!(stderr.matches("keeps serving for").count(), 1, "only the first SIGTERM is delayed: {stderr}");
+}
