@@ -67,14 +67,23 @@ pub fn report_json(findings: &[Finding], ok: bool) -> String {
     format!("{{\"hardinit\":\"{}\",\"ok\":{ok},\"checks\":[{}]}}\n", env!("CARGO_PKG_VERSION"), checks.join(","))
 }
 
-/// At start-up: one warning line per WARN finding, then one summary line.
-pub fn log_startup(findings: &[Finding]) {
+/// At start-up: one warning line per WARN finding, then one summary line. `unreported`: the
+/// container's checklist for a one-off command, shown with -v only; a one-off command's summary
+/// too, so that `docker run IMAGE version` prints what the server prints.
+pub fn log_startup(findings: &[Finding], unreported: &[Finding]) {
     for f in findings.iter().filter(|f| f.status == Status::Warn) {
         warn!("{}: {}; fix: {}", f.id, f.summary, f.fix);
     }
     let summary: Vec<String> = findings.iter().map(|f| format!("{} {}", f.id, f.status.label())).collect();
-    info!("hardened: {}", summary.join(", "));
+    if unreported.is_empty() {
+        info!("hardened: {}", summary.join(", "));
+    } else {
+        crate::debug!("hardened: {}", summary.join(", "));
+    }
     for f in findings {
         crate::debug!("{} {}: {}", f.status.label(), f.id, f.summary);
+    }
+    for f in unreported {
+        crate::debug!("{} {}: {} (a one-off command: not enforced)", f.status.label(), f.id, f.summary);
     }
 }

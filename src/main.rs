@@ -81,10 +81,16 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     };
     let server_path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
 
+    let signals = check::signals_finding(&options.rewrites);
+    if options.hardening.refuses(&signals) {
+        return Err(signals.refusal());
+    }
+
     // Decide, then change: a start the checklist refuses leaves the volumes' owners as they were.
     if let Some((dirs, owner)) = volumes {
         let preflight = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Preflight)?;
-        if let Some(refused) = preflight.findings.iter().find(|f| f.status == harden::Status::Fail) {
+        // Decided as the start itself will decide: --strict, --allow and the memory guard included.
+        if let Some(refused) = preflight.findings.iter().find(|f| options.hardening.refuses(f)) {
             return Err(refused.refusal());
         }
         entrypoint::give_volumes(&dirs, &owner, &|| stop_requested().ok().flatten().is_some());
@@ -93,12 +99,8 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     // Harden: everything is dropped and verified before the server exists.
     let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
     let mut findings = hardened.findings;
-    let signals = check::signals_finding(&options.rewrites);
-    if options.hardening.refuses(&signals) {
-        return Err(signals.refusal());
-    }
     findings.push(signals);
-    check::log_startup(&findings);
+    check::log_startup(&findings, &hardened.unreported);
     let mut environment = exports;
     environment.extend(hardened.environment);
     let configuration = hardened.configuration;

@@ -334,6 +334,40 @@ fn a_refused_start_changes_no_owner_on_any_volume() {
 }
 
 #[test]
+fn the_decision_before_the_chown_is_the_starts_own_strict_and_allow_included() {
+    if !privileged(true) {
+        return;
+    }
+    let config = |port: u16| {
+        format!(
+            "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = 1\n}}\n"
+        )
+    };
+    // --strict: the tls warning refuses, before any owner changed.
+    let mut container = vault_image("ep-strict", &["server"]);
+    container.env("HARDINIT_STRICT", "true");
+    container.file("/vault/config/server.hcl", &config(free_port()), 0, 0);
+    container.file("/vault/file/data", "x", 0, 0);
+    let rootfs = container.rootfs();
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78, "{}", running.stderr());
+    assert!(running.stderr().contains("hardinit: error: "), "{}", running.stderr());
+    for path in ["vault/file", "vault/file/data", "vault/config", "vault/config/server.hcl", "vault/logs"] {
+        assert_eq!(owner(&rootfs.join(path)), (0, 0), "{path}: refused under --strict, so nothing was chowned");
+    }
+    // --allow memory accepts the mlock rule's refusal with and without the chown alike.
+    for skip_chown in ["", "1"] {
+        let mut container = vault_image("ep-allow", &["server"]);
+        container.env("HARDINIT_ALLOW", "memory").env("HARDINIT_MEMORY_GUARD", "mlock").env("SKIP_CHOWN", skip_chown);
+        container.file("/vault/config/server.hcl", &config(free_port()), 0, 0);
+        let mut running = container.start();
+        running.wait_for_output("OpenBao server started", LONG);
+        assert!(running.stderr().contains("accepted by --allow memory"), "{}", running.stderr());
+        running.stop_cleanly();
+    }
+}
+
+#[test]
 fn a_stop_during_the_chown_cuts_it_short_and_starts_nothing() {
     if !privileged(true) {
         return;

@@ -180,6 +180,37 @@ fn with_swap_on_the_host_the_server_runs_only_where_the_cgroup_allows_no_swap() 
     running.stop_cleanly();
 }
 
+#[test]
+fn a_proc_swaps_the_servers_user_cannot_read_is_unknown_swap_not_no_swap() {
+    if !privileged(true) {
+        return;
+    }
+    // As LXCFS does for /proc/swaps, a file bound over it: here root's alone (mode 0400), so the
+    // server's user reads EACCES. No swap limit: only /proc/swaps could prove the rule.
+    let scratch = Scratch::new("swaps");
+    let swaps = scratch.path("swaps");
+    std::fs::write(&swaps, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").unwrap();
+    std::fs::set_permissions(&swaps, std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+    let start = |name: &str| {
+        let mut container = Container::new(name, &[HARDINIT, "--memory-guard", "swap", "--", "/bin/true"]);
+        container.config["linux"]["resources"] = serde_json::json!({});
+        let bound = serde_json::json!({"destination": "/proc/swaps", "type": "bind", "source": swaps, "options": ["bind", "ro"]});
+        container.config["mounts"].as_array_mut().unwrap().push(bound);
+        container.start()
+    };
+    let mut refused = start("swaps-unreadable");
+    assert_eq!(refused.wait(LONG), 78, "{}", refused.stderr());
+    let stderr = refused.stderr();
+    assert!(
+        stderr.contains("whether the host swaps is unknown (cannot read /proc/swaps: Permission denied"),
+        "{stderr}"
+    );
+    // The same file readable: no active swap, the rule passes.
+    std::fs::set_permissions(&swaps, std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
+    let mut running = start("swaps-readable");
+    assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
+}
+
 /// The schema README.md documents for `hardinit check --json`.
 fn validate_check_schema(doc: &Value) -> Result<(), String> {
     let top = doc.as_object().ok_or("not an object")?;
@@ -396,6 +427,23 @@ fn group_zero_held_by_a_non_root_start_is_a_warning_with_or_without_user() {
 }
 
 #[test]
+fn without_setuid_and_setgid_check_fails_the_user_as_the_start_refuses_it() {
+    if !privileged(true) {
+        return;
+    }
+    // docker run --cap-drop SETUID --cap-drop SETGID: root, but setgroups and setresuid fail.
+    let no_setid: fn(&mut Container) = |c| {
+        let caps: Vec<&str> =
+            DOCKER_DEFAULT_CAPS.iter().copied().filter(|c| !matches!(*c, "CAP_SETUID" | "CAP_SETGID")).collect();
+        c.capabilities(&caps);
+    };
+    let (check, status, output) = decision("no-setid", &[], "user", no_setid);
+    assert!(check.starts_with("FAIL user:") && check.contains("CAP_SETGID"), "{check}");
+    assert_eq!(status, 78, "{output}");
+    assert!(output.contains("setgroups") && output.contains("CAP_SETUID and CAP_SETGID"), "{output}");
+}
+
+#[test]
 fn openshift_arbitrary_uid_with_gid_0_runs_with_a_warning_naming_the_convention() {
     if !privileged(true) {
         return;
@@ -438,7 +486,7 @@ fn settings_that_give_something_up_are_warnings_not_passes() {
     container.env("BAO_SKIP_DROP_ROOT", "1");
     let mut running = container.start();
     assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
-    assert!(running.stderr().contains("user WARN"), "{}", running.stderr());
+    assert!(running.stderr().contains("warning: user: the server runs as root"), "{}", running.stderr());
 }
 
 #[test]
@@ -483,7 +531,8 @@ fn the_mlock_rule_predicts_the_servers_own_mlockall() {
         install(std::path::Path::new(mlock_standin()), &target, 0o755);
     };
     let run = |caps: &[&str], guard: &str| {
-        let args = [HARDINIT, "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
+        // -v: a one-off command's summary is shown only when asked for.
+        let args = [HARDINIT, "-v", "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
         let mut container = Container::new("mlock-standin", &args);
         standin_in(&mut container);
         container.capabilities(caps);
@@ -503,7 +552,8 @@ fn the_mlock_rule_predicts_the_servers_own_mlockall() {
     assert!(output.contains("mlockall: "), "{output}");
     // A non-root start without the capability: RLIMIT_MEMLOCK (8 MiB here) is too small.
     let unprivileged = |guard: &str| {
-        let args = [HARDINIT, "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
+        // -v: a one-off command's summary is shown only when asked for.
+        let args = [HARDINIT, "-v", "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
         let mut container = Container::new("mlock-standin-100", &args);
         standin_in(&mut container);
         container.user(100, 1000).no_new_privileges(true);
@@ -515,7 +565,8 @@ fn the_mlock_rule_predicts_the_servers_own_mlockall() {
     assert_eq!(status, 1, "{output}");
     // A user namespace: root there holds IPC_LOCK, which never lifts the host's limit.
     let userns = |guard: &str| {
-        let args = [HARDINIT, "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
+        // -v: a one-off command's summary is shown only when asked for.
+        let args = [HARDINIT, "-v", "--memory-guard", guard, "--", "/usr/local/bin/mlock-standin"];
         let mut container = Container::new("mlock-standin-userns", &args);
         standin_in(&mut container);
         container.capabilities(&with_ipc_lock());

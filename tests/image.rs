@@ -128,6 +128,40 @@ fn docker_run_defaults_start_the_dev_server_as_vault() {
 }
 
 #[test]
+fn one_off_commands_print_their_own_output_not_the_servers_checklist() {
+    if !privileged(true) {
+        return;
+    }
+    // `docker run IMAGE version` and `... status`: what the server binary prints, nothing of the
+    // container's checklist (it is about the server) unless -v asks for it.
+    for (args, verbose) in [(&["version"][..], "false"), (&["status"][..], "false"), (&["version"][..], "true")] {
+        let mut container = Container::from_image("img-one-off", "openbao", args);
+        container.env("HARDINIT_VERBOSE", verbose).env("BAO_ADDR", &format!("http://127.0.0.1:{}", free_port()));
+        let mut running = container.start();
+        let status = running.wait(LONG);
+        let stderr = running.stderr();
+        if args == ["version"] {
+            assert_eq!(status, 0, "{stderr}");
+            assert!(running.stdout().contains("OpenBao v"), "{}", running.stdout());
+        }
+        let hardinit_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hardinit:")).collect();
+        if verbose == "false" {
+            assert!(hardinit_lines.is_empty(), "{args:?}: {stderr}");
+        } else {
+            assert!(stderr.contains("WARN root-filesystem:") && stderr.contains("not enforced"), "{stderr}");
+            assert!(!stderr.contains("hardinit: warning:"), "{stderr}");
+        }
+    }
+    // The server itself still reports the container's checklist.
+    let mut container = Container::from_image("img-server-reports", "openbao", &[]);
+    container.own_network();
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    assert!(running.stderr().contains("hardinit: warning: root-filesystem:"), "{}", running.stderr());
+    running.stop_cleanly();
+}
+
+#[test]
 fn docker_run_without_ipc_lock_refuses_a_vault_config_that_needs_mlock_and_cap_add_fixes_it() {
     if !privileged(true) {
         return;

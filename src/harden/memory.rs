@@ -252,9 +252,16 @@ fn in_user_namespace() -> bool {
         .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
 }
 
-/// Active swap devices on the host (/proc/swaps is not namespaced).
-fn active_swaps() -> usize {
-    std::fs::read_to_string("/proc/swaps").map_or(0, |s| s.lines().skip(1).filter(|l| !l.trim().is_empty()).count())
+/// Active swap devices on the host (/proc/swaps is not namespaced). A file that cannot be read
+/// (a runtime that masks it, or makes it unreadable for the server's user) says nothing about
+/// swap: unknown, never "none".
+fn active_swaps() -> Result<usize, String> {
+    let text = std::fs::read_to_string("/proc/swaps").map_err(|e| format!("cannot read /proc/swaps: {e}"))?;
+    let mut lines = text.lines();
+    match lines.next() {
+        Some(header) if header.starts_with("Filename") => Ok(lines.filter(|l| !l.trim().is_empty()).count()),
+        _ => Err("/proc/swaps has no header line (masked or replaced)".into()),
+    }
 }
 
 /// The swap the container's cgroup allows, in bytes; an error says why it is unlimited or unknown.
@@ -301,39 +308,38 @@ pub fn cgroup_swap_limit() -> Result<u64, String> {
 }
 
 fn swap_finding(why: &str) -> Finding {
-    let swaps = active_swaps();
-    if swaps == 0 {
-        return Finding::new(
-            "memory",
-            Status::Pass,
-            format!("swap rule ({why}): the host has no active swap"),
-            WHY_MEMORY,
-            "nothing to do",
-        );
-    }
+    let host = match active_swaps() {
+        Ok(0) => {
+            return Finding::new(
+                "memory",
+                Status::Pass,
+                format!("swap rule ({why}): the host has no active swap"),
+                WHY_MEMORY,
+                "nothing to do",
+            );
+        }
+        Ok(swaps) => format!("the host has {swaps} active swap area(s)"),
+        Err(e) => format!("whether the host swaps is unknown ({e})"),
+    };
     match cgroup_swap_limit() {
         Ok(0) => Finding::new(
             "memory",
             Status::Pass,
-            format!("swap rule ({why}): the host has swap, but this container's cgroup allows 0 bytes of it"),
+            format!("swap rule ({why}): {host}, but this container's cgroup allows 0 bytes of swap"),
             WHY_MEMORY,
             "nothing to do",
         ),
         Ok(n) => Finding::new(
             "memory",
             Status::Fail,
-            format!(
-                "swap rule ({why}): the host has {swaps} active swap area(s) and this container may use {n} bytes of swap"
-            ),
+            format!("swap rule ({why}): {host} and this container may use {n} bytes of swap"),
             WHY_MEMORY,
             FIX_SWAP,
         ),
         Err(e) => Finding::new(
             "memory",
             Status::Fail,
-            format!(
-                "swap rule ({why}): the host has {swaps} active swap area(s) and the container's swap limit is not 0 ({e})"
-            ),
+            format!("swap rule ({why}): {host} and the container's swap limit is not 0 ({e})"),
             WHY_MEMORY,
             FIX_SWAP,
         ),

@@ -121,6 +121,15 @@ pub struct Hardened {
     /// The server's configuration as read for the checks (None: not a `server` command), for
     /// what else needs it (--reload-on-change auto) without a second read.
     pub configuration: Option<Result<Vec<server_config::ConfigFile>, server_config::ConfigError>>,
+    /// The container's checklist for a one-off command (`version`, `operator init`, `status`):
+    /// evaluated, never enforced, shown only with -v.
+    pub unreported: Vec<Finding>,
+}
+
+/// Whether the command is one the container lives for (`server`, `agent`, `proxy`), which the
+/// container's checklist is about; `version`, `status` or `operator init` end at once.
+pub fn is_long_running(command: &server_config::ServerCommand, args: &[OsString]) -> bool {
+    command.is_server || args.first().is_some_and(|a| a == "agent" || a == "proxy")
 }
 
 /// Runs the whole checklist. In `Apply` mode a failing finding stops at once with its refusal
@@ -218,10 +227,15 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
         }
         record(checklist::root_token(&command, &|name| std::env::var(name).ok()))?;
     }
+    let mut unreported = Vec::new();
     for finding in checklist::process() {
-        record(finding)?;
+        if mode == Mode::Check || is_long_running(&command, server_args) {
+            record(finding)?;
+        } else {
+            unreported.push(finding);
+        }
     }
-    Ok(Hardened { findings, environment, configuration })
+    Ok(Hardened { findings, environment, configuration, unreported })
 }
 
 /// `check --config PATH...`: the configuration's checks, offline; those about the running

@@ -100,6 +100,9 @@ pub struct Capability {
 
 pub(super) const IPC_LOCK_MASK: u64 = 1 << CAP_IPC_LOCK;
 
+const SETID_FIX: &str =
+    "give the container CAP_SETUID and CAP_SETGID (Docker's defaults), or start it as the server's user";
+
 fn last_capability() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
 }
@@ -187,6 +190,41 @@ pub(super) fn drop_to_user(
         }
     };
     if mode != Mode::Apply {
+        // The drop's setgroups needs CAP_SETGID, and a change of uid CAP_SETUID: without them
+        // (`--cap-drop SETUID`, `drop: [ALL]` with root) the start stops there, so the check does.
+        if started_as_root {
+            let current = current_identity()?;
+            let effective = sys::capabilities().map_err(|e| Fatal::system("capget", e))?.effective;
+            let mut missing = Vec::new();
+            if effective & 1 << sys::CAP_SETGID == 0 {
+                missing.push("CAP_SETGID (setgroups)");
+            }
+            if effective & 1 << sys::CAP_SETUID == 0 && current.uid != identity.uid {
+                missing.push("CAP_SETUID");
+            }
+            if !missing.is_empty() {
+                let finding = Finding::new(
+                    "user",
+                    Status::Fail,
+                    format!(
+                        "cannot drop to {name} (uid {} gid {}): the container does not give {}",
+                        identity.uid,
+                        identity.gid,
+                        missing.join(" or ")
+                    ),
+                    WHY_USER,
+                    SETID_FIX,
+                );
+                let caps = Finding::new(
+                    "capabilities",
+                    Status::Warn,
+                    "not evaluated: the user is refused",
+                    WHY_CAP,
+                    "fix the user first",
+                );
+                return Ok((finding, Capability { ipc_lock, finding: caps }));
+            }
+        }
         let verb = if started_as_root { "would drop to" } else { "already" };
         let user = user_finding(format!("{verb}: {user_summary}"));
         let caps = format!(
@@ -210,11 +248,9 @@ pub(super) fn drop_to_user(
     }
     if started_as_root {
         sys::set_keep_capabilities(true).map_err(|e| Fatal::system("PR_SET_KEEPCAPS", e))?;
-        let setid_fix =
-            "give the container CAP_SETUID and CAP_SETGID (Docker's defaults), or start it as the server's user";
-        sys::set_groups(&identity.groups).map_err(|e| fail("setgroups", e, setid_fix))?;
-        sys::set_gid(identity.gid).map_err(|e| fail(&format!("changing to gid {}", identity.gid), e, setid_fix))?;
-        sys::set_uid(identity.uid).map_err(|e| fail(&format!("changing to uid {}", identity.uid), e, setid_fix))?;
+        sys::set_groups(&identity.groups).map_err(|e| fail("setgroups", e, SETID_FIX))?;
+        sys::set_gid(identity.gid).map_err(|e| fail(&format!("changing to gid {}", identity.gid), e, SETID_FIX))?;
+        sys::set_uid(identity.uid).map_err(|e| fail(&format!("changing to uid {}", identity.uid), e, SETID_FIX))?;
     }
     let sets = CapSets { effective: wanted, permitted: wanted, inheritable: wanted };
     sys::set_capabilities(sets).map_err(|e| Fatal::system("capset", e))?;

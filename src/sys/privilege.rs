@@ -7,6 +7,8 @@ use std::ffi::CString;
 use std::io;
 
 pub const CAP_IPC_LOCK: u32 = 14;
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
 
 /// Effective, permitted and inheritable capability sets, as 64-bit masks (bit N = capability N).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
