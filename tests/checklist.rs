@@ -202,3 +202,60 @@ fn a_configuration_that_passes_every_check_also_starts_the_real_server() {
     running.wait_for_output("OpenBao server started", LONG);
     running.stop_cleanly();
 }
+
+/// The `pid-namespace` line of a `hardinit check` run by `command`.
+fn pid_namespace_line(command: std::process::Command) -> String {
+    let out = run(command, LONG);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let found = line(&stdout, "pid-namespace").to_string();
+    assert!(!found.is_empty(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    found
+}
+
+const CHECK: [&str; 5] = ["check", "--memory-guard", "off", "--", "/bin/true"];
+
+#[test]
+fn an_init_above_hardinit_and_a_check_entered_from_outside_are_not_a_shared_pid_namespace() {
+    if !privileged(true) {
+        return;
+    }
+    // `docker run --init`: tini is PID 1 of the namespace and hardinit's parent.
+    let mut under_tini = command("unshare");
+    under_tini.args(["--pid", "--fork", "--mount-proc", "--kill-child", "/usr/bin/tini", "--", hardinit()]).args(CHECK);
+    let found = pid_namespace_line(under_tini);
+    assert!(found.starts_with("PASS pid-namespace:"), "{found}");
+
+    // `check` entered with nsenter into a running hardinit container (its PID 1, the server, and
+    // a parent the namespace cannot see), and with `runc exec` (docker exec, kubectl exec).
+    let args = ["/usr/local/bin/hardinit", "--memory-guard", "off", "--", "/bin/sleep", "300"];
+    let running = Container::new("pidns-init", &args).start();
+    running.server_pid();
+    let init = running.init_pid();
+    let mut entered = command("nsenter");
+    entered.arg("-t").arg(init.to_string()).args(["-p", "-m", "--", "/usr/local/bin/hardinit"]).args(CHECK);
+    let found = pid_namespace_line(entered);
+    assert!(found.starts_with("PASS pid-namespace:"), "{found}");
+    let mut args = vec!["/usr/local/bin/hardinit"];
+    args.extend(CHECK);
+    let out = running.exec(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(line(&stdout, "pid-namespace").starts_with("PASS pid-namespace:"), "{stdout}");
+
+    // A sidecar in the same PID namespace (Kubernetes shareProcessNamespace): another container's
+    // process, in its own cgroup, is seen from both sides.
+    let mut sidecar = Container::new("pidns-sidecar", &["/bin/sleep", "300"]);
+    let namespaces = sidecar.config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|n| n["type"] != "pid");
+    namespaces.push(serde_json::json!({"type": "pid", "path": format!("/proc/{init}/ns/pid")}));
+    let sidecar = sidecar.start();
+    sidecar.init_pid();
+    let out = running.exec(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let shared = line(&stdout, "pid-namespace");
+    assert!(shared.starts_with("WARN pid-namespace: 1 processes outside this container's cgroup"), "{stdout}");
+    let mut entered = command("nsenter");
+    entered.arg("-t").arg(init.to_string()).args(["-p", "-m", "--", "/usr/local/bin/hardinit"]).args(CHECK);
+    let found = pid_namespace_line(entered);
+    assert!(found.starts_with("WARN pid-namespace:"), "{found}");
+    drop(sidecar);
+}

@@ -368,14 +368,7 @@ pub fn process() -> Vec<Finding> {
     let read_only_root = crate::sys::fs::is_read_only("/").unwrap_or(false);
     let seccomp = super::user::ProcStatus::read().map(|status| status.get("Seccomp").to_string()).unwrap_or_default();
     let files = crate::sys::privilege::rlimit(crate::sys::privilege::Resource::OpenFiles).map(|l| l.soft).unwrap_or(0);
-    let own = crate::sys::process::getpid();
-    let is_init = own == 1;
-    // Visible processes that are not hardinit's: another container's, or the host's.
-    let foreign = if is_init {
-        0
-    } else {
-        crate::procfs::all_except(own).into_iter().filter(|p| !crate::procfs::descends_from(*p, own)).count()
-    };
+    let foreign = foreign_processes(crate::sys::process::getpid());
     // AppArmor's own file where the kernel has it, else the first LSM's context.
     let lsm = ["/proc/self/attr/apparmor/current", "/proc/self/attr/current"]
         .iter()
@@ -416,7 +409,7 @@ pub fn process() -> Vec<Finding> {
             Finding::new(
                 "pid-namespace",
                 Status::Pass,
-                "no process outside hardinit's tree is visible",
+                "no process of another container or of the host is visible",
                 WHY_PID,
                 "nothing to do",
             )
@@ -424,12 +417,32 @@ pub fn process() -> Vec<Finding> {
             Finding::new(
                 "pid-namespace",
                 Status::Warn,
-                format!("{foreign} processes outside hardinit's tree are visible (a shared PID namespace)"),
+                format!("{foreign} processes outside this container's cgroup are visible (a shared PID namespace)"),
                 WHY_PID,
-                "do not share the PID namespace (docker run without --pid=host; Kubernetes shareProcessNamespace: false)",
+                "do not share the PID namespace (docker run without --pid=host or --pid=container:...; Kubernetes shareProcessNamespace: false)",
             )
         },
     ]
+}
+
+/// Visible processes of another container or of the host. What tells them apart is the cgroup,
+/// not the process tree: an init the runtime put above hardinit (`docker run --init`: tini is
+/// PID 1 and hardinit's parent) and the sessions it let in (`docker exec`, `kubectl exec`) are
+/// in the container's cgroup; a Kubernetes pod's pause process and sidecars (shareProcessNamespace),
+/// another container (--pid=container:...) and the host's processes and kernel threads (--pid=host)
+/// each are in their own. The container is the cgroup of the tree hardinit runs in: its own when
+/// the namespace's init is hardinit or one of its ancestors, else (entered from outside the
+/// namespace by nsenter or an exec: a parent the namespace cannot see) the init's.
+fn foreign_processes(own: i32) -> usize {
+    let cgroup_of = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok();
+    let container = if crate::procfs::descends_from(own, 1) { own } else { 1 };
+    let others = crate::procfs::all_except(own).into_iter().filter(|p| !crate::procfs::descends_from(*p, own));
+    match cgroup_of(container) {
+        // A process that ended meanwhile has no cgroup left to tell: not counted.
+        Some(theirs) => others.filter(|p| cgroup_of(*p).is_some_and(|c| c != theirs)).count(),
+        // Without the container's cgroup, everything outside hardinit's tree counts.
+        None => others.count(),
+    }
 }
 
 /// `lsm`: the security context /proc/self/attr gives (None: no LSM at all).
