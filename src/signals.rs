@@ -17,6 +17,32 @@ pub const RTMIN: i32 = 34;
 /// blocking them turns a fault into an immediate kill.
 const SYNCHRONOUS: [i32; 6] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGSYS];
 
+/// What a container stop or a Ctrl-C sends: a rewrite must leave each of them a way to stop.
+const STOP_REQUESTS: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
+
+/// The signals on which Vault and OpenBao shut down cleanly: both servers' MakeShutdownCh
+/// (command/commands.go) waits for SIGINT and SIGTERM; SIGHUP reloads and SIGUSR2 logs the
+/// goroutines (MakeSighupCh, MakeSigUSR2Ch); the Go runtime ignores most of the others.
+const SHUTDOWN: [i32; 2] = [libc::SIGTERM, libc::SIGINT];
+
+/// The signals on which a Go program ends with a stack dump and status 2, as after a crash
+/// (os/signal: SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGSTKFLT, SIGSYS; the fault signals sent by
+/// kill(2) too), since neither server catches them.
+const CRASHING: [i32; 9] = [
+    libc::SIGQUIT,
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGSTKFLT,
+    libc::SIGSYS,
+];
+
+/// The signals whose default action stops a process: the server freezes.
+const FREEZING: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+
 /// Whether hardinit passes `signal` on to the server. SIGCHLD is ours (it drives reaping);
 /// SIGKILL and SIGSTOP cannot be caught.
 pub fn is_forwarded(signal: i32) -> bool {
@@ -101,12 +127,10 @@ impl Rewrites {
 
     /// What each rewrite that takes something away from the server gives up, one line each.
     pub fn dangers(&self) -> Vec<String> {
-        const STOPPING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
-        const FREEZING: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
         let mut dangers = Vec::new();
-        for &(src, dst) in &self.entries {
+        for &(src, dst) in self.entries.iter().filter(|(src, dst)| src != dst) {
             let (from, to) = (name(src), name(dst));
-            let given_up = if dst == 0 && STOPPING.contains(&src) {
+            let given_up = if dst == 0 && STOP_REQUESTS.contains(&src) {
                 format!(
                     "{from} is dropped: the server is never asked to stop and only SIGKILL ends it, at the end of the grace period"
                 )
@@ -116,8 +140,17 @@ impl Rewrites {
                 )
             } else if FREEZING.contains(&dst) {
                 format!("{from} becomes {to}: the server freezes and answers nothing until a SIGCONT")
-            } else if SYNCHRONOUS.contains(&dst) || dst == libc::SIGABRT {
+            } else if CRASHING.contains(&dst) {
                 format!("{from} becomes {to}: the server dies as if it had crashed, without a graceful shutdown")
+            } else if STOP_REQUESTS.contains(&src) && !SHUTDOWN.contains(&dst) && dst != 0 {
+                let effect = match dst {
+                    libc::SIGHUP => " (SIGHUP makes it reload its configuration)",
+                    libc::SIGUSR2 => " (SIGUSR2 makes it log its goroutines)",
+                    _ => "",
+                };
+                format!(
+                    "{from} becomes {to}, which does not stop the server{effect}: Vault and OpenBao shut down on SIGTERM and SIGINT only, so a container stop ends it by SIGKILL"
+                )
             } else {
                 continue;
             };
@@ -207,7 +240,7 @@ mod tests {
     #[test]
     fn rewrites_that_give_something_up_are_named() {
         let mut safe = Rewrites::default();
-        for spec in ["TERM:QUIT", "WINCH:0", "USR1:HUP", "INT:TERM"] {
+        for spec in ["TERM:INT", "WINCH:0", "USR1:HUP", "INT:TERM", "QUIT:TERM", "TERM:TERM", "HUP:USR2"] {
             safe.add(spec).unwrap();
         }
         assert_eq!(safe.dangers(), Vec::<String>::new());
@@ -218,6 +251,13 @@ mod tests {
             ("HUP:STOP", "SIGHUP becomes SIGSTOP: the server freezes"),
             ("TERM:SEGV", "SIGTERM becomes SIGSEGV: the server dies as if it had crashed"),
             ("USR1:ABRT", "as if it had crashed"),
+            ("TERM:QUIT", "SIGTERM becomes SIGQUIT: the server dies as if it had crashed"),
+            ("TERM:WINCH", "SIGTERM becomes SIGWINCH, which does not stop the server:"),
+            ("TERM:HUP", "does not stop the server (SIGHUP makes it reload its configuration)"),
+            ("TERM:USR1", "SIGTERM becomes SIGUSR1, which does not stop the server"),
+            ("TERM:USR2", "(SIGUSR2 makes it log its goroutines)"),
+            ("INT:RTMIN+1", "SIGINT becomes SIGRTMIN+1, which does not stop the server"),
+            ("QUIT:CONT", "SIGQUIT becomes SIGCONT, which does not stop the server"),
         ] {
             let mut r = Rewrites::default();
             r.add(spec).unwrap();

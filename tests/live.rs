@@ -202,3 +202,48 @@ fn a_delayed_sigterm_keeps_the_server_answering_then_it_exits_0() {
     assert!(started.elapsed() < Duration::from_secs(10), "cut short: {:?}", started.elapsed());
     assert!(running.stderr().contains("SIGTERM during --term-delay: forwarding SIGTERM now"), "{}", running.stderr());
 }
+
+/// The `signals` check's verdict on `--rewrite rewrite`, as `hardinit check --json` gives it.
+fn signals_verdict(rewrite: &str) -> String {
+    let mut cmd = command(hardinit());
+    cmd.args(["--rewrite", rewrite, "check", "--json"]);
+    let out = run(cmd, LONG);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{rewrite}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let checks = report["checks"].as_array().unwrap();
+    let signals = checks.iter().find(|c| c["id"] == "signals").unwrap_or_else(|| panic!("no signals check: {report}"));
+    signals["status"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_signals_check_passes_exactly_the_rewrites_on_which_the_server_stops_cleanly() {
+    if !privileged(true) {
+        return;
+    }
+    // What the real server did 3 s after a container stop's SIGTERM went through the rewrite:
+    // None, still running; Some(status), exited.
+    let cases: [(&str, &str, Option<i32>); 8] = [
+        ("TERM:WINCH", "WARN", None),
+        ("TERM:HUP", "WARN", None),
+        ("TERM:USR1", "WARN", None),
+        ("TERM:USR2", "WARN", None),
+        ("TERM:RTMIN+1", "WARN", None),
+        // The Go runtime's stack dump and status 2: stopped, but as after a crash.
+        ("TERM:QUIT", "WARN", Some(2)),
+        ("TERM:INT", "PASS", Some(0)),
+        ("USR1:HUP", "PASS", Some(0)),
+    ];
+    for (rewrite, verdict, outcome) in cases {
+        assert_eq!(signals_verdict(rewrite), verdict, "hardinit check --rewrite {rewrite}");
+        let dev = format!("-dev-listen-address=127.0.0.1:{}", free_port());
+        let args = [HARDINIT, "--rewrite", rewrite, "--", "/bin/bao", "server", "-dev", "-dev-no-store-token", &dev];
+        let mut running = Container::new("rewrite", &args).start();
+        running.wait_for_output("OpenBao server started", LONG);
+        running.kill("TERM");
+        std::thread::sleep(Duration::from_secs(3));
+        let seen = running.try_wait();
+        assert_eq!(seen, outcome, "--rewrite {rewrite}, then SIGTERM: {}", running.stderr());
+        // A PASS is a clean stop, and only a clean stop is a PASS.
+        assert_eq!(verdict == "PASS", seen == Some(0), "{rewrite}");
+    }
+}

@@ -267,6 +267,14 @@ impl Running {
         }
     }
 
+    /// hardinit's exit status if the container has ended, without waiting.
+    pub fn try_wait(&mut self) -> Option<i32> {
+        let child = self.child.as_mut().expect("not waited for yet");
+        let status = child.try_wait().unwrap()?;
+        self.child = None;
+        Some(super::code(status))
+    }
+
     pub fn stdout(&self) -> String {
         self.container.bundle.read("stdout")
     }
