@@ -668,3 +668,46 @@ fn every_sigterm_after_the_first_delayed_one_is_forwarded_at_once() {
     assert_eq!(code(out.status), 0, "{stderr}");
     assert_eq!(stderr.matches("keeps serving for").count(), 1, "only the first SIGTERM is delayed: {stderr}");
 }
+
+/// Every option of the README's table, with a value where it takes one.
+fn documented_options() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let table = readme.split("## Usage").nth(1).unwrap().split("### Exit codes").next().unwrap();
+    let mut options = Vec::new();
+    for row in table.lines().filter(|l| l.starts_with("| `-")) {
+        let flag_cell = row.trim_start_matches("| ").split(" |").next().unwrap();
+        // `-v`, `--verbose`: the long form; `--log-format text\|json`: its first value.
+        let long = flag_cell.split('`').find(|f| f.starts_with("--")).unwrap();
+        let mut words = long.split(' ');
+        let flag = words.next().unwrap().to_string();
+        let value = words.next().map(|placeholder| match placeholder {
+            "DURATION" => "2s".to_string(),
+            "SRC:DST" => "TERM:INT".into(),
+            "PATH" => "/etc/hostname".into(),
+            "USER" => TEST_USER.into(),
+            "OCTAL" => "077".into(),
+            "ID" => "tls".into(),
+            choices => choices.split("\\|").next().unwrap().to_string(),
+        });
+        if ["--help", "--version"].contains(&flag.as_str()) {
+            continue;
+        }
+        options.push([flag].into_iter().chain(value).collect());
+    }
+    options
+}
+
+#[test]
+fn check_takes_every_documented_option_after_the_subcommand() {
+    let options = documented_options();
+    assert!(options.len() >= 18, "the README's table was read: {options:?}");
+    for option in options {
+        let mut cmd = command(hardinit());
+        cmd.arg("check").args(&option);
+        let out = run(cmd, LONG);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // 0 or 1: the checklist ran (on this host some checks fail); 64 would be a usage error.
+        assert!([0, 1].contains(&code(out.status)), "hardinit check {option:?}: {:?} {stderr}", out.status);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("signals:"), "{option:?}: {stderr}");
+    }
+}
