@@ -23,7 +23,7 @@ if [ "$size" -gt 1572864 ]; then
     exit 1
 fi
 cargo test --locked -- --test-threads "${HARDINIT_TEST_THREADS:-4}"
-# Coverage-guided fuzzing, a short smoke of every target (scripts/fuzz.sh 600 for a real run).
+# libFuzzer through cargo-fuzz, a short smoke of every target (scripts/fuzz.sh 600 for a real run).
 bash scripts/fuzz.sh 5
 # The benchmark is not a test (its figures are compared, never asserted), but it must keep running.
 python3 scripts/bench.py --runs 3 "$HARDINIT_STATIC_BIN" >/dev/null

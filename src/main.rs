@@ -2,33 +2,19 @@
 //!
 //! The life of the process, in order: parse → prepare → harden → spawn → supervise → exit.
 
-#![cfg_attr(not(test), no_main)]
-// In unit-test builds the test harness owns `main`, so the entry path looks unused there.
-#![cfg_attr(test, allow(dead_code, unused_imports))]
-
-mod check;
-mod cli;
-mod entrypoint;
-mod error;
-#[cfg(test)]
-mod fuzzing;
-mod harden;
-mod log;
-mod procfs;
-mod reload;
-mod sh;
-mod signals;
-mod spawn;
-mod supervise;
-mod sys;
+#![no_main]
 
 use cli::{Invocation, Options};
 use error::Fatal;
+use hardinit::{check, cli, entrypoint, error, harden, log, reload, sh, signals, spawn, supervise, sys};
+use hardinit::{debug, info, warn};
 use spawn::{Inherited, Session, Spawn};
 use std::ffi::OsString;
 use sys::process::Ended;
 
-/// Called by the C entry point in `sys`; returns the process exit status.
+hardinit::c_entry_point!(main_with_args);
+
+/// Called by the C entry point; returns the process exit status.
 fn main_with_args(args: Vec<OsString>) -> i32 {
     // A bug must still end in one line and a documented status, not an abort with a core dump.
     std::panic::set_hook(Box::new(|panic| {

@@ -7,7 +7,7 @@
 //! the server will have.
 
 pub mod accounts;
-mod checklist;
+pub mod checklist;
 mod core_dumps;
 pub mod hcl;
 mod history;

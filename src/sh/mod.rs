@@ -8,11 +8,11 @@
 //!
 //! lexer → parser (with every program resolved) → runner; built-ins in `builtins/`.
 
-mod arith;
+pub mod arith;
 pub mod builtins;
-mod expand;
-mod lexer;
-mod parser;
+pub mod expand;
+pub mod lexer;
+pub mod parser;
 mod runner;
 
 use parser::Program;
@@ -111,7 +111,6 @@ pub fn main(args: Vec<OsString>) -> Outcome {
 }
 
 /// Lexes and parses `script` as `sh -c` would, running nothing.
-#[cfg(test)]
 pub fn check_script(script: &str) -> Result<(), String> {
     let parsed = lexer::tokens(script).and_then(|tokens| parser::parse(tokens, &resolve));
     parsed.map(drop).map_err(|refusal| one_line(&refusal.message))

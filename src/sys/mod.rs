@@ -4,8 +4,6 @@
 //! turns the C convention (`-1` and `errno`) into `io::Result`. Policy lives above this module, in
 //! safe Rust. Every `unsafe` block carries a `// SAFETY:` line that says why it holds.
 
-#[cfg(test)]
-pub mod coverage;
 pub mod env;
 pub mod fs;
 pub mod inotify;
@@ -29,19 +27,32 @@ fn check_long(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
 
-/// The process entry point. hardinit defines the C `main` itself (`#![no_main]`) because the Rust
-/// runtime sets SIGPIPE to SIG_IGN before a Rust `main` runs: the server would inherit an ignored
-/// SIGPIPE that hardinit never received, and hardinit could not tell what it really received.
-/// Arguments are taken from `argv` as raw bytes (they need not be UTF-8).
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+/// The process entry point: `c_entry_point!(f)` in the binary defines the C `main`, which hands
+/// `f` the arguments. hardinit defines the C `main` itself (`#![no_main]`) because the Rust runtime
+/// sets SIGPIPE to SIG_IGN before a Rust `main` runs: the server would inherit an ignored SIGPIPE
+/// that hardinit never received, and hardinit could not tell what it really received.
+#[macro_export]
+macro_rules! c_entry_point {
+    ($run:path) => {
+        #[unsafe(no_mangle)]
+        extern "C" fn main(argc: ::std::ffi::c_int, argv: *const *const ::std::ffi::c_char) -> ::std::ffi::c_int {
+            // SAFETY: the C runtime calls `main` with `argc` valid pointers to NUL-terminated strings.
+            $run(unsafe { $crate::sys::args_from_argv(argc, argv) })
+        }
+    };
+}
+
+/// The arguments of the C `main`, as raw bytes (they need not be UTF-8).
+///
+/// # Safety
+/// `argv` must hold `argc` valid pointers to NUL-terminated strings, as the C runtime passes them.
+pub unsafe fn args_from_argv(argc: c_int, argv: *const *const c_char) -> Vec<std::ffi::OsString> {
     let count = usize::try_from(argc).unwrap_or(0);
     let mut args = Vec::with_capacity(count);
     for i in 0..count {
-        // SAFETY: the C runtime passes `argc` valid pointers to NUL-terminated strings in `argv`.
+        // SAFETY: the caller guarantees `argc` valid pointers to NUL-terminated strings in `argv`.
         let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
         args.push(std::ffi::OsString::from_vec(arg.to_bytes().to_vec()));
     }
-    crate::main_with_args(args)
+    args
 }

@@ -1,8 +1,8 @@
 //! The commands hardinit's sh runs itself, natively, with the options the charts' and the
 //! injector's scripts use; any other option is one line on stderr and exit status 2.
 
-mod base64;
-mod ere;
+pub mod base64;
+pub mod ere;
 mod files;
 mod grep;
 mod process;
