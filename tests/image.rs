@@ -248,18 +248,7 @@ fn kubernetes_restricted_profile() {
 }
 
 fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
-    if let Some(token) = token {
-        cmd.args(["-H", &format!("X-Vault-Token: {token}")]);
-    }
-    if let Some(body) = body {
-        cmd.args(["-d", &body.to_string()]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (payload, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (status.trim().parse().unwrap_or(0), serde_json::from_str(payload).unwrap_or(Value::Null))
+    common::http(method, url, token, body, None)
 }
 
 /// The README's Compose recipe: `command: ["server"]`, config and data volumes, `read_only` with a

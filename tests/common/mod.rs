@@ -2,6 +2,7 @@
 //! PID namespaces, and the rule that a privileged test fails (never skips) in CI.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod runc;
 
 use std::path::{Path, PathBuf};
@@ -258,6 +259,31 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Output {
             panic!("{cmd:?} did not finish within {timeout:?}");
         }
     }
+}
+
+/// `curl` to the server's API: (HTTP status, JSON body); `ca` to trust for HTTPS.
+pub fn http(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+    ca: Option<&Path>,
+) -> (u16, serde_json::Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
+    if let Some(ca) = ca {
+        cmd.arg("--cacert").arg(ca);
+    }
+    if let Some(token) = token {
+        cmd.args(["-H", &format!("X-Vault-Token: {token}")]);
+    }
+    if let Some(body) = body {
+        cmd.args(["-d", &body.to_string()]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (payload, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), serde_json::from_str(payload).unwrap_or(serde_json::Value::Null))
 }
 
 pub fn send(pid: i32, signal: &str) {

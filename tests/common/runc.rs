@@ -367,7 +367,7 @@ pub fn image(flavour: &str) -> PathBuf {
     dest
 }
 
-/// The Dockerfile's ENV, ENTRYPOINT and CMD.
+/// The Dockerfile's ENV and ENTRYPOINT (its CMD is read from it).
 pub const IMAGE_ENV: [&str; 6] = [
     "PATH=/usr/local/bin:/usr/bin:/bin",
     "HISTFILE=/dev/null",
@@ -382,15 +382,11 @@ impl Container {
     /// `docker run IMAGE ARGS...` of the assembled image: root, Docker's default capabilities,
     /// the image's environment, swap limited to 0. Empty `args` runs the image's CMD.
     pub fn from_image(name: &str, flavour: &str, args: &[&str]) -> Container {
-        let cmd: &[&str] = if !args.is_empty() {
-            args
-        } else if flavour == "openbao" {
-            &["server", "-dev", "-dev-no-store-token"]
-        } else {
-            &["server", "-dev"]
-        };
+        let image_cmd = super::docker::dockerfile_exec_form(flavour, "CMD");
+        let cmd: Vec<&str> =
+            if args.is_empty() { image_cmd.iter().map(String::as_str).collect() } else { args.to_vec() };
         let mut argv = vec![IMAGE_ENTRYPOINT];
-        argv.extend_from_slice(cmd);
+        argv.extend_from_slice(&cmd);
         let mut container = Container::new(name, &argv);
         let _ = std::fs::remove_dir_all(container.rootfs());
         container.config["root"]["path"] = json!(image(flavour));

@@ -1,0 +1,301 @@
+//! The README's Docker and Compose recipes, run as written under the real Docker Engine with the
+//! real OpenBao server, on the image `docker import` makes of scripts/assemble-rootfs.sh's tree
+//! with the Dockerfile's own final-stage settings (tests/common/docker.rs). What differs from
+//! the README, and only that: the test engine has no bridge, so `-p 8200:8200` is `--network host`
+//! with the server on 127.0.0.1 and free ports; the engine may be shared, so containers, volumes
+//! and images get names of the test's own; and limits this machine cannot give (an LSM, a
+//! RLIMIT_NOFILE of 65,536 without CAP_SYS_RESOURCE) are accepted with `HARDINIT_ALLOW`, named.
+
+mod common;
+
+use common::docker::{Adapt, Cleanup, Engine, engine, readme_recipe, shell_commands, stderr, stdout};
+use common::*;
+use serde_json::json;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// Both images, as the README names them.
+fn images(engine: &Engine) -> [(&'static str, String); 2] {
+    [("openbao-hardinit", engine.image("openbao")), ("vault-hardinit", engine.image("vault"))]
+}
+
+/// Runs every command of the README block `recipe`, adapted (module comment), as a user would:
+/// each command once the one before took effect (a started server is ready, as `health` says);
+/// returns the adaptation, which knows the names and ports it gave.
+fn run_recipe<'a>(engine: &'a Engine, recipe: &str, dir: &Path, cleanup: &mut Cleanup<'a>, health: Health) -> Adapt {
+    let mut adapt = Adapt::new(&images(engine));
+    for words in shell_commands(&readme_recipe(recipe), dir) {
+        let args = adapt.docker(&words, cleanup);
+        engine.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        if args[0] == "run" {
+            let name = &args[args.iter().position(|a| a == "--name").expect("the recipe names its container") + 1];
+            wait_ready(engine, name, &format!("{}://127.0.0.1:{}", health.0, adapt.port), health.2, health.1);
+        }
+    }
+    adapt
+}
+
+/// How a started server shows it is ready: scheme, the health statuses that count, CA file.
+type Health<'a> = (&'a str, &'a [u16], Option<&'a Path>);
+const DEV: Health = ("http", &[200], None);
+const UNINITIALISED_HTTP: Health = ("http", &[501], None);
+
+/// Waits until the server answers its health endpoint with one of `statuses` (200 active, 501
+/// not initialised, 503 sealed); fails with the container's log when it stops or never does.
+fn wait_ready(engine: &Engine, name: &str, base: &str, ca: Option<&Path>, statuses: &[u16]) {
+    let deadline = Instant::now() + LONG;
+    loop {
+        let (status, _) = http("GET", &format!("{base}/v1/sys/health"), None, None, ca);
+        if statuses.contains(&status) {
+            return;
+        }
+        let state = engine.inspect(name, "{{.State.Status}} {{.State.ExitCode}}");
+        if !state.starts_with("running") || Instant::now() > deadline {
+            let (out, err) = engine.logs(name);
+            panic!("{name} is not ready ({state}, health {status}):\n{err}\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// hardinit's own lines in a container's log.
+fn hardinit_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.starts_with("hardinit:")).collect()
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+/// `docker kill -s HUP`: the server logs exactly one reload.
+fn hup_reloads_once(engine: &Engine, name: &str) {
+    let before = count(&engine.logs(name).0, "reload triggered");
+    engine.ok(&["kill", "-s", "HUP", name]);
+    let reloaded = wait_until(LONG, || (count(&engine.logs(name).0, "reload triggered") > before).then_some(()));
+    assert!(reloaded.is_some(), "no reload after SIGHUP: {:?}", engine.logs(name));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(count(&engine.logs(name).0, "reload triggered"), before + 1, "exactly one reload");
+}
+
+/// `docker stop`: the server ends on SIGTERM with 0, long before Docker's 10 s SIGKILL (which
+/// would be 137), and hardinit logs nothing of it.
+fn stops_cleanly(engine: &Engine, name: &str) {
+    let before = hardinit_lines(&engine.logs(name).1).len();
+    engine.ok(&["stop", name]);
+    assert_eq!(engine.inspect(name, "{{.State.ExitCode}} {{.State.OOMKilled}}"), "0 false");
+    let (_, err) = engine.logs(name);
+    let after = hardinit_lines(&err);
+    assert_eq!(&after[before..], &[] as &[&str], "a clean stop logs no hardinit line");
+}
+
+/// The README's `config/` for the production recipes: server.hcl from the README (its addresses
+/// on 127.0.0.1 and the test's ports, its paths the flavour's), a certificate for 127.0.0.1 and
+/// its key, all owned by root, the key 0640 group 1000 as the README says.
+fn config_dir(dir: &Path, adapt: &Adapt, root: &str) -> std::path::PathBuf {
+    let config = dir.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let text = adapt.addresses(&readme_recipe("server.hcl")).replace("/vault/", &format!("{root}/"));
+    std::fs::write(config.join("server.hcl"), text).unwrap();
+    self_signed(&config.join("tls.crt"), &config.join("tls.key"), "localhost", "IP:127.0.0.1");
+    let key = config.join("tls.key");
+    std::os::unix::fs::chown(&key, Some(0), Some(1000)).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    config
+}
+
+fn owners(dir: &Path) -> Vec<(String, u32, u32, u32)> {
+    let mut all: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .chain([dir.to_path_buf()])
+        .map(|p| {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            (p.display().to_string(), m.uid(), m.gid(), m.mode() & 0o7777)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Initialises and unseals the server, mounts kv v2 at secret/ and writes one secret; returns
+/// the unseal key and the root token.
+fn initialise(base: &str, ca: Option<&Path>) -> (String, String) {
+    let (status, init) = http(
+        "PUT",
+        &format!("{base}/v1/sys/init"),
+        None,
+        Some(&json!({"secret_shares": 1, "secret_threshold": 1})),
+        ca,
+    );
+    assert_eq!(status, 200, "{init}");
+    let key = init["keys_base64"][0].as_str().unwrap().to_string();
+    let token = init["root_token"].as_str().unwrap().to_string();
+    unseal(base, &key, ca);
+    let mount = json!({"type": "kv", "options": {"version": "2"}});
+    assert_eq!(http("POST", &format!("{base}/v1/sys/mounts/secret"), Some(&token), Some(&mount), ca).0, 204);
+    let secret = json!({"data": {"password": "correct horse battery staple"}});
+    assert_eq!(http("POST", &format!("{base}/v1/secret/data/app"), Some(&token), Some(&secret), ca).0, 200);
+    (key, token)
+}
+
+fn unseal(base: &str, key: &str, ca: Option<&Path>) {
+    let (status, reply) = http("PUT", &format!("{base}/v1/sys/unseal"), None, Some(&json!({"key": key})), ca);
+    assert_eq!((status, &reply["sealed"]), (200, &json!(false)), "{reply}");
+    wait_until(LONG, || (http("GET", &format!("{base}/v1/sys/health"), None, None, ca).0 == 200).then_some(()))
+        .expect("active");
+}
+
+fn secret_is_there(base: &str, token: &str, ca: Option<&Path>) {
+    let (status, read) = http("GET", &format!("{base}/v1/secret/data/app"), Some(token), None, ca);
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["data"]["data"]["password"], "correct horse battery staple");
+}
+
+#[test]
+fn the_dev_recipe_starts_answers_docker_exec_reloads_once_on_hup_and_stops_with_0() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-dev");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = run_recipe(engine, "dev", &dir.0, &mut cleanup, DEV);
+    let name = adapt.name("openbao");
+    // The recipe's `docker exec ... bao status` ran (and succeeded) inside run_recipe.
+    hup_reloads_once(engine, &name);
+    let (_, err) = engine.logs(&name);
+    assert!(err.contains("hardinit: hardened:"), "{err}");
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn the_vault_dev_image_runs_on_a_read_only_root() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-ro");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = run_recipe(engine, "read-only", &dir.0, &mut cleanup, DEV);
+    let name = adapt.name("vault");
+    assert_eq!(engine.inspect(&name, "{{.HostConfig.ReadonlyRootfs}}"), "true");
+    let (_, err) = engine.logs(&name);
+    assert!(err.contains("root-filesystem PASS"), "{err}");
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn the_dev_image_runs_as_user_100_1000() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-user");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = run_recipe(engine, "user", &dir.0, &mut cleanup, DEV);
+    let name = adapt.name("openbao");
+    let pid = engine.inspect(&name, "{{.State.Pid}}");
+    assert_eq!(status_field(&pid, "Uid").unwrap().split_whitespace().collect::<Vec<_>>(), ["100"; 4]);
+    let server = children_of(pid.parse().unwrap());
+    assert_eq!(server.len(), 1, "hardinit has the server as its one child");
+    let ids = status_field(&server[0].to_string(), "Gid").unwrap();
+    assert_eq!(ids.split_whitespace().collect::<Vec<_>>(), ["1000"; 4]);
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn under_docker_run_init_hardinit_runs_as_the_child_of_the_runtimes_init() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-init");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = run_recipe(engine, "init", &dir.0, &mut cleanup, DEV);
+    let name = adapt.name("openbao");
+    let init = engine.inspect(&name, "{{.State.Pid}}");
+    let children = children_of(init.parse().unwrap());
+    assert_eq!(children.len(), 1, "docker-init has one child, hardinit");
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", children[0])).unwrap();
+    assert_eq!(comm.trim(), "docker-entrypoi", "hardinit (as docker-entrypoint.sh) under the runtime's init");
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn a_one_off_command_prints_its_output_and_no_checklist() {
+    let Some(engine) = engine() else { return };
+    let image = engine.image("openbao");
+    let out = engine.output(&["run", "--rm", "--network", "host", &image, "version"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("OpenBao v"), "{}", stdout(&out));
+    assert_eq!(hardinit_lines(&stderr(&out)), [] as [&str; 0], "a one-off command is quiet");
+}
+
+#[test]
+fn the_production_recipe_initialises_keeps_its_data_over_docker_restart_and_reloads_once() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-prod");
+    let mut cleanup = Cleanup::new(engine);
+    let mut adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/vault");
+    let before = owners(&config);
+    for words in shell_commands(&readme_recipe("production"), &dir.0) {
+        let args = adapt.docker(&words, &mut cleanup);
+        engine.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let name = adapt.name("vault");
+    let base = format!("https://127.0.0.1:{}", adapt.port);
+    let ca = config.join("tls.crt");
+    wait_ready(engine, &name, &base, Some(&ca), &[501]);
+    let (key, token) = initialise(&base, Some(&ca));
+    hup_reloads_once(engine, &name);
+    engine.ok(&["restart", &name]);
+    assert_eq!(engine.inspect(&name, "{{.RestartCount}} {{.State.Status}}"), "0 running");
+    wait_ready(engine, &name, &base, Some(&ca), &[503]);
+    unseal(&base, &key, Some(&ca));
+    secret_is_there(&base, &token, Some(&ca));
+    stops_cleanly(engine, &name);
+    assert_eq!(owners(&config), before, "the host's configuration keeps its owners and modes");
+}
+
+#[test]
+fn the_local_config_recipe_starts_a_raft_server() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-local");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = run_recipe(engine, "local-config", &dir.0, &mut cleanup, UNINITIALISED_HTTP);
+    let name = adapt.name("vault");
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn the_compose_recipe_is_the_example_file_and_runs_up_stop_start_keeping_its_data() {
+    let Some(engine) = engine() else { return };
+    let file = std::fs::read_to_string(repo().join("examples/compose.yaml")).unwrap();
+    assert_eq!(readme_recipe("compose"), file, "the README shows examples/compose.yaml as it is");
+    let dir = Scratch::new("docker-compose");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/openbao");
+    let before = owners(&config);
+    // The engine has no bridge: the host's network instead of the published port.
+    let ports = file.lines().find(|l| l.trim_start().starts_with("ports:")).expect("the recipe publishes a port");
+    let indent = &ports[..ports.len() - ports.trim_start().len()];
+    let adapted = file
+        .replace(ports, &format!("{indent}network_mode: host"))
+        .replace("image: openbao-hardinit", &format!("image: {}", engine.image("openbao")));
+    std::fs::write(dir.path("compose.yaml"), adapted).unwrap();
+    let project = common::docker::unique("compose").replace('-', "");
+    cleanup.compose.push((dir.0.clone(), project.clone()));
+    let compose = |args: &[&str]| {
+        let mut cmd = Command::new("docker-compose");
+        cmd.args(["-p", &project]).args(args).current_dir(&dir.0).env("DOCKER_HOST", &engine.host);
+        let out = run(cmd, LONG);
+        assert!(out.status.success(), "docker-compose {args:?}: {}", stderr(&out));
+    };
+    compose(&["up", "-d"]);
+    let name = format!("{project}_openbao_1");
+    let base = format!("https://127.0.0.1:{}", adapt.port);
+    let ca = config.join("tls.crt");
+    wait_ready(engine, &name, &base, Some(&ca), &[501]);
+    let (key, token) = initialise(&base, Some(&ca));
+    compose(&["stop"]);
+    assert_eq!(engine.inspect(&name, "{{.State.ExitCode}}"), "0", "stop_signal SIGTERM: OpenBao exits 0");
+    compose(&["start"]);
+    wait_ready(engine, &name, &base, Some(&ca), &[503]);
+    unseal(&base, &key, Some(&ca));
+    secret_is_there(&base, &token, Some(&ca));
+    assert_eq!(owners(&config), before, "the host's ./config keeps its owners and modes");
+}
