@@ -171,26 +171,35 @@ pub fn set_rlimit(resource: Resource, limit: Limit) -> io::Result<()> {
 }
 
 /// The costless proof that locking memory beyond RLIMIT_MEMLOCK works (which holds exactly when
-/// the kernel grants CAP_IPC_LOCK, LSMs and user namespaces included): reserve `bytes` of address
-/// space without backing (MAP_NORESERVE), lock it on fault only (MLOCK_ONFAULT: no page is
-/// touched), unlock, unmap.
+/// the kernel grants CAP_IPC_LOCK, LSMs and user namespaces included): reserve `bytes` of
+/// read-only address space without backing (MAP_NORESERVE), lock it, unlock, unmap. The kernel
+/// checks the limit before it faults anything in. mlock2(MLOCK_ONFAULT) touches no page; where
+/// mlock2 is missing (ENOSYS: qemu-user, seccomp sandboxes that predate it, kernels before 4.4),
+/// plain mlock faults the range in, and read faults of a private anonymous mapping all map the
+/// kernel's one zero page: page tables, no memory.
 pub fn probe_memory_lock(bytes: usize) -> io::Result<()> {
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
     // SAFETY: an anonymous private mapping at an address of the kernel's choice touches no
     // existing memory.
-    let addr = unsafe { libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) };
+    let addr = unsafe { libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ, flags, -1, 0) };
     if addr == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `addr` and `bytes` describe the mapping made above.
-    let locked = check_long(unsafe { libc::syscall(libc::SYS_mlock2, addr, bytes, libc::MLOCK_ONFAULT) });
+    let locked = match check_long(unsafe { libc::syscall(libc::SYS_mlock2, addr, bytes, libc::MLOCK_ONFAULT) }) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            // SAFETY: same mapping; locking it reads nothing into the process.
+            check(unsafe { libc::mlock(addr, bytes) }).map(drop)
+        }
+        other => other.map(drop),
+    };
     if locked.is_ok() {
         // SAFETY: same mapping; unlocking cannot harm it.
         unsafe { libc::munlock(addr, bytes) };
     }
     // SAFETY: same mapping, not used after this.
     let unmapped = check(unsafe { libc::munmap(addr, bytes) });
-    locked.map(drop).and(unmapped.map(drop))
+    locked.and(unmapped.map(drop))
 }
 
 /// Whether the file carries file capabilities (the `security.capability` extended attribute),
