@@ -199,7 +199,7 @@ fn the_dev_image_runs_as_user_100_1000() {
 }
 
 #[test]
-fn under_docker_run_init_hardinit_runs_as_the_child_of_the_runtimes_init() {
+fn under_docker_run_init_hardinit_runs_as_the_child_of_the_runtimes_init_and_warns_of_nothing_outside_its_tree() {
     let Some(engine) = engine() else { return };
     let dir = Scratch::new("docker-init");
     let mut cleanup = Cleanup::new(engine);
@@ -210,6 +210,9 @@ fn under_docker_run_init_hardinit_runs_as_the_child_of_the_runtimes_init() {
     assert_eq!(children.len(), 1, "docker-init has one child, hardinit");
     let comm = std::fs::read_to_string(format!("/proc/{}/comm", children[0])).unwrap();
     assert_eq!(comm.trim(), "docker-entrypoi", "hardinit (as docker-entrypoint.sh) under the runtime's init");
+    let (_, err) = engine.logs(&name);
+    // The one process outside hardinit's tree is its own parent, the runtime's init.
+    assert!(!err.contains("warning: pid-namespace"), "{err}");
     stops_cleanly(engine, &name);
 }
 
