@@ -2,7 +2,7 @@
 //! document, and the start-up log's summary of the same findings.
 
 use crate::harden::{Finding, Status};
-use crate::log::json_escape;
+use crate::log::{json_escape, one_line};
 use crate::signals::Rewrites;
 use crate::{info, warn};
 
@@ -39,12 +39,16 @@ pub fn print_report(findings: &[Finding], json: bool, refused: bool) -> i32 {
     if ok { 0 } else { 1 }
 }
 
+/// One line per check: a summary or fix that names a path holding a newline stays on it.
 fn report_text(findings: &[Finding]) -> String {
     findings
         .iter()
-        .map(|f| match f.status {
-            Status::Pass | Status::Skip => format!("{} {}: {} (why: {})\n", f.status.label(), f.id, f.summary, f.why),
-            _ => format!("{} {}: {} (why: {}; fix: {})\n", f.status.label(), f.id, f.summary, f.why, f.fix),
+        .map(|f| {
+            let (summary, fix) = (one_line(&f.summary), one_line(&f.fix));
+            match f.status {
+                Status::Pass | Status::Skip => format!("{} {}: {summary} (why: {})\n", f.status.label(), f.id, f.why),
+                _ => format!("{} {}: {summary} (why: {}; fix: {fix})\n", f.status.label(), f.id, f.why),
+            }
         })
         .collect()
 }

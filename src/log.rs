@@ -49,6 +49,8 @@ pub fn emit(level: Level, message: std::fmt::Arguments<'_>) {
             rfc3339_utc(SystemTime::now())
         )
     } else {
+        let message = message.to_string();
+        let message = one_line(&message);
         match level {
             Level::Error => format!("hardinit: error: {message}\n"),
             Level::Warn => format!("hardinit: warning: {message}\n"),
@@ -69,6 +71,24 @@ macro_rules! warn { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level:
 macro_rules! info { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level::Info) { $crate::log::emit($crate::log::Level::Info, format_args!($($t)*)) } } }
 #[macro_export]
 macro_rules! debug { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level::Debug) { $crate::log::emit($crate::log::Level::Debug, format_args!($($t)*)) } } }
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`): one event stays one line, and
+/// a path or value from outside (a newline in the server's path) cannot forge a line of its own
+/// or drive the terminal.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 pub fn json_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -128,6 +148,12 @@ mod tests {
         // A leap day.
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339_utc(t), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn text_lines_escape_control_characters() {
+        assert_eq!(one_line("/tmp/a\nb\r\t\u{1b}[2J\u{85}"), "/tmp/a\\nb\\r\\t\\u{1b}[2J\\u{85}");
+        assert!(matches!(one_line("plain \\n é"), std::borrow::Cow::Borrowed("plain \\n é")));
     }
 
     #[test]

@@ -242,3 +242,69 @@ fn fast_pid_churn_under_a_pids_limit_is_reaped() {
     assert_eq!(running.wait(LONG), 0, "{}", running.stderr());
     assert!(running.stdout().contains("done"), "{}", running.stdout());
 }
+
+/// hardinit as PID 1 of a new PID and mount namespace in which `source` is bound over `target`.
+fn with_bound_over(source: &std::path::Path, target: &str, args: &[&str]) -> std::process::Output {
+    // An address-space limit: a reader that never stops fails its allocation instead of taking
+    // the machine's memory.
+    let script =
+        format!("mount --bind {} {target} && exec prlimit --as=1073741824 {} \"$@\"", source.display(), hardinit());
+    let mut cmd = command("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--", "sh", "-c", &script])
+        .arg("sh")
+        .args(args);
+    run(cmd, Duration::from_secs(20))
+}
+
+#[test]
+fn account_files_that_are_a_fifo_or_a_device_are_refused_in_one_line() {
+    if !privileged(false) {
+        return;
+    }
+    let dir = Scratch::new("accounts");
+    let fifo = dir.path("group");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let cases = [
+        (fifo.as_path(), "/etc/group", "cannot read /etc/group: a FIFO"),
+        (std::path::Path::new("/dev/zero"), "/etc/passwd", "cannot read /etc/passwd: a device"),
+    ];
+    for (source, target, said) in cases {
+        let out = with_bound_over(source, target, &["--memory-guard", "off", "--", "/bin/true"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(out.status), 78, "{target}: {stderr}");
+        assert_eq!(errors(&stderr), [format!("hardinit: error: {said}; fix: repair the image's {target}")]);
+        // `check` says the same as its `user` finding.
+        let out = with_bound_over(source, target, &["check"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(code(out.status), 1, "{target}: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains(&format!("FAIL user: {said} (why: ")), "{stdout}");
+    }
+}
+
+#[test]
+fn a_newline_in_a_path_is_escaped_in_the_one_error_line() {
+    let dir = Scratch::new("newline");
+    let odd = dir.path("a\nhardinit: forged");
+    std::fs::create_dir(&odd).unwrap();
+    std::fs::write(odd.join("server"), "#!/bin/sh\n").unwrap();
+    let (odd, not_executable) = (odd.to_str().unwrap(), odd.join("server"));
+    let watched = format!("{odd}/missing/tls.crt");
+    let cases: [(&[&str], i32); 5] = [
+        (&["--", "/nonexistent\n/server"], 127),
+        (&["--", not_executable.to_str().unwrap()], 126),
+        (&["check", "--", "/nonexistent\n/server"], 127),
+        (&["--reload-on-change", &watched, "--memory-guard", "off", "--", "true"], 78),
+        (&["--reload-on-change", "relative\npath", "--", "true"], 64),
+    ];
+    for (args, status) in cases {
+        let mut cmd = command(hardinit());
+        cmd.args(args);
+        let out = run(cmd, LONG);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(out.status), status, "{args:?}: {stderr}");
+        // Warnings of the checklist may come first; the error is one line, and nothing else.
+        assert!(stderr.lines().all(|l| l.starts_with("hardinit: ") && !l.starts_with("hardinit: forged")), "{stderr}");
+        let errors = errors(&stderr);
+        assert!(errors.len() == 1 && errors[0].contains("\\n"), "{args:?}: {stderr}");
+    }
+}

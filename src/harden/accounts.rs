@@ -3,11 +3,20 @@
 //! a file we cannot fully read is a file we cannot trust to say who `vault` is.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 /// Longest line accepted: far beyond any real entry, short of a file built to exhaust memory.
 const MAX_LINE: usize = 64 * 1024;
 /// Largest file accepted.
 pub const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+/// The bytes of /etc/passwd or /etc/group, read as every file hardinit reads: a regular file
+/// only (a FIFO would block the start, with every signal blocked), at most [`MAX_FILE`] bytes
+/// counted as read (the size a device such as /dev/zero reports is 0, and it never ends).
+pub fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    use crate::sys::regular_file;
+    regular_file::open(path).and_then(|file| regular_file::read_bounded(file, MAX_FILE))
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -216,5 +225,23 @@ mod tests {
         assert!(parse_group(b"vault:x:1000\n").unwrap_err().contains("3 fields"));
         assert!(parse_group(b"a:x:1:\na:x:2:\n").unwrap_err().contains("twice"));
         assert!(parse_group(b":x:1:\n").unwrap_err().contains("bad name"));
+    }
+
+    #[test]
+    fn only_a_bounded_regular_file_is_read() {
+        let dir = std::env::temp_dir().join(format!("hardinit-accounts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("group");
+        let _ = std::fs::remove_file(&fifo);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read(&fifo).unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+        assert!(read(Path::new("/dev/zero")).unwrap_err().to_string().contains("a device"));
+        let big = dir.join("passwd");
+        std::fs::write(&big, vec![b'\n'; MAX_FILE as usize + 1]).unwrap();
+        assert!(read(&big).unwrap_err().to_string().contains("larger than 4 MiB"));
+        std::fs::write(&big, PASSWD).unwrap();
+        assert_eq!(read(&big).unwrap(), PASSWD);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

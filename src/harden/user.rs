@@ -7,11 +7,7 @@ use crate::sys::privilege::{self as sys, CAP_IPC_LOCK, CapSets};
 
 fn read_account_file(path: &str) -> Result<Vec<u8>, Fatal> {
     let refuse = |what: String| Fatal::new(ExitCode::Refused, format!("{what}; fix: repair the image's {path}"));
-    let meta = std::fs::metadata(path).map_err(|e| refuse(format!("cannot read {path}: {e}")))?;
-    if meta.len() > accounts::MAX_FILE {
-        return Err(refuse(format!("{path} is larger than {} bytes", accounts::MAX_FILE)));
-    }
-    std::fs::read(path).map_err(|e| refuse(format!("cannot read {path}: {e}")))
+    accounts::read(std::path::Path::new(path)).map_err(|e| refuse(format!("cannot read {path}: {e}")))
 }
 
 /// Who the server will run as. As root: the `--user` (or default) from /etc/passwd and /etc/group.
