@@ -18,6 +18,9 @@ mod hcl;
 #[allow(dead_code)]
 #[path = "../src/harden/server_config.rs"]
 mod server_config;
+#[allow(dead_code)]
+#[path = "../src/harden/server_flags.rs"]
+mod server_flags;
 
 #[path = "../src/sys/regular_file.rs"]
 pub mod regular_file;

@@ -5,7 +5,8 @@
 //!   address others can reach is never a PASS of `tls`.
 #![no_main]
 
-use hardinit::harden::server_config::{ServerCommand, parse_all};
+use hardinit::harden::server_config::parse_all;
+use hardinit::harden::server_flags::{OPENBAO, ServerCommand};
 use hardinit::harden::{Status, checklist};
 use libfuzzer_sys::fuzz_target;
 use std::ffi::OsString;
@@ -74,7 +75,7 @@ impl Listener {
 
 fn tls_status(text: &str, name: &str) -> Option<Status> {
     let files = parse_all(vec![(name.into(), text.as_bytes().to_vec())]).ok()?;
-    let findings = checklist::configuration(&files);
+    let findings = checklist::configuration(&files, &ServerCommand::default(), &OPENBAO, &|_| None);
     for finding in &findings {
         assert!(!finding.summary.contains('\n'), "multi-line finding: {:?}", finding.summary);
     }
@@ -86,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = tls_status(&String::from_utf8_lossy(data), "/c/raw.hcl");
     let mut args = vec![OsString::from("server")];
     args.extend(data.split(|b| *b == 0).map(|a| OsString::from_vec(a.to_vec())));
-    let _ = ServerCommand::parse(&args);
+    let _ = ServerCommand::parse(&OPENBAO, &args, &|_| None);
 
     // Built: up to three listeners, four bytes each, in HCL or JSON.
     let Some((&form, rest)) = data.split_first() else { return };

@@ -7,7 +7,8 @@
 
 use super::accounts::Identity;
 use super::hcl::{Item, Literal, Value};
-use super::server_config::{ConfigFile, LISTENER_TLS_KEYS, ServerCommand, blocks, key_is, setting};
+use super::server_config::{ConfigFile, LISTENER_TLS_KEYS, Stanza, blocks, key_is, setting};
+use super::server_flags::{Environment, ServerCommand, ServerRules};
 use super::{Finding, Status};
 use std::path::Path;
 
@@ -39,16 +40,27 @@ fn finding(id: &'static str, problems: Vec<String>, why: &'static str, fix: &str
     }
 }
 
-/// `tls`: every TCP listener serves TLS 1.2 or later.
-fn tls(files: &[ConfigFile]) -> Finding {
+/// `tls`: every TCP listener serves TLS 1.2 or later, the dev-mode listener included.
+fn tls(files: &[ConfigFile], command: &ServerCommand) -> Finding {
     let mut problems = Vec::new();
-    for listener in blocks(files, "listener").into_iter().filter(|b| b.label.as_deref().is_none_or(|l| l == "tcp")) {
-        let address = setting(&listener.body, "address").and_then(|(l, _)| l.as_text().map(str::to_string));
+    let reach = |address: &str| if is_loopback(address) { "loopback only" } else { "reachable from the network" };
+    if command.dev && !command.dev_tls {
+        let address = &command.dev_listen_address;
+        problems.push(format!("dev mode serves {address} ({}) without TLS", reach(address)));
+    }
+    for listener in blocks(files, Stanza::Listener).into_iter().filter(|b| b.kind.as_deref() == Some("tcp")) {
+        let address = listener.setting("address").and_then(|(l, _)| l.as_text().map(str::to_string));
         let address = address.unwrap_or_else(|| "127.0.0.1:8200".into());
-        if let Some((_, line)) = setting(&listener.body, "tls_disable").filter(|(l, _)| truthy(l)) {
-            let reach = if is_loopback(&address) { "loopback only" } else { "reachable from the network" };
-            problems.push(format!("{}: the listener on {address} ({reach}) has TLS disabled", at(listener.path, line)));
-        } else if let Some((version, line)) = setting(&listener.body, "tls_min_version") {
+        let disabled = listener.setting("tls_disable").map(|(l, line)| (l.weak_bool(), line));
+        if let Some((Err(e), line)) = &disabled {
+            problems.push(format!("{}: tls_disable: {e} (the server refuses it)", at(listener.path, *line)));
+        } else if let Some((Ok(true), line)) = disabled {
+            problems.push(format!(
+                "{}: the listener on {address} ({}) has TLS disabled",
+                at(listener.path, line),
+                reach(&address)
+            ));
+        } else if let Some((version, line)) = listener.setting("tls_min_version") {
             if version.as_text().is_some_and(|v| matches!(v, "tls10" | "tls11")) {
                 problems.push(format!(
                     "{}: tls_min_version {} allows TLS below 1.2",
@@ -71,27 +83,42 @@ fn tls(files: &[ConfigFile]) -> Finding {
 fn tls_verify(files: &[ConfigFile]) -> Finding {
     const SKIPS: [&str; 3] = ["tls_skip_verify", "tls_insecure_skip_verify", "skip_verify"];
     let mut problems = Vec::new();
-    for stanza in ["storage", "ha_storage", "seal", "service_registration"] {
+    for stanza in [Stanza::Storage, Stanza::HaStorage, Stanza::Seal, Stanza::ServiceRegistration] {
         for block in blocks(files, stanza) {
-            let mut bodies = vec![block.body.clone()];
-            // raft's retry_join { leader_tls_skip_verify ... } blocks.
-            for item in block.body.iter().filter(|i| key_is(i, "retry_join")) {
-                match &item.value {
-                    Value::Object(items) => bodies.push(items.iter().collect()),
-                    Value::List(values) => bodies.extend(values.iter().filter_map(|v| match v {
-                        Value::Object(items) => Some(items.iter().collect()),
-                        _ => None,
-                    })),
-                    Value::Literal(_) => {}
+            let mut found: Vec<(&str, usize)> = Vec::new();
+            for name in SKIPS {
+                if let Some((_, line)) = block.setting(name).filter(|(l, _)| truthy(l)) {
+                    found.push((name, line));
                 }
             }
-            for body in &bodies {
-                for name in SKIPS.iter().chain(["leader_tls_skip_verify"].iter()) {
-                    if let Some((_, line)) = setting(body, name).filter(|(l, _)| truthy(l)) {
-                        let label = block.label.as_deref().map(|l| format!(" \"{l}\"")).unwrap_or_default();
-                        problems.push(format!("{}: {name} in {stanza}{label}", at(block.path, line)));
+            // raft's retry_join: the storage's map holds it under its exact key, raft decodes
+            // each entry as JSON into a struct (keys ignoring case).
+            let joins = block.body.iter().filter(|i| i.keys.len() == 1 && i.keys[0] == "retry_join");
+            for item in joins {
+                let entries: Vec<Vec<&Item>> = match &item.value {
+                    Value::Object(items) => vec![items.iter().collect()],
+                    Value::List(values) => values
+                        .iter()
+                        .filter_map(|v| match v {
+                            Value::Object(items) => Some(items.iter().collect()),
+                            _ => None,
+                        })
+                        .collect(),
+                    Value::Literal(_) => Vec::new(),
+                };
+                for body in &entries {
+                    if let Some((_, line)) = setting(body, "leader_tls_skip_verify").filter(|(l, _)| truthy(l)) {
+                        found.push(("leader_tls_skip_verify", line));
                     }
                 }
+            }
+            for (name, line) in found {
+                problems.push(format!(
+                    "{}: {name} in {} \"{}\"",
+                    at(block.path, line),
+                    block.name,
+                    block.kind_or_unknown()
+                ));
             }
         }
     }
@@ -104,30 +131,70 @@ fn tls_verify(files: &[ConfigFile]) -> Finding {
     )
 }
 
-/// `seal-credentials`: no secret written in a seal stanza.
-fn seal_credentials(files: &[ConfigFile]) -> Finding {
-    const SECRETS: [&str; 12] = [
-        "pin",
-        "access_key",
-        "secret_key",
-        "client_secret",
-        "token",
-        "credentials",
-        "password",
-        "session_token",
-        "aws_secret_access_key",
-        "client_key",
-        "key_password",
-        "encryption_key",
-    ];
+/// The settings of each seal that hold a secret when written out, by seal type (the wrappers'
+/// getOpts in go-kms-wrapping: openbao/go-kms-wrapping a8ac4b0, wrappers/*/options.go). A
+/// type not listed is judged by every name of the list.
+const SEAL_SECRETS: &[(&str, &[&str])] = &[
+    ("transit", &["token", "tls_client_key_bytes"]),
+    ("awskms", &["access_key", "secret_key", "session_token"]),
+    ("azurekeyvault", &["client_secret", "cert_password", "cert_bytes"]),
+    ("gcpckms", &["credentials_json"]),
+    // pkcs11's `token` is the token's label, not a secret.
+    ("pkcs11", &["pin"]),
+    ("alicloudkms", &["access_key", "secret_key", "access_secret"]),
+    ("static", &["current_key", "previous_key"]),
+    ("kmip", &["client_key_bytes"]),
+    ("tencentcloudkms", &["access_key", "secret_key", "session_token"]),
+    ("huaweicloudkms", &["access_key", "secret_key"]),
+    ("ocikms", &[]),
+];
+
+/// Every secret name of [`SEAL_SECRETS`], for a seal type it does not list.
+fn any_seal_secret(name: &str) -> bool {
+    SEAL_SECRETS.iter().any(|(_, names)| names.contains(&name)) || matches!(name, "password" | "client_key")
+}
+
+/// A value the wrappers resolve rather than use (parseutil.ParsePath through
+/// wrapping.ParsePaths: `env://NAME` is the variable's value, `file://PATH` the file's): the
+/// file holds a reference, not the secret. Where a wrapper does not resolve it, the server uses
+/// the reference itself, which is no secret either.
+fn is_reference(value: &str) -> bool {
+    value.starts_with("env://") || value.starts_with("file://")
+}
+
+/// `seal-credentials`: no secret written in a seal stanza (`seal`, `kms` and `hsm` are all
+/// seals), for the seal type the server will configure (SEAL_TYPE in its environment wins over
+/// the label of a seal that is not disabled).
+fn seal_credentials(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Finding {
+    let overridden = rules.variable(env, "SEAL_TYPE").map(|(_, t)| t).filter(|t| !t.is_empty());
     let mut problems = Vec::new();
-    for block in blocks(files, "seal") {
-        for name in SECRETS {
-            if let Some((value, line)) = setting(&block.body, name) {
-                if value.as_text().is_some_and(|v| !v.is_empty()) {
-                    let label = block.label.as_deref().unwrap_or("?");
-                    problems.push(format!("{}: {name} written in the seal \"{label}\" stanza", at(block.path, line)));
-                }
+    for block in blocks(files, Stanza::Seal) {
+        let disabled = block.setting("disabled").is_some_and(|(l, _)| truthy(l));
+        let kind = match &overridden {
+            Some(kind) if !disabled => kind.clone(),
+            _ => block.kind_or_unknown().to_string(),
+        };
+        let listed = SEAL_SECRETS.iter().find(|(k, _)| *k == kind).map(|(_, names)| *names);
+        for item in &block.body {
+            let [name] = item.keys.as_slice() else { continue };
+            // The wrappers read their keys exactly, but `PIN = "1234"` is a secret in the file
+            // all the same: names are compared ignoring case.
+            let lower = name.to_ascii_lowercase();
+            let secret = match listed {
+                Some(names) => names.contains(&lower.as_str()),
+                None => any_seal_secret(&lower),
+            };
+            // The last of several items of one key is the one the server reads.
+            if !secret || block.setting(name).map(|(_, line)| line) != Some(item.line) {
+                continue;
+            }
+            let Value::Literal(value) = &item.value else { continue };
+            if value.as_text().is_some_and(|v| !v.is_empty() && !is_reference(v)) {
+                problems.push(format!(
+                    "{}: {name} written in the {} \"{kind}\" stanza",
+                    at(block.path, item.line),
+                    block.name
+                ));
             }
         }
     }
@@ -135,7 +202,7 @@ fn seal_credentials(files: &[ConfigFile]) -> Finding {
         "seal-credentials",
         problems,
         "a credential in a config file is readable by everyone who can read the file, the ConfigMap or its backups",
-        "pass it in the seal's environment variable (e.g. VAULT_HSM_PIN, AWS_SECRET_ACCESS_KEY, VAULT_TRANSIT_SEAL_TOKEN) or use the platform's identity",
+        "pass it in the seal's environment variable (e.g. VAULT_TRANSIT_SEAL_TOKEN, VAULT_HSM_PIN, AWS_SECRET_ACCESS_KEY), or write \"env://NAME\" or \"file:///path\" in its place (the seal reads the variable or the file), or use the platform's identity",
         "no credential is written in a seal stanza",
     )
 }
@@ -151,14 +218,16 @@ fn endpoints(files: &[ConfigFile]) -> Vec<Finding> {
         }
     }
     let mut metrics = Vec::new();
-    for listener in blocks(files, "listener") {
+    for listener in blocks(files, Stanza::Listener) {
+        // Each telemetry block decodes over the previous ones: the last setting counts.
+        let mut body: Vec<&Item> = Vec::new();
         for item in listener.body.iter().filter(|i| key_is(i, "telemetry")) {
             if let Value::Object(items) = &item.value {
-                let body: Vec<&Item> = items.iter().collect();
-                if let Some((_, line)) = setting(&body, "unauthenticated_metrics_access").filter(|(l, _)| truthy(l)) {
-                    metrics.push(format!("{}: unauthenticated_metrics_access is on", at(listener.path, line)));
-                }
+                body.extend(items.iter());
             }
+        }
+        if let Some((_, line)) = setting(&body, "unauthenticated_metrics_access").filter(|(l, _)| truthy(l)) {
+            metrics.push(format!("{}: unauthenticated_metrics_access is on", at(listener.path, line)));
         }
     }
     vec![
@@ -180,10 +249,32 @@ fn endpoints(files: &[ConfigFile]) -> Vec<Finding> {
 }
 
 /// The configuration's findings, in a stable order.
-pub fn configuration(files: &[ConfigFile]) -> Vec<Finding> {
-    let mut findings = vec![tls(files), tls_verify(files), seal_credentials(files)];
+pub fn configuration(
+    files: &[ConfigFile],
+    command: &ServerCommand,
+    rules: &ServerRules,
+    env: Environment,
+) -> Vec<Finding> {
+    let mut findings = vec![tls(files, command), tls_verify(files), seal_credentials(files, rules, env)];
     findings.extend(endpoints(files));
     findings
+}
+
+/// The checks that read the configuration, when it cannot be read as the server reads it: each
+/// a FAIL, never a PASS about files that were not read.
+pub fn unread(error: &super::server_config::ConfigError) -> Vec<Finding> {
+    ["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics", "config-files", "tls-files", "storage"]
+        .into_iter()
+        .map(|id| {
+            Finding::new(
+                id,
+                Status::Fail,
+                format!("not evaluated: {error}"),
+                "the configuration must be read as the server reads it",
+                "correct the configuration or the command line (the server reads them the same way)",
+            )
+        })
+        .collect()
 }
 
 /// What `identity` may do with a file of this owner and mode: (read, write).
@@ -207,7 +298,13 @@ fn mode_of(meta: &std::fs::Metadata) -> String {
 
 /// `config-files`, `tls-files`, `storage`, `audit`: the files the configuration names, as the
 /// server's user will find them. `audit`: where the charts mount the audit volume.
-pub fn named_files(files: &[ConfigFile], identity: &Identity, audit: &Path) -> Vec<Finding> {
+pub fn named_files(
+    files: &[ConfigFile],
+    identity: &Identity,
+    audit: &Path,
+    rules: &ServerRules,
+    env: Environment,
+) -> Vec<Finding> {
     use std::os::unix::fs::MetadataExt;
     let mut config = Vec::new();
     for file in files {
@@ -221,10 +318,10 @@ pub fn named_files(files: &[ConfigFile], identity: &Identity, audit: &Path) -> V
         }
     }
     let mut tls = Vec::new();
-    for listener in blocks(files, "listener") {
+    for listener in blocks(files, Stanza::Listener) {
         for name in LISTENER_TLS_KEYS {
             let Some((path, line)) =
-                setting(&listener.body, name).and_then(|(l, line)| l.as_text().map(|p| (p.to_string(), line)))
+                listener.setting(name).and_then(|(l, line)| l.as_text().map(|p| (p.to_string(), line)))
             else {
                 continue;
             };
@@ -246,13 +343,15 @@ pub fn named_files(files: &[ConfigFile], identity: &Identity, audit: &Path) -> V
         }
     }
     let mut storage = Vec::new();
-    for block in blocks(files, "storage").into_iter().filter(|b| matches!(b.label.as_deref(), Some("raft" | "file"))) {
-        let Some((path, line)) =
-            setting(&block.body, "path").and_then(|(l, line)| l.as_text().map(|p| (p.to_string(), line)))
-        else {
-            continue;
+    // The directory the server will really use (server_config::storage_path).
+    for selected in super::server_config::storage_path(files, rules, env).into_iter() {
+        let (path, place) = match selected {
+            Ok(found) => (found.path.display().to_string(), found.source),
+            Err(problem) => {
+                storage.push(problem);
+                continue;
+            }
         };
-        let place = at(block.path, line);
         match std::fs::metadata(&path) {
             Err(e) => storage.push(format!("{place}: {path}: {e}")),
             Ok(meta) => {
@@ -340,7 +439,16 @@ pub fn named_files(files: &[ConfigFile], identity: &Identity, audit: &Path) -> V
 const WHY_AUDIT: &str = "audit devices record every request; a log others can write cannot be trusted";
 
 /// `root-token`: nothing hands the server (or whoever reads its environment) a root token.
-pub fn root_token(command: &ServerCommand, env: &dyn Fn(&str) -> Option<String>) -> Finding {
+pub fn root_token(command: &ServerCommand, env: Environment) -> Finding {
+    if let Some(why) = &command.refused {
+        return Finding::new(
+            "root-token",
+            Status::Fail,
+            format!("cannot tell whether the server runs in dev mode: {why}"),
+            WHY_ROOT_TOKEN,
+            "give the server only flags of its own `server -h`",
+        );
+    }
     let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
     let mut problems = Vec::new();
     if command.dev {
@@ -357,11 +465,13 @@ pub fn root_token(command: &ServerCommand, env: &dyn Fn(&str) -> Option<String>)
     finding(
         "root-token",
         problems,
-        "a root token in an environment is readable by every process that can read /proc/<pid>/environ as that user, and by `docker inspect`",
+        WHY_ROOT_TOKEN,
         "run `server -config=...` without -dev; unset the token variables in the container; revoke root tokens after use",
         "no dev mode, no token in the server's environment",
     )
 }
+
+const WHY_ROOT_TOKEN: &str = "a root token in an environment is readable by every process that can read /proc/<pid>/environ as that user, and by `docker inspect`";
 
 /// The process findings: what the container gives the server.
 pub fn process() -> Vec<Finding> {
@@ -495,6 +605,7 @@ const WHY_PID: &str =
 mod tests {
     use super::*;
     use crate::harden::hcl;
+    use crate::harden::server_flags::OPENBAO;
     use std::path::PathBuf;
 
     fn files(text: &str) -> Vec<ConfigFile> {
@@ -502,7 +613,10 @@ mod tests {
     }
 
     fn status_of(id: &str, text: &str) -> (Status, String) {
-        let f = configuration(&files(text)).into_iter().find(|f| f.id == id).unwrap();
+        let f = configuration(&files(text), &ServerCommand::default(), &OPENBAO, &|_| None)
+            .into_iter()
+            .find(|f| f.id == id)
+            .unwrap();
         (f.status, f.summary)
     }
 
@@ -532,6 +646,69 @@ mod tests {
     }
 
     #[test]
+    fn listeners_and_seals_are_the_ones_the_server_configures() {
+        for config in [
+            "listener \"TCP\" {\n  address = \"0.0.0.0:8200\"\n  tls_disable = 1\n}\n",
+            r#"{"listener": {"Tcp": {"address": "0.0.0.0:8200", "tls_disable": true}}}"#,
+            "listener \"unix\" {\n  type = \"tcp\"\n  address = \"0.0.0.0:8200\"\n  tls_disable = 1\n}\n",
+        ] {
+            assert_eq!(status_of("tls", config).0, Status::Warn, "{config}");
+        }
+        // A unix listener whatever its label says; TLS does not apply to it.
+        let unix = "listener \"tcp\" {\n  type = \"unix\"\n  address = \"/run/s\"\n  tls_disable = 1\n}\n";
+        assert_eq!(status_of("tls", unix).0, Status::Pass);
+        // A value the server refuses is no PASS.
+        assert_eq!(status_of("tls", "listener \"tcp\" {\n  tls_disable = \"maybe\"\n}\n").0, Status::Warn);
+        // kms and hsm stanzas are seals; references are no secrets; pkcs11's token is a label.
+        let transit = "kms \"Transit\" {\n  address = \"https://t:8200\"\n  token = \"s.abc\"\n}\n";
+        assert_eq!(
+            status_of("seal-credentials", transit),
+            (Status::Warn, "/c/server.hcl:3: token written in the kms \"transit\" stanza".into())
+        );
+        for reference in ["env://MYTOK", "file:///run/secrets/token"] {
+            let config = format!("seal \"transit\" {{\n  token = \"{reference}\"\n}}\n");
+            assert_eq!(status_of("seal-credentials", &config).0, Status::Pass, "{reference}");
+        }
+        assert_eq!(status_of("seal-credentials", "hsm \"pkcs11\" {\n  token = \"label\"\n}\n").0, Status::Pass);
+        assert_eq!(status_of("seal-credentials", "seal \"static\" {\n  current_key = \"k\"\n}\n").0, Status::Warn);
+        // The last of several counts.
+        assert_eq!(
+            status_of("seal-credentials", "seal \"transit\" {\n  token = \"s.abc\"\n  token = \"env://T\"\n}\n").0,
+            Status::Pass
+        );
+        // The seal type the environment gives wins over the label.
+        let pkcs11 = files("seal \"pkcs11\" {\n  token = \"s.abc\"\n}\n");
+        let transit_type = |n: &str| (n == "BAO_SEAL_TYPE").then(|| "transit".to_string());
+        let found = configuration(&pkcs11, &ServerCommand::default(), &OPENBAO, &transit_type);
+        assert_eq!(found.iter().find(|f| f.id == "seal-credentials").unwrap().status, Status::Warn);
+        // Telemetry blocks decode over each other.
+        let metrics = "listener \"tcp\" {\n  telemetry {\n    unauthenticated_metrics_access = true\n  }\n  telemetry {\n    unauthenticated_metrics_access = false\n  }\n}\n";
+        assert_eq!(status_of("metrics", metrics).0, Status::Pass);
+        // The storage's keys are exact: `TLS_SKIP_VERIFY` is not read by the storage.
+        assert_eq!(status_of("tls-verify", "storage \"consul\" {\n  TLS_SKIP_VERIFY = true\n}\n").0, Status::Pass);
+        assert_eq!(status_of("tls-verify", "backend \"Consul\" {\n  tls_skip_verify = true\n}\n").0, Status::Warn);
+    }
+
+    #[test]
+    fn dev_mode_is_a_listener_without_tls() {
+        let parse = |args: &[&str]| {
+            let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+            ServerCommand::parse(&OPENBAO, &args, &|_| None)
+        };
+        let tls_of = |command: &ServerCommand| {
+            configuration(&[], command, &OPENBAO, &|_| None).into_iter().find(|f| f.id == "tls").unwrap()
+        };
+        let dev = tls_of(&parse(&["server", "-disable-redirects", "-dev"]));
+        assert_eq!(
+            (dev.status, dev.summary.as_str()),
+            (Status::Warn, "dev mode serves 127.0.0.1:8200 (loopback only) without TLS")
+        );
+        assert_eq!(tls_of(&parse(&["server", "-dev-tls"])).status, Status::Pass);
+        let unknown = parse(&["server", "-no-such-flag", "-dev"]);
+        assert_eq!(root_token(&unknown, &|_| None).status, Status::Fail);
+    }
+
+    #[test]
     fn verification_credentials_and_endpoints() {
         assert_eq!(status_of("tls-verify", "storage \"raft\" {\n  path = \"/d\"\n}\n").0, Status::Pass);
         let raft = "storage \"raft\" {\n  retry_join {\n    leader_api_addr = \"https://a:8200\"\n    leader_tls_skip_verify = true\n  }\n}\n";
@@ -546,7 +723,7 @@ mod tests {
             (Status::Warn, "/c/server.hcl:2: token written in the seal \"transit\" stanza".into())
         );
         assert_eq!(status_of("seal-credentials", "seal \"awskms\" {\n  region = \"eu\"\n}\n").0, Status::Pass);
-        assert!(status_of("seal-credentials", "seal \"pkcs11\" {\n  PIN = \"1234\"\n}\n").1.contains("pin written"));
+        assert!(status_of("seal-credentials", "seal \"pkcs11\" {\n  PIN = \"1234\"\n}\n").1.contains("PIN written"));
         assert_eq!(status_of("raw-storage", "raw_storage_endpoint = true\n").0, Status::Warn);
         assert_eq!(status_of("raw-storage", "raw_storage_endpoint = false\n").0, Status::Pass);
         let metrics = "listener \"tcp\" {\n  telemetry {\n    unauthenticated_metrics_access = \"true\"\n  }\n}\n";
@@ -577,7 +754,7 @@ mod tests {
         set("key.pem", 0o644);
         set("data", 0o755);
         let parsed = vec![ConfigFile { path: dir.join("server.hcl"), items: hcl::parse(config.as_bytes()).unwrap() }];
-        let findings = named_files(&parsed, &me, &dir.join("no-audit"));
+        let findings = named_files(&parsed, &me, &dir.join("no-audit"), &OPENBAO, &|_| None);
         let get = |id: &str| findings.iter().find(|f| f.id == id).unwrap();
         assert!(get("config-files").summary.contains("writable by every user"), "{}", get("config-files").summary);
         let tls = &get("tls-files").summary;
@@ -594,7 +771,8 @@ mod tests {
         set("data", 0o700);
         std::fs::write(dir.join("missing.pem"), "ca").unwrap();
         let owner = std::fs::metadata(dir.join("data")).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
-        let findings = named_files(&parsed, &Identity { uid: owner, ..me.clone() }, &dir.join("no-audit"));
+        let findings =
+            named_files(&parsed, &Identity { uid: owner, ..me.clone() }, &dir.join("no-audit"), &OPENBAO, &|_| None);
         for id in ["config-files", "tls-files", "storage"] {
             let f = findings.iter().find(|f| f.id == id).unwrap();
             // As the files' owner (the test runs as one user), the config is the server's to write.
@@ -609,12 +787,13 @@ mod tests {
         let other = Identity { uid: 4242, gid: 4242, groups: vec![4242], ..me.clone() };
         std::fs::create_dir(dir.join("audit")).unwrap();
         set("audit", 0o777);
-        let findings = named_files(&parsed, &other, &dir.join("audit"));
+        let findings = named_files(&parsed, &other, &dir.join("audit"), &OPENBAO, &|_| None);
         let get = |id: &str| findings.iter().find(|f| f.id == id).unwrap().clone();
         assert_eq!(get("config-files").status, Status::Pass, "{}", get("config-files").summary);
         assert!(get("audit").summary.contains("writable by every user"), "{}", get("audit").summary);
         set("audit", 0o700);
-        let findings = named_files(&parsed, &Identity { uid: owner, ..me.clone() }, &dir.join("audit"));
+        let findings =
+            named_files(&parsed, &Identity { uid: owner, ..me.clone() }, &dir.join("audit"), &OPENBAO, &|_| None);
         assert_eq!(findings.iter().find(|f| f.id == "audit").unwrap().status, Status::Pass);
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -624,11 +803,11 @@ mod tests {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
         };
-        let server = ServerCommand::parse(&["server".into(), "-config=/c".into()]);
+        let server = ServerCommand::parse(&OPENBAO, &["server".into(), "-config=/c".into()], &|_| None);
         assert_eq!(root_token(&server, &env(&[])).status, Status::Pass);
         assert!(root_token(&server, &env(&[("VAULT_DEV_ROOT_TOKEN_ID", "root")])).summary.contains("not in dev mode"));
         assert!(root_token(&server, &env(&[("VAULT_TOKEN", "s.x")])).summary.contains("VAULT_TOKEN is in"));
-        let dev = ServerCommand::parse(&["server".into(), "-dev".into()]);
+        let dev = ServerCommand::parse(&OPENBAO, &["server".into(), "-dev".into()], &|_| None);
         assert_eq!(root_token(&dev, &env(&[("VAULT_DEV_ROOT_TOKEN_ID", "root")])).status, Status::Warn);
         assert!(
             is_loopback("[::1]:8200")

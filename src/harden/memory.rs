@@ -2,7 +2,8 @@
 //! working) or by swap being off for the container.
 
 use super::accounts::Identity;
-use super::server_config::{self, ConfigError, ConfigFile, MlockSetting, ServerCommand};
+use super::server_config::{self, ConfigError, ConfigFile, MlockSetting};
+use super::server_flags::ServerCommand;
 use super::user::{Capability, IPC_LOCK_MASK};
 use super::{Finding, MemoryGuard, Mode, Status};
 use crate::error::Fatal;
@@ -351,7 +352,11 @@ mod tests {
     use super::*;
 
     fn command(a: &[&str]) -> ServerCommand {
-        ServerCommand::parse(&a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>())
+        ServerCommand::parse(
+            &super::super::server_flags::OPENBAO,
+            &a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>(),
+            &|_| None,
+        )
     }
 
     #[test]

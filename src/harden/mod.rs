@@ -13,6 +13,7 @@ pub mod hcl;
 mod history;
 mod memory;
 pub mod server_config;
+pub mod server_flags;
 mod user;
 
 use crate::error::{ExitCode, Fatal};
@@ -128,7 +129,7 @@ pub struct Hardened {
 
 /// Whether the command is one the container lives for (`server`, `agent`, `proxy`), which the
 /// container's checklist is about; `version`, `status` or `operator init` end at once.
-pub fn is_long_running(command: &server_config::ServerCommand, args: &[OsString]) -> bool {
+pub fn is_long_running(command: &server_flags::ServerCommand, args: &[OsString]) -> bool {
     command.is_server || args.first().is_some_and(|a| a == "agent" || a == "proxy")
 }
 
@@ -194,8 +195,14 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     };
     // Read once, as the server will (or as the server's user, for a root `check`): the memory
     // rule and the production checklist both judge it.
-    let command = server_config::ServerCommand::parse(server_args);
-    let configuration = command.is_server.then(|| memory::read_configuration(&command.configs, read_as.as_ref()));
+    let rules = server_rules(server);
+    let environment_of_server = |name: &str| std::env::var(name).ok();
+    let command = server_flags::ServerCommand::parse(rules, server_args, &environment_of_server);
+    let configuration = command.is_server.then(|| match &command.refused {
+        // Which files a command line names is unknown when the command line is not understood.
+        Some(why) => Err(server_config::ConfigError { message: why.clone() }),
+        None => memory::read_configuration(&command.configs, read_as.as_ref()),
+    });
     record(prove_memory_stays_in_ram(
         settings.memory_guard,
         &capability,
@@ -210,22 +217,30 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
     record(umask_finding(settings.umask))?;
     // The production checklist: what the configuration and the container give the server.
     if command.is_server {
-        // A configuration that cannot be read is already the memory check's FAIL.
-        if let Some(Ok(files)) = &configuration {
-            for finding in checklist::configuration(files) {
-                record(finding)?;
+        match &configuration {
+            Some(Ok(files)) => {
+                for finding in checklist::configuration(files, &command, rules, &environment_of_server) {
+                    record(finding)?;
+                }
+                if let Some(identity) = &server_identity {
+                    let audit = match memory::flavour_of(server) {
+                        memory::Flavour::Vault => Path::new("/vault/audit"),
+                        memory::Flavour::OpenBao => Path::new("/openbao/audit"),
+                    };
+                    for finding in checklist::named_files(files, identity, audit, rules, &environment_of_server) {
+                        record(finding)?;
+                    }
+                }
             }
-            if let Some(identity) = &server_identity {
-                let audit = match memory::flavour_of(server) {
-                    memory::Flavour::Vault => Path::new("/vault/audit"),
-                    memory::Flavour::OpenBao => Path::new("/openbao/audit"),
-                };
-                for finding in checklist::named_files(files, identity, audit) {
+            // Nothing that reads the configuration passes without it (whatever --memory-guard).
+            Some(Err(e)) => {
+                for finding in checklist::unread(e) {
                     record(finding)?;
                 }
             }
+            None => {}
         }
-        record(checklist::root_token(&command, &|name| std::env::var(name).ok()))?;
+        record(checklist::root_token(&command, &environment_of_server))?;
     }
     let mut unreported = Vec::new();
     for finding in checklist::process() {
@@ -236,6 +251,14 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
         }
     }
     Ok(Hardened { findings, environment, configuration, unreported })
+}
+
+/// The flags and variables of the server `server` is: OpenBao's or Vault's.
+fn server_rules(server: &Path) -> &'static server_flags::ServerRules {
+    match memory::flavour_of(server) {
+        memory::Flavour::Vault => &server_flags::VAULT,
+        memory::Flavour::OpenBao => &server_flags::OPENBAO,
+    }
 }
 
 /// `check --config PATH...`: the configuration's checks, offline; those about the running
@@ -268,7 +291,11 @@ pub fn offline(settings: &Settings, paths: &[std::path::PathBuf]) -> Vec<Finding
                 memory::WHY_MEMORY,
                 "run `hardinit check` in the container",
             ));
-            findings.extend(checklist::configuration(&files));
+            // Offline there is no server command: its environment is this one, read by OpenBao's
+            // rules, which read BAO_ and VAULT_ names both.
+            let environment = |name: &str| std::env::var(name).ok();
+            let command = server_flags::ServerCommand::default();
+            findings.extend(checklist::configuration(&files, &command, &server_flags::OPENBAO, &environment));
             for id in ["config-files", "tls-files", "storage", "audit"] {
                 findings.push(skip(id, "the files are checked where the server will find them"));
             }

@@ -7,7 +7,7 @@
 //! refused), counting the bytes really read: /proc files report a size of 0.
 
 use super::hcl::{self, Item, Literal, Value};
-use std::ffi::OsString;
+use super::server_flags::{Environment, ServerRules};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -15,83 +15,6 @@ use std::path::{Path, PathBuf};
 pub const MAX_FILE: u64 = 16 * 1024 * 1024;
 /// All configuration files together: a directory of many large files is refused too.
 pub const MAX_TOTAL: u64 = 64 * 1024 * 1024;
-
-/// Boolean flags of `vault server` and `bao server`: they never take the next argument as their
-/// value. Every other flag of theirs does (`-config X`).
-#[rustfmt::skip]
-const BOOL_FLAGS: [&str; 21] = [
-    "dev", "dev-tls", "dev-ha", "dev-transactional", "dev-leased-kv", "dev-three-node", "dev-four-cluster",
-    "dev-auto-seal", "dev-kv-v1", "dev-no-kv", "dev-consul", "dev-no-store-token", "dev-plugin-init",
-    "dev-skip-init", "recovery", "exit-on-core-shutdown", "test-verify-only", "test-server-config",
-    "tls-skip-verify", "policy-override", "non-interactive",
-];
-/// The flags that turn on dev mode by themselves (the server sets `-dev` for each of them).
-#[rustfmt::skip]
-const DEV_MODE_FLAGS: [&str; 11] = [
-    "dev", "dev-tls", "dev-ha", "dev-transactional", "dev-leased-kv", "dev-three-node", "dev-four-cluster",
-    "dev-auto-seal", "dev-kv-v1", "dev-no-kv", "dev-consul",
-];
-
-/// What a `server` command line asks for, read as Go's flag package reads it: flags up to the
-/// first argument that is not one (or `--`), `-name`, `--name`, `-name=value`, `-name value`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ServerCommand {
-    pub is_server: bool,
-    pub configs: Vec<PathBuf>,
-    /// `-dev` or one of the dev-mode flags, true by Go's ParseBool (`-dev=false` is not dev).
-    pub dev: bool,
-}
-
-impl ServerCommand {
-    pub fn parse(args: &[OsString]) -> ServerCommand {
-        let mut command = ServerCommand::default();
-        if args.first().is_none_or(|a| a != "server") {
-            return command;
-        }
-        command.is_server = true;
-        let mut rest = args[1..].iter();
-        while let Some(arg) = rest.next() {
-            let bytes = arg.as_bytes();
-            if bytes == b"--" || bytes.len() < 2 || bytes[0] != b'-' {
-                break;
-            }
-            let flag = bytes.strip_prefix(b"--").unwrap_or(&bytes[1..]);
-            let (name, value) = match flag.iter().position(|b| *b == b'=') {
-                Some(at) => (&flag[..at], Some(&flag[at + 1..])),
-                None => (flag, None),
-            };
-            let name = String::from_utf8_lossy(name);
-            if BOOL_FLAGS.contains(&name.as_ref()) {
-                let on = match value {
-                    None => true,
-                    Some(v) => std::str::from_utf8(v).ok().and_then(hcl::parse_go_bool).unwrap_or(false),
-                };
-                if on && DEV_MODE_FLAGS.contains(&name.as_ref()) {
-                    command.dev = true;
-                }
-                continue;
-            }
-            let value: Option<OsString> = match value {
-                Some(v) => Some(std::ffi::OsStr::from_bytes(v).to_os_string()),
-                None => rest.next().cloned(),
-            };
-            if name == "config" {
-                if let Some(v) = value {
-                    // The server trims the value (its string-slice flag does).
-                    command.configs.push(PathBuf::from(trim_os(&v)));
-                }
-            }
-        }
-        command
-    }
-}
-
-fn trim_os(value: &OsString) -> OsString {
-    match value.to_str() {
-        Some(text) => OsString::from(text.trim()),
-        None => value.clone(),
-    }
-}
 
 /// One configuration file, parsed.
 #[derive(Clone, Debug)]
@@ -116,78 +39,219 @@ fn at(path: &Path, message: impl std::fmt::Display) -> ConfigError {
     ConfigError { message: format!("{}: {message}", path.display()) }
 }
 
-/// A stanza such as `listener "tcp" { ... }`, in HCL or in its JSON form.
+/// The stanzas the checks read, each selected and decoded as the server does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stanza {
+    /// `listener` (configutil's ParseListeners): decoded into a struct, so its keys match
+    /// ignoring case; its kind is its `type` setting, else its one label.
+    Listener,
+    /// `storage`, or `backend` in a file without `storage` (ParseStorage): one per file,
+    /// decoded into a map, so its keys match exactly (`PATH` is not raft's `path`).
+    Storage,
+    /// `ha_storage`, or `ha_backend`: as storage.
+    HaStorage,
+    /// `hsm`, `seal` and `kms` (configutil's parseKMS): each one a seal, decoded into a map.
+    Seal,
+    /// `service_registration`: one per file, a map.
+    ServiceRegistration,
+}
+
+impl Stanza {
+    /// The names the server filters the file's items by, and whether only the first name that
+    /// has items counts (`backend` only where no `storage` is).
+    fn names(self) -> (&'static [&'static str], bool) {
+        match self {
+            Stanza::Listener => (&["listener"], false),
+            Stanza::Storage => (&["storage", "backend"], true),
+            Stanza::HaStorage => (&["ha_storage", "ha_backend"], true),
+            Stanza::Seal => (&["hsm", "seal", "kms"], false),
+            Stanza::ServiceRegistration => (&["service_registration"], false),
+        }
+    }
+
+    /// Whether the server decodes the body into a map (keys exact) rather than a struct.
+    fn exact_keys(self) -> bool {
+        self != Stanza::Listener
+    }
+
+    /// How many the server accepts in one file.
+    fn most_per_file(self) -> usize {
+        match self {
+            Stanza::Listener => usize::MAX,
+            Stanza::Seal => 3,
+            Stanza::Storage | Stanza::HaStorage | Stanza::ServiceRegistration => 1,
+        }
+    }
+}
+
+/// A stanza such as `listener "tcp" { ... }`, in HCL or in its JSON form, as the server sees it.
 pub struct Block<'a> {
     pub path: &'a Path,
-    pub label: Option<String>,
+    pub line: usize,
+    /// Its name as the file writes it (`kms`, `backend`, `Listener`).
+    pub name: &'a str,
+    /// What the server takes it for, lower-cased as the server lower-cases it: a listener's
+    /// `type` setting or its one label (None: neither, which the server refuses); a storage's
+    /// or a seal's label, or the stanza's name where it has none.
+    pub kind: Option<String>,
     pub body: Vec<&'a Item>,
+    exact_keys: bool,
 }
 
-/// Whether an item is the setting `name` (its last key, matched as the server does).
+impl<'a> Block<'a> {
+    /// The setting `name` of the body as the server decodes it: the last item of that key,
+    /// matched ignoring case in a listener, exactly in a map-decoded stanza.
+    pub fn setting(&self, name: &str) -> Option<(&'a Literal, usize)> {
+        if self.exact_keys {
+            let found = self.body.iter().rev().find(|i| i.keys.len() == 1 && i.keys[0] == name);
+            found.and_then(|i| match &i.value {
+                Value::Literal(l) => Some((l, i.line)),
+                _ => None,
+            })
+        } else {
+            setting(&self.body, name)
+        }
+    }
+
+    /// The kind, or `?`, for messages.
+    pub fn kind_or_unknown(&self) -> &str {
+        self.kind.as_deref().unwrap_or("?")
+    }
+}
+
+/// Whether an item is the setting `name`: its first key, matched as the server's
+/// ObjectList.Filter matches it (ignoring case).
 pub fn key_is(item: &Item, name: &str) -> bool {
-    item.keys.last().is_some_and(|k| hcl::key_matches(k, name))
+    item.keys.first().is_some_and(|k| hcl::key_matches(k, name))
 }
 
-/// Every `name` stanza of every file: `name "label" { }`, `name { }`, and JSON's
-/// `"name": {"label": {}}` or `"name": [{"label": {}}]`.
-pub fn blocks<'a>(files: &'a [ConfigFile], name: &str) -> Vec<Block<'a>> {
-    fn body_of(value: &Value) -> Option<Vec<&Item>> {
-        match value {
-            Value::Object(items) => Some(items.iter().collect()),
-            _ => None,
+/// The items of one file that stand for `stanza`, with the name they were found under.
+fn stanza_items(file: &ConfigFile, stanza: Stanza) -> Vec<(&'static str, &Item)> {
+    let (names, first_only) = stanza.names();
+    let mut found = Vec::new();
+    for name in names {
+        let before = found.len();
+        found.extend(file.items.iter().filter(|i| key_is(i, name)).map(|i| (*name, i)));
+        if first_only && found.len() > before {
+            break;
         }
     }
-    fn labelled<'a>(path: &'a Path, value: &'a Value, out: &mut Vec<Block<'a>>) {
-        match value {
-            Value::List(values) => values.iter().for_each(|v| labelled(path, v, out)),
-            Value::Object(items)
-                if !items.is_empty() && items.iter().all(|i| matches!(i.value, Value::Object(_) | Value::List(_))) =>
-            {
-                for item in items {
-                    match &item.value {
-                        Value::Object(_) => out.push(Block {
-                            path,
-                            label: item.keys.first().cloned(),
-                            body: body_of(&item.value).unwrap_or_default(),
-                        }),
-                        Value::List(values) => {
-                            for v in values {
-                                out.push(Block {
-                                    path,
-                                    label: item.keys.first().cloned(),
-                                    body: body_of(v).unwrap_or_default(),
-                                });
-                            }
-                        }
-                        Value::Literal(_) => {}
-                    }
-                }
+    found
+}
+
+fn block_of<'a>(file: &'a ConfigFile, stanza: Stanza, name: &'static str, item: &'a Item) -> Block<'a> {
+    let body: Vec<&Item> = match &item.value {
+        Value::Object(items) => items.iter().collect(),
+        _ => Vec::new(),
+    };
+    let labels = &item.keys[1..];
+    let kind = match stanza {
+        Stanza::Listener => {
+            let typed = setting(&body, "type").and_then(|(l, _)| l.as_text()).filter(|t| !t.is_empty());
+            match (typed, labels) {
+                (Some(t), _) => Some(t.to_lowercase()),
+                (None, [label]) => Some(label.to_lowercase()),
+                (None, _) => None,
             }
-            Value::Object(_) => out.push(Block { path, label: None, body: body_of(value).unwrap_or_default() }),
-            Value::Literal(_) => {}
         }
-    }
+        _ => Some(labels.first().map_or(name.to_string(), |l| l.to_lowercase())),
+    };
+    Block { path: &file.path, line: item.line, name: &item.keys[0], kind, body, exact_keys: stanza.exact_keys() }
+}
+
+/// Every `stanza` of every file, in the order the server reads them: `name "label" { }`,
+/// `name { }`, and JSON's `"name": {"label": {}}` or `"name": [{"label": {}}]` (the HCL
+/// reader flattens those as the server does). Only the first key after the name is a label;
+/// objects nested in the body are not (`storage { raft { } }` is a storage of type "storage").
+pub fn blocks(files: &[ConfigFile], stanza: Stanza) -> Vec<Block<'_>> {
     let mut out = Vec::new();
     for file in files {
-        for item in file.items.iter().filter(|i| i.keys.first().is_some_and(|k| hcl::key_matches(k, name))) {
-            match item.keys.get(1) {
-                Some(label) => out.push(Block {
-                    path: &file.path,
-                    label: Some(label.clone()),
-                    body: body_of(&item.value).unwrap_or_default(),
-                }),
-                None => labelled(&file.path, &item.value, &mut out),
-            }
+        for (name, item) in stanza_items(file, stanza) {
+            out.push(block_of(file, stanza, name, item));
         }
     }
     out
 }
 
-/// The last setting `name` of a body (the server takes the last), with its line.
+/// The one storage (or HA storage) the server uses: the last file's that has one, as the
+/// server's merge keeps the later file's.
+pub fn effective(files: &[ConfigFile], stanza: Stanza) -> Option<Block<'_>> {
+    files.iter().rev().find_map(|file| {
+        stanza_items(file, stanza).into_iter().next().map(|(name, item)| block_of(file, stanza, name, item))
+    })
+}
+
+/// What the server refuses in the stanzas the checks read, so that no check reads a stanza the
+/// server would not start with: a stanza that is not a block, a listener without a type or of
+/// a type the server does not have, more of one stanza than a file may hold.
+fn refused_stanza(file: &ConfigFile) -> Option<ConfigError> {
+    let refuse = |line: usize, what: String| {
+        Some(ConfigError { message: format!("{}:{line}: {what} (the server refuses it)", file.path.display()) })
+    };
+    for stanza in [Stanza::Listener, Stanza::Storage, Stanza::HaStorage, Stanza::Seal, Stanza::ServiceRegistration] {
+        let items = stanza_items(file, stanza);
+        for (name, item) in &items {
+            if !matches!(item.value, Value::Object(_)) {
+                return refuse(item.line, format!("{name} is not a block"));
+            }
+            if items.iter().filter(|(n, _)| n == name).count() > stanza.most_per_file() {
+                return refuse(item.line, format!("more {name} blocks than the server permits in one file"));
+            }
+            if stanza == Stanza::Listener {
+                match block_of(file, stanza, name, item).kind.as_deref() {
+                    None => return refuse(item.line, "a listener with neither a type nor one label".into()),
+                    Some("tcp" | "unix") => {}
+                    Some(other) => return refuse(item.line, format!("listener type {other:?}")),
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The last setting `name` of a body decoded into a struct (the server takes the last, keys
+/// ignoring case), with its line.
 pub fn setting<'a>(body: &[&'a Item], name: &str) -> Option<(&'a Literal, usize)> {
     body.iter().rev().find(|i| key_is(i, name)).and_then(|i| match &i.value {
         Value::Literal(l) => Some((l, i.line)),
         _ => None,
+    })
+}
+
+/// The directory the server keeps its data in, for the storages that keep it in one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoragePath {
+    pub path: PathBuf,
+    /// Where the path comes from: `file:line`, or the variable's name.
+    pub source: String,
+}
+
+/// The storage directory the server will use: the effective storage's, when it is `raft` (its
+/// RAFT_PATH variable, when set and not empty, wins over `path`: physical/raft's
+/// NewRaftBackend) or `file` (`path` only). `Err` for one without a path: the server refuses it.
+pub fn storage_path(
+    files: &[ConfigFile],
+    rules: &ServerRules,
+    env: Environment,
+) -> Option<Result<StoragePath, String>> {
+    let storage = effective(files, Stanza::Storage)?;
+    let kind = storage.kind.as_deref()?;
+    if kind == "raft" {
+        if let Some((name, path)) = rules.variable(env, "RAFT_PATH").filter(|(_, p)| !p.is_empty()) {
+            return Some(Ok(StoragePath { path: PathBuf::from(path), source: name }));
+        }
+    } else if kind != "file" {
+        return None;
+    }
+    let place = format!("{}:{}", storage.path.display(), storage.line);
+    Some(match storage.setting("path") {
+        Some((literal, line)) => match literal.as_text() {
+            Some(path) => {
+                Ok(StoragePath { path: PathBuf::from(path), source: format!("{}:{line}", storage.path.display()) })
+            }
+            None => Err(format!("{place}: the {kind} storage's path is not a string")),
+        },
+        None => Err(format!("{place}: the {kind} storage has no path (the server refuses to start)")),
     })
 }
 
@@ -198,9 +262,9 @@ pub const LISTENER_TLS_KEYS: [&str; 3] = ["tls_cert_file", "tls_key_file", "tls_
 /// rotation replaces, and the server reloads on SIGHUP.
 pub fn listener_tls_files(files: &[ConfigFile]) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for listener in blocks(files, "listener") {
+    for listener in blocks(files, Stanza::Listener) {
         for name in LISTENER_TLS_KEYS {
-            if let Some((Literal::Str(path) | Literal::Heredoc(path), _)) = setting(&listener.body, name) {
+            if let Some((Literal::Str(path) | Literal::Heredoc(path), _)) = listener.setting(name) {
                 let path = PathBuf::from(path);
                 if !path.as_os_str().is_empty() && !found.contains(&path) {
                     found.push(path);
@@ -316,12 +380,15 @@ pub fn decode(mut bytes: &[u8]) -> Result<Vec<(PathBuf, Vec<u8>)>, ConfigError> 
     Ok(files)
 }
 
-/// Parses what [`gather`] read.
+/// Parses what [`gather`] read, and refuses the stanzas the server would refuse.
 pub fn parse_all(files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<ConfigFile>, ConfigError> {
     files
         .into_iter()
         .map(|(path, bytes)| match hcl::parse(&bytes) {
-            Ok(items) => Ok(ConfigFile { path, items }),
+            Ok(items) => {
+                let file = ConfigFile { path, items };
+                refused_stanza(&file).map_or(Ok(file), Err)
+            }
             Err(e) => Err(ConfigError { message: format!("{}:{}: {}", path.display(), e.line, e.message) }),
         })
         .collect()
@@ -398,11 +465,8 @@ pub fn mlock_setting(files: &[ConfigFile], environment: Option<&str>) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use super::super::server_flags::{OPENBAO, VAULT};
     use super::*;
-
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
-    }
 
     fn file(text: &str) -> ConfigFile {
         ConfigFile { path: "/c/a.hcl".into(), items: hcl::parse(text.as_bytes()).unwrap() }
@@ -420,24 +484,78 @@ mod tests {
     }
 
     #[test]
-    fn server_flags_as_go_reads_them() {
-        let c = ServerCommand::parse(&os(&["server", "-config=/a.hcl", "-config", "/b", "--config= /c.json ", "-dev"]));
-        assert_eq!(c.configs, ["/a.hcl", "/b", "/c.json"].map(PathBuf::from));
-        assert!(c.is_server && c.dev);
-        for dev in ["-dev-tls", "-dev-ha", "--dev-three-node", "-dev=true", "-dev=1", "-dev-kv-v1"] {
-            assert!(ServerCommand::parse(&os(&["server", dev])).dev, "{dev}");
+    fn stanzas_are_selected_as_the_server_selects_them() {
+        let kinds = |text: &str, stanza| -> Vec<String> {
+            let files = [file(text)];
+            blocks(&files, stanza).iter().map(|b| b.kind_or_unknown().to_string()).collect()
+        };
+        // Labels lower-cased; a listener's `type` wins over its label.
+        assert_eq!(
+            kinds("listener \"TCP\" {}\nLISTENER \"unix\" { Type = \"Tcp\" }", Stanza::Listener),
+            ["tcp", "tcp"]
+        );
+        assert_eq!(kinds(r#"{"listener": {"Tcp": {"address": "x"}}}"#, Stanza::Listener), ["tcp"]);
+        assert_eq!(kinds("listener { type = \"unix\" }", Stanza::Listener), ["unix"]);
+        // hsm, seal and kms are all seals; a storage without a label is of type "storage".
+        assert_eq!(
+            kinds("kms \"Transit\" {}\nseal \"awskms\" {}\nhsm \"pkcs11\" {}", Stanza::Seal),
+            ["pkcs11", "awskms", "transit"]
+        );
+        assert_eq!(kinds("storage { raft { path = \"/d\" } }", Stanza::Storage), ["storage"]);
+        // `backend` only where no `storage` is.
+        assert_eq!(kinds("backend \"file\" {}", Stanza::Storage), ["file"]);
+        assert_eq!(kinds("backend \"file\" {}\nstorage \"raft\" {}", Stanza::Storage), ["raft"]);
+        // Map-decoded stanzas match keys exactly, listeners ignoring case.
+        let files = [file("storage \"raft\" {\n  PATH = \"/upper\"\n}\nlistener \"tcp\" {\n  TLS_DISABLE = 1\n}")];
+        assert!(blocks(&files, Stanza::Storage)[0].setting("path").is_none());
+        assert_eq!(blocks(&files, Stanza::Listener)[0].setting("tls_disable").map(|(_, line)| line), Some(5));
+    }
+
+    #[test]
+    fn the_storage_the_server_uses_and_its_directory() {
+        let raft =
+            [file("storage \"raft\" {\n  path = \"/first\"\n}"), file("storage \"Raft\" {\n  path = \"/last\"\n}")];
+        let none = |_: &str| None;
+        let path = |files: &[ConfigFile], rules, env: Environment| storage_path(files, rules, env).unwrap().unwrap();
+        assert_eq!(path(&raft, &OPENBAO, &none).path, PathBuf::from("/last"));
+        let bao_env = |n: &str| (n == "BAO_RAFT_PATH").then(|| "/env".to_string());
+        let vault_env = |n: &str| (n == "VAULT_RAFT_PATH").then(|| "/vault-env".to_string());
+        let found = path(&raft, &OPENBAO, &bao_env);
+        assert_eq!((found.path, found.source), (PathBuf::from("/env"), "BAO_RAFT_PATH".to_string()));
+        assert_eq!(path(&raft, &OPENBAO, &vault_env).path, PathBuf::from("/vault-env"));
+        assert_eq!(path(&raft, &VAULT, &vault_env).path, PathBuf::from("/vault-env"));
+        assert_eq!(path(&raft, &VAULT, &bao_env).path, PathBuf::from("/last"));
+        // BAO_RAFT_PATH set but empty: the configuration's path, not VAULT_RAFT_PATH.
+        let empty = |n: &str| match n {
+            "BAO_RAFT_PATH" => Some(String::new()),
+            "VAULT_RAFT_PATH" => Some("/v".to_string()),
+            _ => None,
+        };
+        assert_eq!(path(&raft, &OPENBAO, &empty).path, PathBuf::from("/last"));
+        // The file storage has no variable; others keep no directory hardinit checks.
+        let file_storage = [file("storage \"file\" {\n  path = \"/f\"\n}")];
+        assert_eq!(path(&file_storage, &OPENBAO, &bao_env).path, PathBuf::from("/f"));
+        assert!(storage_path(&[file("storage \"consul\" {}")], &OPENBAO, &none).is_none());
+        let missing = storage_path(&[file("storage \"raft\" {\n  PATH = \"/x\"\n}")], &OPENBAO, &none);
+        assert!(missing.unwrap().unwrap_err().contains("has no path"));
+    }
+
+    #[test]
+    fn stanzas_the_server_refuses_are_refused_with_file_and_line() {
+        for (text, words) in [
+            ("listener \"tcp\" \"x\" {}", "neither a type nor one label"),
+            ("listener {}", "neither a type nor one label"),
+            ("listener \"udp\" {}", "listener type \"udp\""),
+            ("ui = true\nlistener = \"tcp\"", ":2: listener is not a block"),
+            ("storage \"raft\" {}\nstorage \"file\" {}", "more storage blocks"),
+            (r#"{"listener": []}"#, "listener is not a block"),
+        ] {
+            let e = parse_all(vec![("/c/a.hcl".into(), text.as_bytes().to_vec())])
+                .err()
+                .unwrap_or_else(|| panic!("{text}"));
+            assert!(e.message.starts_with("/c/a.hcl:") && e.message.contains(words), "{text}: {e}");
         }
-        for not_dev in ["-dev=false", "-dev-root-token-id=x", "-dev-listen-address=0.0.0.0:8200", "-dev-no-store-token"]
-        {
-            assert!(!ServerCommand::parse(&os(&["server", not_dev])).dev, "{not_dev}");
-        }
-        // A value flag takes the next argument, even one that looks like a flag.
-        assert!(!ServerCommand::parse(&os(&["server", "-dev-root-token-id", "-dev"])).dev);
-        // Go stops at the first argument that is not a flag, and at `--`.
-        let c = ServerCommand::parse(&os(&["server", "-config=/a", "extra", "-dev", "-config=/b"]));
-        assert_eq!((c.configs.len(), c.dev), (1, false));
-        assert!(!ServerCommand::parse(&os(&["server", "--", "-dev"])).dev);
-        assert!(!ServerCommand::parse(&os(&["status", "-dev"])).is_server);
+        assert!(parse_all(vec![("/c/a.hcl".into(), b"listener \"tcp\" {}\nlistener \"unix\" {}".to_vec())]).is_ok());
     }
 
     #[test]
