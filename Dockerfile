@@ -11,14 +11,29 @@
 ARG VAULT_VERSION=1.21.1
 ARG OPENBAO_VERSION=2.7.2
 
-FROM rust:1.95-bookworm AS build
-RUN rustup target add x86_64-unknown-linux-musl
+# The build stage runs on the build machine's platform and cross-compiles hardinit for the target
+# platform's Rust musl target (README: Platforms); the server stages below, without --platform,
+# are the official image of the target platform. No stage runs emulated. The legacy builder sets
+# neither BUILDPLATFORM nor TARGETARCH: it builds linux/amd64.
+FROM --platform=${BUILDPLATFORM:-linux/amd64} rust:1.95-bookworm AS build
+ARG TARGETARCH
+ARG TARGETVARIANT
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY scripts ./scripts
 COPY image ./image
-RUN bash scripts/build-static.sh > /hardinit.path && cp "$(cat /hardinit.path)" /hardinit
+RUN case "$TARGETARCH/$TARGETVARIANT" in \
+        amd64/* | /) target=x86_64-unknown-linux-musl ;; \
+        arm64/*) target=aarch64-unknown-linux-musl ;; \
+        arm/v6) target=arm-unknown-linux-musleabihf ;; \
+        arm/v7 | arm/) target=armv7-unknown-linux-musleabihf ;; \
+        386/*) target=i686-unknown-linux-musl ;; \
+        ppc64le/*) target=powerpc64le-unknown-linux-musl ;; \
+        riscv64/*) target=riscv64gc-unknown-linux-musl ;; \
+        *) echo "no Rust musl target with a standard library for linux/$TARGETARCH/$TARGETVARIANT (README: Platforms)" >&2; exit 1 ;; \
+    esac \
+    && bash scripts/build-static.sh "$target" > /hardinit.path && cp "$(cat /hardinit.path)" /hardinit
 
 # Each flavour's chain comes whole, openbao's first: the legacy builder (DOCKER_BUILDKIT=0) builds
 # every stage before its --target, so `--target openbao` needs only rust and openbao/openbao, and

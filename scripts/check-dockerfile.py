@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Static checks of the Dockerfile that hadolint cannot know: the final stages stay shell-less and
 hold what scripts/assemble-rootfs.sh makes, nothing else. Exit 1 with one line per problem."""
+import fnmatch
 import re
 import sys
 
@@ -63,6 +64,38 @@ for flavour, cmd in (("vault", dev_cmd), ("openbao", dev_cmd)):
     assemble = stages.get(f"assemble-{flavour}", {"lines": []})["lines"]
     if not any(w == "RUN" and f"scripts/assemble-rootfs.sh {flavour} /rootfs" in r for w, r in assemble):
         problems.append(f"stage assemble-{flavour} does not run scripts/assemble-rootfs.sh {flavour}")
+
+# Every platform the official images ship that a Rust musl target covers (README: Platforms):
+# the build stage runs on the build platform and cross-compiles for TARGETARCH/TARGETVARIANT with
+# scripts/build-static.sh, as CI builds; the server stages are the target platform's own image.
+# s390x is OpenBao's too, but Rust has no prebuilt standard library for s390x-unknown-linux-musl.
+PLATFORMS = {
+    "amd64/": "x86_64-unknown-linux-musl",
+    "arm64/": "aarch64-unknown-linux-musl",
+    "arm/v6": "arm-unknown-linux-musleabihf",
+    "arm/v7": "armv7-unknown-linux-musleabihf",
+    "386/": "i686-unknown-linux-musl",
+    "ppc64le/": "powerpc64le-unknown-linux-musl",
+    "riscv64/": "riscv64gc-unknown-linux-musl",
+}
+build = stages.get("build")
+build_from = re.match(r"FROM\s+(--platform=\S+\s+)?", next((l for l in lines if re.match(r"FROM\s.*\sAS\s+build$", l, re.I)), ""), re.I)
+if not build or not build_from or not re.fullmatch(r"--platform=\$\{?BUILDPLATFORM(:-[^}]*)?\}?\s+", build_from.group(1) or ""):
+    problems.append("stage build is not FROM --platform=$BUILDPLATFORM: it would compile under emulation")
+else:
+    runs = " ".join(r for w, r in build["lines"] if w == "RUN")
+    cases = re.search(r'case "\$TARGETARCH/\$TARGETVARIANT" in(.*?)\besac\b', runs)
+    arms = re.findall(r"([^;()]+)\)\s*target=(\S+)\s*;;", cases.group(1)) if cases else []
+    for platform, expected in PLATFORMS.items():
+        # The first arm whose pattern matches, as sh's case takes it.
+        got = next((t for pats, t in arms if any(fnmatch.fnmatchcase(platform, p.strip()) for p in pats.split("|"))), None)
+        if got != expected:
+            problems.append(f"stage build maps linux/{platform.rstrip('/')} to {got}, not {expected}")
+    if not re.search(r'\besac\s*&&\s*bash scripts/build-static\.sh "\$target"', runs):
+        problems.append("stage build does not build the mapped target with scripts/build-static.sh")
+    for name, stage in stages.items():
+        if name.endswith("-server") and "--platform" in next((l for l in lines if l.lower().endswith(f" as {name}")), ""):
+            problems.append(f"stage {name} names a platform: the server must be the target platform's image")
 
 for p in problems:
     print(f"Dockerfile: {p}")

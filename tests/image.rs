@@ -73,15 +73,7 @@ fn the_image_has_no_shell_but_hardinit_as_sh_no_interpreter_no_setid_file_and_on
 fn the_dockerfile_check_rejects_a_final_stage_that_gains_a_shell() {
     let dir = Scratch::new("dockerfile");
     let original = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
-    let check = |text: &str| {
-        std::fs::write(dir.path("Dockerfile"), text).unwrap();
-        let out = Command::new(PYTHON)
-            .arg(repo().join("scripts/check-dockerfile.py"))
-            .arg(dir.path("Dockerfile"))
-            .output()
-            .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+    let check = |text: &str| check_dockerfile(&dir, text);
     assert_eq!(check(&original).0, Some(0), "the real Dockerfile passes");
     let with_run =
         original.replace("FROM scratch AS vault\n", "FROM scratch AS vault\nRUN [\"/bin/sh\", \"-c\", \"true\"]\n");

@@ -24,8 +24,9 @@ const CI_TARGETS: [(&str, &str); 3] = [
 /// The official images' other platforms that Rust's musl targets cover. Where rustup serves
 /// their rust-std they build and run the same smoke test; a toolchain without it cannot build
 /// them at all (the Dockerfile's build stage, on the official rust image, installs it).
-const OTHER_TARGETS: [(&str, &str); 3] = [
+const OTHER_TARGETS: [(&str, &str); 4] = [
     ("armv7-unknown-linux-musleabihf", "ARM, EABI5"),
+    ("arm-unknown-linux-musleabihf", "ARM, EABI5"),
     ("powerpc64le-unknown-linux-musl", "64-bit PowerPC"),
     ("riscv64gc-unknown-linux-musl", "UCB RISC-V"),
 ];
@@ -166,4 +167,32 @@ fn where_mlock2_is_missing_the_memory_probe_falls_back_to_mlock() {
     // probe is refused by the limit, not by a missing system call.
     let refused = check(&["unshare", "--user", "--map-root-user"]);
     assert!(refused.contains("locking beyond RLIMIT_MEMLOCK fails (Out of memory (os error 12))"), "{refused}");
+}
+
+/// The Dockerfile cannot be built here (no registry): scripts/check-dockerfile.py stands for the
+/// build, and it must catch each way the per-platform build stage can go wrong.
+#[test]
+fn check_dockerfile_catches_a_wrong_platform_mapping() {
+    let dir = Scratch::new("dockerfile-platforms");
+    let original = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let check = |text: &str| check_dockerfile(&dir, text);
+    assert_eq!(check(&original), (Some(0), String::new()), "the real Dockerfile passes");
+    let broken = [
+        ("arm64/*) target=aarch64", "arm64/*) target=armv7", "maps linux/arm64 to armv7-unknown-linux-musl,"),
+        ("        386/*) target=i686-unknown-linux-musl ;; \\\n", "", "maps linux/386 to None"),
+        ("arm/v6) target=arm-unknown", "arm/v6) target=armv7-unknown", "maps linux/arm/v6 to armv7"),
+        ("FROM --platform=${BUILDPLATFORM:-linux/amd64} rust", "FROM rust", "would compile under emulation"),
+        ("\"$target\" > /hardinit.path", "> /hardinit.path", "with scripts/build-static.sh"),
+        (
+            "FROM openbao/openbao",
+            "FROM --platform=linux/amd64 openbao/openbao",
+            "stage openbao-server names a platform",
+        ),
+    ];
+    for (from, to, says) in broken {
+        assert!(original.contains(from), "the Dockerfile no longer has {from:?}");
+        let (code, out) = check(&original.replacen(from, to, 1));
+        assert_eq!(code, Some(1), "{to:?}: {out}");
+        assert!(out.contains(says), "{to:?}: {out}");
+    }
 }

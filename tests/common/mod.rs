@@ -131,6 +131,18 @@ pub fn qemu_refuses_subreaper() -> bool {
     emulated()
 }
 
+/// binfmt_misc gives an emulated program the credentials of its interpreter (qemu) unless the
+/// registration carries the C flag, which Debian's qemu-user-static does not set (flags: PF):
+/// file capabilities on the emulated hardinit itself then grant nothing.
+pub fn emulated_file_capabilities_ignored() -> bool {
+    if !emulated() {
+        return false;
+    }
+    let arch = target().split('-').next().unwrap_or_default();
+    let registration = std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/qemu-{arch}")).unwrap_or_default();
+    !registration.lines().any(|l| l.strip_prefix("flags: ").is_some_and(|f| f.contains('C')))
+}
+
 /// `hardinit` as the tests of everything but the subreaper start it: directly (a subreaper), or,
 /// where [`qemu_refuses_subreaper`], as PID 1 of a PID namespace of its own. Arguments follow.
 pub fn supervised() -> Command {
@@ -189,6 +201,17 @@ pub fn privileged(needs_runc: bool) -> bool {
 pub fn status_field(pid: &str, field: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+}
+
+/// scripts/check-dockerfile.py on `text` (written into `dir`): its exit status and its report.
+pub fn check_dockerfile(dir: &Scratch, text: &str) -> (Option<i32>, String) {
+    std::fs::write(dir.path("Dockerfile"), text).unwrap();
+    let out = Command::new(PYTHON)
+        .arg(repo().join("scripts/check-dockerfile.py"))
+        .arg(dir.path("Dockerfile"))
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The system Python: the servers run as [`TEST_USER`], who cannot reach a Python under /root.

@@ -129,7 +129,18 @@ impl Container {
                 "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
             }
         });
-        Container { id, bundle, config }
+        let mut container = Container { id, bundle, config };
+        container.within_qemu_user_limits();
+        container
+    }
+
+    /// Under qemu-user the raft storage's bolt database cannot map its default 100 GB of address
+    /// space up front ("failed to open bolt file: cannot allocate memory", where a kernel grants
+    /// it): the server's own setting maps the file as it grows instead.
+    fn within_qemu_user_limits(&mut self) {
+        if super::emulated() {
+            self.env("BAO_RAFT_INITIAL_MMAP_SIZE", "0");
+        }
     }
 
     /// Sets the process's capabilities as Docker and Kubernetes do: bounding, effective, permitted.
@@ -359,7 +370,8 @@ pub fn image(flavour: &str) -> PathBuf {
     if let Some((_, path)) = images.iter().find(|(f, _)| f == flavour) {
         return path.clone();
     }
-    let dest = repo().join(format!("target/test-images/{flavour}"));
+    // One tree per target: the emulated suites run beside the native ones (scripts/test.sh).
+    let dest = repo().join(format!("target/test-images/{}/{flavour}", super::target()));
     let _ = std::fs::remove_dir_all(&dest);
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     let out = Command::new("bash")
@@ -396,6 +408,7 @@ impl Container {
         let _ = std::fs::remove_dir_all(container.rootfs());
         container.config["root"]["path"] = json!(image(flavour));
         container.config["process"]["env"] = json!(IMAGE_ENV);
+        container.within_qemu_user_limits();
         let mounts = container.config["mounts"].as_array_mut().unwrap();
         mounts.retain(|m| m["destination"] != "/bin/bao");
         container
