@@ -7,8 +7,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let (pattern, _subject) = text.split_once('\n').unwrap_or((text, ""));
-    if let Err(e) = ere::compile(pattern) {
+    let (pattern, subject) = text.split_once('\n').unwrap_or((text, ""));
+    if let Err(e) = ere::first_match(pattern, subject.as_bytes()) {
         assert!(!e.contains('\n'), "multi-line error: {e:?}");
     }
 });

@@ -370,9 +370,10 @@ impl Shell {
             }
             return match builtins::write_redirect(std::path::Path::new(path), &captured) {
                 Ok(()) => (Flow::Normal(0), Produced::Nothing),
+                // A redirection that cannot be made is status 2, as in dash.
                 Err(e) => {
                     complain(e);
-                    (Flow::Normal(1), Produced::Nothing)
+                    (Flow::Normal(2), Produced::Nothing)
                 }
             };
         }
@@ -417,12 +418,10 @@ impl Shell {
         })();
         match spawned {
             Ok((mut child, Some(reader))) => {
-                // Read the shared pipe to its end here: the next stage gets the bytes (a stage
-                // that is not the last one has no say in the pipeline's status).
-                let mut bytes = Vec::new();
-                let _ = reader.take(MAX_CAPTURE as u64).read_to_end(&mut bytes);
-                let _ = child.wait();
-                (Flow::Normal(0), Produced::Bytes(bytes))
+                // The next stage reads the shared pipe as it reads a child's stdout: streamed,
+                // never cut at a size.
+                child.stdout = Some(std::process::ChildStdout::from(std::os::fd::OwnedFd::from(reader)));
+                (Flow::Normal(0), Produced::Child(child))
             }
             Ok((child, None)) if out == Dest::Capture => (Flow::Normal(0), Produced::Child(child)),
             Ok((mut child, None)) => match child.wait() {

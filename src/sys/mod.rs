@@ -8,8 +8,10 @@ pub mod env;
 pub mod fs;
 pub mod inotify;
 pub mod net;
+pub mod nofollow;
 pub mod privilege;
 pub mod process;
+pub mod regex;
 pub mod regular_file;
 pub mod signal;
 

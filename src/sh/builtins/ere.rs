@@ -1,175 +1,340 @@
-//! POSIX extended regular expressions (ERE), as `grep -E` and `sed -E` read them, translated into
-//! the syntax of regex-lite (a small engine that runs in time linear in the input: no pattern can
-//! make it hang). Only what ERE defines is accepted: a GNU extension (`\w`, `\s`, `\b`, `\<`) or a
-//! back-reference inside a pattern is refused rather than read differently.
+//! POSIX extended regular expressions (ERE), as `grep -E` and `sed -E` read them: checked here
+//! against the subset hardinit documents, then compiled and run by the C library (src/sys/regex.rs:
+//! musl's regcomp/regexec in the static binary, leftmost-longest as POSIX and busybox). A pattern
+//! passes to the C library unchanged, so `<`, `>` and every other character mean what POSIX says.
 //!
-//! regex-lite picks the leftmost-first match where POSIX picks the leftmost-longest; the two can
-//! differ only with alternation, which `sed` here cannot contain (`|` is its delimiter in the
-//! scripts hardinit runs) and which changes nothing for `grep` (a line matches or it does not).
+//! Refused rather than read one way or another: back-references (they make a matcher backtrack),
+//! GNU escapes (`\w`, `\<`, `\b`...), what POSIX leaves undefined (a repetition of nothing, two
+//! repetitions in a row, an empty alternative, an unmatched `)`, a `{` that is no bound), and a
+//! pattern too big to run in reasonable time on a long line: the matcher's cost grows with the
+//! pattern once its bounds are expanded (`(a{0,30}){0,30}` is 900 copies of `a`), so that size
+//! is bounded. Errors name the offset in the pattern, never the pattern itself (it may be long).
 
-use regex_lite::Regex;
+use crate::sys::regex::Regex;
+use std::ffi::{CStr, CString};
+use std::ops::Range;
 
 /// RE_DUP_MAX: the largest bound in `{m,n}`.
 const MAX_REPEAT: u32 = 255;
-
-/// Compiles an ERE; the error is one line.
-pub fn compile(pattern: &str) -> Result<Regex, String> {
-    let translated = translate(pattern)?;
-    Regex::new(&translated).map_err(|e| format!("{pattern:?}: {}", e.to_string().lines().last().unwrap_or("invalid")))
-}
+/// The most atoms a pattern may have once `{m,n}` copies are counted. The matcher's time per
+/// input byte grows with it; at this size a hostile pattern still runs at about 50 KB/s.
+const MAX_ATOMS: u64 = 512;
+/// Parentheses nested deeper than this are refused.
+const MAX_DEPTH: usize = 32;
+/// The longest pattern accepted.
+const MAX_PATTERN: usize = 4096;
 
 const CLASSES: [&str; 12] =
     ["alpha", "digit", "alnum", "upper", "lower", "space", "blank", "punct", "print", "graph", "cntrl", "xdigit"];
 
-/// Escapes a literal character for regex-lite (any ASCII punctuation may be escaped there).
-fn literal(c: char, out: &mut String) {
-    if c.is_ascii_punctuation() {
-        out.push('\\');
-    }
-    out.push(c);
+/// Why a pattern is not run: `refused` when it is outside the subset (what busybox would run
+/// another way), otherwise invalid in POSIX too (busybox fails as well).
+#[derive(Debug)]
+pub struct PatternError {
+    pub refused: bool,
+    pub message: String,
 }
 
-pub fn translate(pattern: &str) -> Result<String, String> {
+impl std::fmt::Display for PatternError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn refused(message: String) -> PatternError {
+    PatternError { refused: true, message }
+}
+
+fn invalid(message: String) -> PatternError {
+    PatternError { refused: false, message }
+}
+
+/// A pattern checked and compiled.
+pub struct Ere {
+    regex: Regex,
+    /// The number of parenthesised groups.
+    pub groups: usize,
+}
+
+impl Ere {
+    /// Checks `pattern` against the documented subset and compiles it; `spans`: the caller needs
+    /// the positions of matches (sed), not only whether a line matches (grep).
+    pub fn compile(pattern: &str, spans: bool) -> Result<Ere, PatternError> {
+        let groups = check(pattern)?;
+        let c_pattern =
+            CString::new(pattern).map_err(|_| refused("a NUL byte in the regular expression".to_string()))?;
+        let regex = Regex::compile(&c_pattern, spans).map_err(|e| invalid(format!("the regular expression: {e}")))?;
+        Ok(Ere { regex, groups })
+    }
+
+    /// A line (without its newline) as the matcher reads it.
+    pub fn line(text: &[u8]) -> Result<CString, String> {
+        CString::new(text).map_err(|_| "a NUL byte in the input (not text)".to_string())
+    }
+
+    /// The leftmost-longest match in `line` from byte `from` on, with the span of each group.
+    pub fn find(&self, line: &CStr, from: usize) -> Result<Option<Vec<Option<Range<usize>>>>, String> {
+        let mut spans = vec![None; self.groups + 1];
+        match self.regex.find(line, from, &mut spans) {
+            Ok(true) => Ok(Some(spans)),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    pub fn is_match(&self, line: &CStr) -> Result<bool, String> {
+        self.regex.find(line, 0, &mut []).map_err(|e| e.to_string())
+    }
+}
+
+/// Whether `pattern` matches `text`, and where: the pure boundary of the regex layer (a fuzz
+/// target's entry point). Err: the pattern is refused or invalid.
+pub fn first_match(pattern: &str, text: &[u8]) -> Result<Option<Vec<Option<Range<usize>>>>, String> {
+    Ere::compile(pattern, true).map_err(|e| e.message)?.find(&Ere::line(text)?, 0)
+}
+
+/// What a pattern is built of, as far as the check needs to know.
+#[derive(Clone, Copy, PartialEq)]
+enum Last {
+    /// The start of the pattern, of a group or of an alternative: nothing to repeat yet.
+    Nothing,
+    /// `^` or `$`: an anchor, which POSIX leaves undefined to repeat.
+    Anchor,
+    /// An atom (a character, `.`, a bracket expression, a group) of this many atoms.
+    Atom(u64),
+    /// A repetition just ended: another one right after it is undefined.
+    Repeated,
+}
+
+/// One open group (or the whole pattern): atoms so far, what came last, and what the check of
+/// empty alternatives needs.
+struct Level {
+    atoms: u64,
+    last: Last,
+    /// Where the group opened, for messages.
+    start: usize,
+    /// The current alternative can match the empty string, and could before its last atom.
+    nullable: bool,
+    nullable_before_last: bool,
+    /// The current alternative holds `^` or `$` (here or in a group inside it).
+    anchored: bool,
+    /// How many finished alternatives can match the empty string; whether one of those has an anchor.
+    nullable_alternatives: u32,
+    nullable_anchored: bool,
+    /// Some anchor anywhere in the group.
+    any_anchor: bool,
+}
+
+impl Level {
+    fn new(start: usize) -> Level {
+        Level {
+            atoms: 0,
+            last: Last::Nothing,
+            start,
+            nullable: true,
+            nullable_before_last: true,
+            anchored: false,
+            nullable_alternatives: 0,
+            nullable_anchored: false,
+            any_anchor: false,
+        }
+    }
+
+    fn atom(&mut self, size: u64, nullable: bool, anchored: bool) {
+        self.atoms += size;
+        self.last = Last::Atom(size);
+        self.nullable_before_last = self.nullable;
+        self.nullable &= nullable;
+        self.anchored |= anchored;
+        self.any_anchor |= anchored;
+    }
+
+    fn end_alternative(&mut self) {
+        if self.nullable {
+            self.nullable_alternatives += 1;
+            self.nullable_anchored |= self.anchored;
+        }
+        (self.nullable, self.nullable_before_last, self.anchored) = (true, true, false);
+    }
+
+    /// musl's matcher (TRE) misses matches when two alternatives of one group can both match the
+    /// empty string and one has an anchor: `(^|$)`, `^|x*$` (`b(^|$)` does not match `b`).
+    fn check_alternatives(&self) -> Result<(), &'static str> {
+        if self.nullable_alternatives >= 2 && self.nullable_anchored {
+            return Err("two alternatives that can match nothing, one with an anchor (`^|$`)");
+        }
+        Ok(())
+    }
+}
+
+/// Checks `pattern` against the subset; returns its number of groups.
+pub fn check(pattern: &str) -> Result<usize, PatternError> {
+    if pattern.len() > MAX_PATTERN {
+        return Err(refused(format!("a regular expression longer than {MAX_PATTERN} bytes")));
+    }
     let chars: Vec<char> = pattern.chars().collect();
-    let mut out = String::new();
+    let at = |i: usize, what: &str| format!("the regular expression, at character {}: {what}", i + 1);
+    let mut levels = vec![Level::new(0)];
+    let mut groups = 0;
     let mut i = 0;
-    // Whether the last thing written can take a quantifier (an atom, not `(`, `|`, `^` or a start).
-    let mut atom = false;
-    let mut depth = 0usize;
     while i < chars.len() {
         let c = chars[i];
+        let level = levels.last_mut().expect("the outermost level is never closed");
         match c {
             '\\' => {
-                let Some(&next) = chars.get(i + 1) else { return Err("a trailing backslash".into()) };
+                let Some(&next) = chars.get(i + 1) else { return Err(invalid(at(i, "a trailing backslash"))) };
                 if next.is_ascii_digit() {
-                    return Err(format!("\\{next}: a back-reference inside a pattern is not supported"));
+                    return Err(refused(at(i, &format!("\\{next}: a back-reference is not supported"))));
                 }
                 if next.is_ascii_alphanumeric() || "<>`'".contains(next) {
-                    return Err(format!("\\{next} is not POSIX (a GNU extension)"));
+                    return Err(refused(at(i, &format!("\\{next} is not POSIX (a GNU extension)"))));
                 }
-                literal(next, &mut out);
+                if next == '\n' {
+                    return Err(refused(at(i, "a backslash before a newline")));
+                }
+                level.atom(1, false, false);
                 i += 2;
-                atom = true;
                 continue;
             }
             '[' => {
-                i = bracket(&chars, i, &mut out)?;
-                atom = true;
+                i = bracket(&chars, i).map_err(
+                    |(is_invalid, e)| {
+                        if is_invalid { invalid(at(i, &e)) } else { refused(at(i, &e)) }
+                    },
+                )?;
+                level.atom(1, false, false);
                 continue;
             }
             '(' => {
-                depth += 1;
-                out.push('(');
-                atom = false;
+                if levels.len() > MAX_DEPTH {
+                    return Err(refused(at(i, &format!("groups nested deeper than {MAX_DEPTH}"))));
+                }
+                groups += 1;
+                levels.push(Level::new(i));
             }
-            ')' if depth > 0 => {
-                depth -= 1;
-                out.push(')');
-                atom = true;
+            ')' => {
+                if levels.len() == 1 {
+                    return Err(refused(at(i, "`)` without `(`")));
+                }
+                let mut group = levels.pop().expect("checked above");
+                if group.last == Last::Nothing {
+                    return Err(refused(at(i, "an empty group or alternative")));
+                }
+                group.end_alternative();
+                group.check_alternatives().map_err(|e| refused(at(group.start, e)))?;
+                let parent = levels.last_mut().expect("the outermost level");
+                parent.atom(group.atoms.max(1), group.nullable_alternatives > 0, group.any_anchor);
             }
             '|' => {
-                out.push('|');
-                atom = false;
+                if level.last == Last::Nothing {
+                    return Err(refused(at(i, "an empty alternative")));
+                }
+                level.end_alternative();
+                level.last = Last::Nothing;
             }
             '^' | '$' => {
-                out.push(c);
-                atom = false;
+                level.anchored = true;
+                level.any_anchor = true;
+                level.last = Last::Anchor;
             }
-            '.' => {
-                out.push('.');
-                atom = true;
-            }
-            '*' | '+' | '?' => {
-                if !atom {
-                    return Err(format!("`{c}` with nothing to repeat"));
-                }
-                out.push(c);
-                // POSIX leaves adjacent repetitions (`a**`, `a+{2}`) undefined: refuse them.
-                if matches!(chars.get(i + 1), Some('*' | '+' | '?' | '{')) {
-                    return Err(format!("`{c}` followed by another repetition"));
-                }
-                atom = false;
-            }
-            '{' => {
-                if !atom {
-                    return Err("`{` with nothing to repeat".into());
-                }
-                let close = chars[i..].iter().position(|&c| c == '}').ok_or("`{` not closed")?;
-                let bound: String = chars[i + 1..i + close].iter().collect();
-                let (low, high) = match bound.split_once(',') {
-                    Some((low, high)) => (low, Some(high)),
-                    None => (bound.as_str(), None),
+            '*' | '+' | '?' | '{' => {
+                let size = match level.last {
+                    Last::Atom(size) => size,
+                    Last::Repeated => return Err(refused(at(i, &format!("`{c}` right after another repetition")))),
+                    Last::Nothing | Last::Anchor => {
+                        return Err(refused(at(i, &format!("`{c}` with nothing to repeat"))));
+                    }
                 };
-                let number = |t: &str| t.parse::<u32>().ok().filter(|n| *n <= MAX_REPEAT);
-                let valid = number(low).is_some()
-                    && high.is_none_or(|h| h.is_empty() || number(h).is_some_and(|h| Some(h) >= number(low)));
-                if !valid {
-                    return Err(format!(
-                        "{{{bound}}}: a bound must be {{m}}, {{m,}} or {{m,n}} with m <= n <= {MAX_REPEAT}"
-                    ));
+                let mut optional = c != '+';
+                if c == '{' {
+                    let close =
+                        chars[i..].iter().position(|&c| c == '}').ok_or_else(|| invalid(at(i, "`{` not closed")))?;
+                    let bound: String = chars[i + 1..i + close].iter().collect();
+                    let (low, copies) = copies(&bound).map_err(|is_invalid| {
+                        let e = at(i, &format!("a bound must be {{m}}, {{m,}} or {{m,n}} with m <= n <= {MAX_REPEAT}"));
+                        if is_invalid { invalid(e) } else { refused(e) }
+                    })?;
+                    // The matcher holds a copy of the atom for each repetition the bound allows.
+                    level.atoms += size * (copies.max(1) - 1);
+                    optional = low == 0;
+                    i += close;
                 }
-                out.push('{');
-                out.push_str(&bound);
-                out.push('}');
-                i += close + 1;
-                if matches!(chars.get(i), Some('*' | '+' | '?' | '{')) {
-                    return Err(format!("{{{bound}}} followed by another repetition"));
+                if optional {
+                    level.nullable = level.nullable_before_last;
                 }
-                atom = false;
-                continue;
+                level.last = Last::Repeated;
             }
-            _ => {
-                literal(c, &mut out);
-                atom = true;
-            }
+            _ => level.atom(1, false, false),
+        }
+        if levels.iter().map(|l| l.atoms).sum::<u64>() > MAX_ATOMS {
+            let too_big = format!("more than {MAX_ATOMS} atoms once its bounds are expanded (too slow to run)");
+            return Err(refused(at(i, &too_big)));
         }
         i += 1;
     }
-    if depth > 0 {
-        return Err("`(` not closed".into());
+    if let Some(open) = levels.get(1) {
+        return Err(invalid(at(open.start, "`(` not closed")));
     }
-    Ok(out)
+    if levels[0].last == Last::Nothing && !chars.is_empty() {
+        return Err(refused(at(chars.len() - 1, "an empty alternative")));
+    }
+    levels[0].end_alternative();
+    levels[0].check_alternatives().map_err(|e| refused(at(0, e)))?;
+    Ok(groups)
+}
+
+/// `m`, `m,` or `m,n` (no blanks, m <= n <= RE_DUP_MAX): how many copies of the atom the
+/// matcher holds (`m,` is m copies and a star), with m. Err(true): invalid in POSIX too (n < m);
+/// Err(false): outside the subset.
+fn copies(bound: &str) -> Result<(u32, u64), bool> {
+    let number = |t: &str| {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse::<u32>().ok()).flatten().ok_or(false)
+    };
+    let (low, high) = match bound.split_once(',') {
+        Some((low, "")) => (number(low)?, None),
+        Some((low, high)) => (number(low)?, Some(number(high)?)),
+        None => (number(bound)?, None),
+    };
+    if high.is_some_and(|h| h < low) {
+        return Err(true);
+    }
+    if low > MAX_REPEAT || high.is_some_and(|h| h > MAX_REPEAT) {
+        return Err(false);
+    }
+    let copies = match (bound.contains(','), high) {
+        (true, None) => u64::from(low) + 1,
+        (_, Some(high)) => u64::from(high),
+        (false, None) => u64::from(low),
+    };
+    Ok((low, copies))
 }
 
 /// A bracket expression starting at `chars[start]` (`[`); returns the index after its `]`.
-fn bracket(chars: &[char], start: usize, out: &mut String) -> Result<usize, String> {
+/// Err: (invalid in POSIX too, why).
+fn bracket(chars: &[char], start: usize) -> Result<usize, (bool, String)> {
     let mut i = start + 1;
-    out.push('[');
     if chars.get(i) == Some(&'^') {
-        out.push('^');
         i += 1;
     }
     let mut first = true;
     loop {
-        let Some(&c) = chars.get(i) else { return Err("`[` not closed".into()) };
+        let Some(&c) = chars.get(i) else { return Err((true, "`[` not closed".into())) };
         match c {
-            ']' if !first => {
-                out.push(']');
-                return Ok(i + 1);
-            }
+            ']' if !first => return Ok(i + 1),
             '[' if chars.get(i + 1) == Some(&':') => {
                 let rest: String = chars[i + 2..].iter().collect();
-                let end = rest.find(":]").ok_or("`[:` not closed by `:]`")?;
+                let end = rest.find(":]").ok_or((false, "`[:` not closed by `:]`".to_string()))?;
                 let class = &rest[..end];
                 if !CLASSES.contains(&class) {
-                    return Err(format!("[:{class}:] is not a character class"));
+                    return Err((true, format!("[:{class}:] is not a character class")));
                 }
-                out.push_str(&format!("[:{class}:]"));
-                i += 2 + end + 2;
+                i += 2 + class.chars().count() + 2;
             }
             '[' if matches!(chars.get(i + 1), Some('=' | '.')) => {
-                return Err("equivalence classes and collating symbols are not supported".into());
+                return Err((false, "equivalence classes and collating symbols are not supported".into()));
             }
-            // A range: both ends literal.
-            '-' if !first && chars.get(i + 1).is_some_and(|n| *n != ']') => {
-                out.push('-');
-                i += 1;
-            }
-            _ => {
-                // Inside brackets a backslash is an ordinary character in POSIX.
-                literal(c, out);
-                i += 1;
-            }
+            // Inside brackets a backslash is an ordinary character in POSIX.
+            _ => i += 1,
         }
         first = false;
     }
@@ -180,7 +345,11 @@ mod tests {
     use super::*;
 
     fn matches(pattern: &str, text: &str) -> bool {
-        compile(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}")).is_match(text)
+        first_match(pattern, text.as_bytes()).unwrap_or_else(|e| panic!("{pattern}: {e}")).is_some()
+    }
+
+    fn whole(pattern: &str, text: &str) -> Option<Range<usize>> {
+        first_match(pattern, text.as_bytes()).unwrap().and_then(|spans| spans[0].clone())
     }
 
     #[test]
@@ -205,25 +374,69 @@ mod tests {
         assert!(matches("[a-c]x", "bx"));
         assert!(matches("[a-]", "-"));
         assert!(matches("a{2,3}", "aa") && !matches("^a{2,3}$", "aaaa"));
-        assert!(matches("x&&y~~z", "x&&y~~z"), "class-set operators are literal");
+        assert!(matches("x&&y~~z", "x&&y~~z"));
         assert!(matches("#", "#"));
+        assert!(matches("<html>", "<html>") && !matches("<html>", "a html b"), "< and > are literal");
+        assert!(matches("[<>]", ">"));
+        assert_eq!(whole("a|ab", "ab"), Some(0..2), "leftmost-longest, not leftmost-first");
+        assert_eq!(whole("a?(ab)?", "ab"), Some(0..2));
+        assert_eq!(whole("x*", "abc"), Some(0..0));
+    }
+
+    #[test]
+    fn outside_the_subset_is_refused_on_one_short_line() {
         for refused in [
             r"\w",
             r"(a)\1",
             r"\<a",
+            r"a\>",
+            r"\b",
             "*a",
             "a{2",
             "a{3,2}",
             "a{999}",
+            "a{,2}",
+            "a{ 2}",
             "a**",
             "a+{2}",
+            "^*",
             "[[:foo:]]",
             "[[=a=]]",
             "(a",
+            "a)",
+            "()",
+            "a||b",
+            "|a",
+            "a|",
+            "(|a)",
             "[a",
             "a\\",
+            "(.{0,32}){0,32}",
+            "(a{255}){255}",
+            "^|$",
+            "$|^",
+            "b(^|$)",
+            "^|x*$",
+            "^$|$",
+            "x|^|$",
+            "((^)|a{0,2}$)",
         ] {
-            assert!(compile(refused).is_err(), "{refused:?} accepted");
+            let error = check(refused).err().unwrap_or_else(|| panic!("{refused:?} accepted")).message;
+            assert_eq!(error.lines().count(), 1, "{error}");
         }
+        let long = format!("{}(", "a".repeat(60_000));
+        let error = Ere::compile(&long, false).err().unwrap().message;
+        assert!(error.len() < 120, "{error}");
+        assert!(check(&"(".repeat(40)).is_err(), "nesting bound");
+        assert!(check("(a|b){0,255}x").is_ok(), "510 atoms");
+        assert!(check("").is_ok());
+        for accepted in ["(^|[^a])b", "a*|b*", "(^|x)", "^(a|b)*$", "(a|)x".replace("|)", "|b)").as_str()] {
+            assert!(check(accepted).is_ok(), "{accepted:?}");
+        }
+    }
+
+    #[test]
+    fn input_with_a_nul_byte_is_an_error() {
+        assert!(first_match("a", b"a\0b").is_err());
     }
 }

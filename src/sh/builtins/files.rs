@@ -1,15 +1,17 @@
 //! `cp SRC DST`, `touch FILE`, and the two ways sh writes a file: in place and atomically (`sed
-//! -i`), and as a redirection's target (`> FILE`). A file is never written through a symlink
-//! (O_NOFOLLOW on its last component), a source is read only when it is a regular file, and reads
-//! are bounded.
+//! -i`), and as a redirection's target (`> FILE`). A file is never written through a symlink, in
+//! any component of its path (src/sys/nofollow.rs), a source is read only when it is a regular
+//! file, and reads are bounded.
 
 use super::Io;
-use std::fs::{File, OpenOptions};
+use crate::sys::nofollow::{self, Parent};
+use std::ffi::CString;
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The largest file `cp`, `sed` and `grep` read: configuration files, not data.
+/// The largest file `cp` copies and `base64 -d` reads: configuration files, not data.
 pub const MAX_FILE: u64 = 16 << 20;
 
 /// Opens `path` for reading, following symlinks (a Kubernetes ConfigMap file is one), without
@@ -21,62 +23,67 @@ pub fn open_regular(path: &Path) -> Result<File, String> {
     })
 }
 
-/// The whole of a regular file, at most [`MAX_FILE`] bytes; also its mode.
-pub fn read_regular(path: &Path) -> Result<(Vec<u8>, u32), String> {
-    let file = open_regular(path)?;
-    let mode = file.metadata().map(|m| m.mode() & 0o7777).unwrap_or(0o644);
-    let bytes =
-        crate::sys::regular_file::read_bounded(file, MAX_FILE).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((bytes, mode))
+/// The permission bits of an open file.
+pub fn mode_of(file: &File) -> u32 {
+    file.metadata().map(|m| m.mode() & 0o7777).unwrap_or(0o644)
 }
 
-/// Opens `path` for writing, created with `mode` (under the umask) or truncated, never through a
-/// symlink.
-fn create_or_truncate(path: &Path, mode: u32) -> Result<File, String> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => format!("{}: a symlink: not written through", path.display()),
-            _ => format!("{}: {e}", path.display()),
-        })
+/// A failed write: status 2 where a symlink was met (hardinit refuses), 1 otherwise.
+pub struct Failed(pub i32, pub String);
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed(1, message)
+    }
+}
+
+fn failed(path: &Path, e: std::io::Error) -> Failed {
+    Failed(if nofollow::is_refusal(&e) { 2 } else { 1 }, format!("{}: {e}", path.display()))
+}
+
+fn parent_of(path: &Path) -> Result<Parent, Failed> {
+    nofollow::parent(path).map_err(|e| failed(path, e))
+}
+
+/// Opens `path` for writing, created with `mode` (under the umask) if missing, never through a
+/// symlink; not truncated (the caller decides when).
+fn open_for_writing(path: &Path, mode: u32) -> Result<File, Failed> {
+    parent_of(path)?.open(libc::O_WRONLY | libc::O_CREAT, mode).map_err(|e| failed(path, e))
 }
 
 /// `> FILE`: the producer's whole output, written once it has succeeded; created 0600 (under the
 /// umask), so that a secret decoded into it is the user's alone.
 pub fn write_redirect(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut file = create_or_truncate(path, 0o600)?;
-    file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let mut file = open_for_writing(path, 0o600).map_err(|Failed(_, e)| e)?;
+    file.set_len(0).and_then(|()| file.write_all(bytes)).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Replaces `path` with `bytes` atomically: a new file beside it (same mode), synced, renamed
-/// over it. A reader sees the old text or the new one, never half of it.
-pub fn replace_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
-    let name = path.file_name().ok_or_else(|| format!("{}: not a file name", path.display()))?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(name);
-    temporary_name.push(format!(".hardinit-{:016x}", crate::sys::process::random_u64()));
-    let temporary = path.with_file_name(temporary_name);
-    let result = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&temporary)?;
-        file.write_all(bytes)?;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        format!("{}: {e}", path.display())
-    })
+/// Replaces `path` atomically with what `write` writes: a new file beside it (created 0600,
+/// given `mode` once written), synced, renamed over it. A reader sees the old text or the new
+/// one, never half of it; on an error the new file is removed and `path` is untouched.
+pub fn replace_atomically<E: From<String>>(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), E> {
+    let parent = parent_of(path).map_err(|Failed(_, e)| e)?;
+    let mut temporary = b".".to_vec();
+    temporary.extend_from_slice(parent.name().to_bytes());
+    temporary.extend_from_slice(format!(".hardinit-{:016x}", crate::sys::process::random_u64()).as_bytes());
+    let temporary = CString::new(temporary).map_err(|_| format!("{}: not a file name", path.display()))?;
+    let mut file = parent
+        .open_sibling(&temporary, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let result = write(&mut file).and_then(|()| {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .and_then(|()| file.sync_all())
+            .and_then(|()| parent.rename_over(&temporary))
+            .map_err(|e| E::from(format!("{}: {e}", path.display())))
+    });
+    if result.is_err() {
+        let _ = parent.remove_sibling(&temporary);
+    }
+    result
 }
 
 pub fn cp(args: &[String], io: &mut Io) -> i32 {
@@ -86,20 +93,32 @@ pub fn cp(args: &[String], io: &mut Io) -> i32 {
         }
         _ => return io.fail("cp", 2, "usage: cp SOURCE TARGET (no option, one source)"),
     };
-    let target: PathBuf = match std::fs::symlink_metadata(target) {
-        Ok(m) if m.is_dir() => target.join(source.file_name().unwrap_or_default()),
-        _ => target.to_path_buf(),
-    };
     let copied = (|| {
         let mut from = open_regular(source)?;
-        let mode = from.metadata().map(|m| m.mode() & 0o777).unwrap_or(0o644);
-        let mut to = create_or_truncate(&target, mode)?;
-        std::io::copy(&mut (&mut from).take(MAX_FILE + 1), &mut to).map_err(|e| format!("{}: {e}", target.display()))
+        let into_directory =
+            nofollow::parent(target).is_ok_and(|p| p.is_dir()) || target.as_os_str().as_encoded_bytes().ends_with(b"/");
+        let target: PathBuf =
+            if into_directory { target.join(source.file_name().unwrap_or_default()) } else { target.to_path_buf() };
+        let source_file = from.metadata().map_err(|e| format!("{}: {e}", source.display()))?;
+        if source_file.len() > MAX_FILE {
+            return Err(Failed(1, format!("{}: larger than {} MiB", source.display(), MAX_FILE >> 20)));
+        }
+        let mut to = open_for_writing(&target, source_file.mode() & 0o777)?;
+        let target_file = to.metadata().map_err(|e| failed(&target, e))?;
+        // Truncating the target would empty the source: busybox and GNU refuse too.
+        if (source_file.dev(), source_file.ino()) == (target_file.dev(), target_file.ino()) {
+            return Err(Failed(1, format!("{} and {} are the same file", source.display(), target.display())));
+        }
+        to.set_len(0).map_err(|e| failed(&target, e))?;
+        let copied = std::io::copy(&mut (&mut from).take(MAX_FILE + 1), &mut to).map_err(|e| failed(&target, e))?;
+        if copied > MAX_FILE {
+            return Err(Failed(1, format!("{}: larger than {} MiB", source.display(), MAX_FILE >> 20)));
+        }
+        Ok(())
     })();
     match copied {
-        Ok(n) if n > MAX_FILE => io.fail("cp", 1, format!("{}: larger than {} MiB", source.display(), MAX_FILE >> 20)),
-        Ok(_) => 0,
-        Err(e) => io.fail("cp", 1, e),
+        Ok(()) => 0,
+        Err(Failed(status, e)) => io.fail("cp", status, e),
     }
 }
 
@@ -109,15 +128,20 @@ pub fn touch(args: &[String], io: &mut Io) -> i32 {
     }
     let mut status = 0;
     for path in args.iter().map(Path::new) {
-        let touched = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .mode(0o666)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(path)
-            .and_then(|file| file.set_modified(std::time::SystemTime::now()));
-        if let Err(e) = touched {
-            status = io.fail("touch", 1, format!("{}: {e}", path.display()));
+        let touched = parent_of(path).and_then(|parent| {
+            let now = std::time::SystemTime::now();
+            parent
+                .open(libc::O_WRONLY | libc::O_CREAT | libc::O_NONBLOCK, 0o666)
+                // A directory cannot be opened for writing; its times are set all the same.
+                .or_else(|e| match e.raw_os_error() {
+                    Some(libc::EISDIR) => parent.open(libc::O_RDONLY | libc::O_DIRECTORY, 0),
+                    _ => Err(e),
+                })
+                .and_then(|file| file.set_times(std::fs::FileTimes::new().set_accessed(now).set_modified(now)))
+                .map_err(|e| failed(path, e))
+        });
+        if let Err(Failed(code, e)) = touched {
+            status = io.fail("touch", code, e);
         }
     }
     status
@@ -146,7 +170,7 @@ mod tests {
         std::fs::write(dir.join("victim"), "keep").unwrap();
         std::os::unix::fs::symlink(dir.join("victim"), dir.join("trap")).unwrap();
         let (status, _, err) = run_builtin("cp", &[from.to_str().unwrap(), dir.join("trap").to_str().unwrap()], b"");
-        assert_eq!(status, 1, "{err}");
+        assert_eq!(status, 2, "{err}");
         assert!(err.contains("a symlink"), "{err}");
         assert_eq!(std::fs::read_to_string(dir.join("victim")).unwrap(), "keep");
         assert_eq!(run_builtin("cp", &["-r", "a", "b"], b"").0, 2);
@@ -159,10 +183,54 @@ mod tests {
         let dir = scratch("replace");
         let file = dir.join("f");
         std::fs::write(&file, "old").unwrap();
-        replace_atomically(&file, b"new", 0o640).unwrap();
+        replace_atomically(&file, 0o640, |out| out.write_all(b"new").map_err(|e| e.to_string())).unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
         assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o640);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        let failed = replace_atomically(&file, 0o600, |out| {
+            out.write_all(b"half").map_err(|e| e.to_string())?;
+            Err("the input ended badly".to_string())
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new", "untouched on an error");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "the new file removed");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn no_component_of_a_written_path_is_followed() {
+        let dir = scratch("components");
+        std::fs::create_dir(dir.join("real")).unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("hop")).unwrap();
+        let through = dir.join("hop/out");
+        let error = write_redirect(&through, b"x").unwrap_err();
+        assert!(error.contains("hop is a symlink"), "{error}");
+        assert_eq!(run_builtin("touch", &[through.to_str().unwrap()], b"").0, 2);
+        std::fs::write(dir.join("source"), "s").unwrap();
+        let source = dir.join("source");
+        assert_eq!(run_builtin("cp", &[source.to_str().unwrap(), through.to_str().unwrap()], b"").0, 2);
+        assert_eq!(run_builtin("cp", &[source.to_str().unwrap(), dir.join("hop/").to_str().unwrap()], b"").0, 2);
+        assert_eq!(std::fs::read_dir(dir.join("real")).unwrap().count(), 0, "nothing written through the link");
+        write_redirect(&dir.join("real/../real/./out"), b"x").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("real/out")).unwrap(), "x");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn cp_onto_its_own_source_is_refused_and_the_file_kept() {
+        let dir = scratch("same");
+        let file = dir.join("f");
+        std::fs::write(&file, "keep").unwrap();
+        std::os::unix::fs::symlink(&file, dir.join("link")).unwrap();
+        for source in [file.clone(), dir.join("link")] {
+            let (status, _, err) = run_builtin("cp", &[source.to_str().unwrap(), file.to_str().unwrap()], b"");
+            assert_eq!(status, 1, "{err}");
+            assert!(err.contains("the same file"), "{err}");
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+        }
+        let (status, _, err) = run_builtin("cp", &[file.to_str().unwrap(), dir.to_str().unwrap()], b"");
+        assert_eq!(status, 1, "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -176,7 +244,7 @@ mod tests {
         assert!(!dir.join("elsewhere").exists());
         assert_eq!(run_builtin("touch", &[dir.join("t").to_str().unwrap()], b"").0, 0);
         assert!(dir.join("t").exists());
-        assert_eq!(run_builtin("touch", &[dir.join("link").to_str().unwrap()], b"").0, 1);
+        assert_eq!(run_builtin("touch", &[dir.join("link").to_str().unwrap()], b"").0, 2);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -2,12 +2,10 @@
 //! included) that match a POSIX ERE (`-v`: that do not). Prints them, or with `-q` prints nothing
 //! and stops at the first. Status 0 when a line was selected, 1 when none, 2 on an error.
 
-use super::{Io, ere, files, options};
+use super::sed::MAX_LINE;
+use super::{Io, ere::Ere, files, options};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-
-/// A longer line is an error, not an unbounded allocation.
-const MAX_LINE: u64 = 1 << 20;
 
 pub fn run(args: &[String], io: &mut Io) -> i32 {
     let (letters, operands) = match options(args, "Eqv") {
@@ -23,9 +21,9 @@ pub fn run(args: &[String], io: &mut Io) -> i32 {
         [pattern, file] => (pattern, Some(Path::new(file))),
         _ => return io.fail("grep", 2, "usage: grep -E [-q] [-v] PATTERN [FILE]"),
     };
-    let regex = match ere::compile(pattern) {
+    let regex = match Ere::compile(pattern, false) {
         Ok(r) => r,
-        Err(e) => return io.fail("grep", 2, e),
+        Err(e) => return io.fail("grep", 2, e.message),
     };
     let mut opened;
     let input: &mut dyn Read = match file {
@@ -49,18 +47,20 @@ pub fn run(args: &[String], io: &mut Io) -> i32 {
             Err(e) => return io.fail("grep", 2, e),
         }
         if line.len() as u64 > MAX_LINE {
-            return io.fail("grep", 2, format!("a line longer than {} KiB", MAX_LINE >> 10));
+            return io.fail("grep", 2, format!("a line longer than {} MiB", MAX_LINE >> 20));
         }
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = String::from_utf8_lossy(text);
-        if regex.is_match(&text) == invert {
-            continue;
+        let matched = Ere::line(text).and_then(|text| regex.is_match(&text));
+        match matched {
+            Ok(matched) if matched == invert => continue,
+            Ok(_) => {}
+            Err(e) => return io.fail("grep", 2, e),
         }
         selected = true;
         if quiet {
             break;
         }
-        let written = io.out.write_all(text.as_bytes()).and_then(|()| io.out.write_all(b"\n"));
+        let written = io.out.write_all(text).and_then(|()| io.out.write_all(b"\n"));
         if let Err(e) = written {
             return io.fail("grep", 2, e);
         }

@@ -6,7 +6,7 @@ pub mod ere;
 mod files;
 mod grep;
 mod process;
-mod sed;
+pub mod sed;
 mod test;
 
 pub use files::write_redirect;
