@@ -111,6 +111,13 @@ const PATTERNS: &[&str] = &[
     "[-a]",
     "[]-a]",
     "[x^]",
+    "[]<>^-]",
+    "[^-a]",
+    "[^]<>-]+",
+    "[--/]",
+    "[%--]",
+    "[[:alpha:]<>]+",
+    "[^[:alnum:][:space:]]",
     "[\\^]",
     "\\^",
     "[^^]",
@@ -280,6 +287,11 @@ fn corpus() -> Vec<Case> {
     cases.push(case("sed -E 's/a/b/' | grep -E 'b'").stdin("a\nc\n"));
     cases.push(case("grep -E 'a' input.txt | grep -vE 'b' | sed -E 's/a/A/g'"));
     cases.push(case("grep -qE '^END' input.txt && echo found || echo none"));
+    cases.push(case("grep -E -- '-z' input.txt"));
+    cases.push(case("grep -q -E -v 'a' input.txt; echo $?"));
+    cases.push(case("sed -i -E 's/a/b/' input.txt").modes());
+    cases.push(case("sed -E -i 's/a/b/' input.txt").modes());
+    cases.push(case("sed -E -- 's/a/b/' input.txt"));
     // A raw newline in the replacement: busybox and GNU stop; a value must not add lines.
     let injected = "10.0.0.1\"\nui = true\nx = \"";
     cases.push(
@@ -396,6 +408,28 @@ fn refusals(cases: &mut Vec<Case>) {
         .push(case("grep -E '(.{0,32}){0,32}x' input.txt").refused("more than 512 atoms once its bounds are expanded"));
     cases.push(case("sed -E 's/a/b/2' input.txt").refused("flags other than `g`"));
     cases.push(case("sed -E 's/a/\\q/' input.txt").refused("`\\` followed by a letter"));
+    for script in [
+        "cp -r f g",
+        "cp -p f g",
+        "cp f g h",
+        "touch -c t",
+        "grep -c a input.txt",
+        "grep -i a input.txt",
+        "grep a input.txt",
+        "grep -E a input.txt input.txt",
+        "sed -n 's/a/b/p' input.txt",
+        "sed 's/a/b/' input.txt",
+        "sed -E -e 's/a/b/' input.txt",
+        "sed -Ei 's/a/b/'",
+        "sed -E 's/a/b/;s/c/d/' input.txt",
+        "sed -E 'y/a/b/' input.txt",
+        "base64",
+        "base64 -w0",
+    ] {
+        cases.push(
+            case(script).with(Setup::File("f", b"x\n".to_vec())).refused("any other option is one line and exit 2"),
+        );
+    }
 }
 
 /// dash, with busybox's applets first in PATH; hardinit's sh with the same PATH (it starts
