@@ -247,3 +247,94 @@ fn the_signals_check_passes_exactly_the_rewrites_on_which_the_server_stops_clean
         assert_eq!(verdict == "PASS", seen == Some(0), "{rewrite}");
     }
 }
+
+/// Swaps the symlink `dir/link` to `target` atomically, as `ln -sfn` and the kubelet do: a new
+/// link under a temporary name renamed over the old one.
+fn swap_link(dir: &Path, link: &str, target: &str) {
+    let temporary = dir.join(format!("{link}_tmp"));
+    let _ = std::fs::remove_file(&temporary);
+    std::os::unix::fs::symlink(target, &temporary).unwrap();
+    std::fs::rename(&temporary, dir.join(link)).unwrap();
+}
+
+#[test]
+fn a_swapped_directory_link_and_a_recreated_directory_are_each_one_reload() {
+    if !privileged(true) {
+        return;
+    }
+    // Three volumes, one listener each:
+    // /release: `current -> v1`, re-pointed to v2 with v1 kept (a release layout);
+    // /secret: a Secret whose item has a nested path: `tls -> ..data/tls`, `..data -> ..<time>`;
+    // /plain: `live/` removed, then made again with new files.
+    let (release, secret, plain) = (Scratch::new("release"), Scratch::new("nested-secret"), Scratch::new("plain"));
+    certificate(&release.path("v1"), "release-1");
+    std::os::unix::fs::symlink("v1", release.path("current")).unwrap();
+    certificate(&secret.path("..2026_12_01_0001/tls"), "secret-1");
+    std::os::unix::fs::symlink("..2026_12_01_0001", secret.path("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/tls", secret.path("tls")).unwrap();
+    certificate(&plain.path("live"), "plain-1");
+    let ports = [free_port(), free_port(), free_port()];
+    let listeners: String = ports
+        .iter()
+        .zip(["/release/current", "/secret/tls", "/plain/live"])
+        .map(|(port, dir)| {
+            format!("listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_cert_file = \"{dir}/tls.crt\"\n  tls_key_file = \"{dir}/tls.key\"\n}}\n")
+        })
+        .collect();
+    let config = Scratch::new("live-config");
+    std::fs::write(config.path("tls.hcl"), listeners).unwrap();
+    let dev = format!("-dev-listen-address=127.0.0.1:{}", free_port());
+    let args = [HARDINIT, "--reload-on-change", "auto", "--reload-debounce", "1s", "--", "/bin/bao", "server", "-dev"];
+    let mut container = Container::new(
+        "reload-links",
+        &[&args[..], &["-dev-no-store-token", &dev, "-config=/config/tls.hcl"]].concat(),
+    );
+    container
+        .read_only_volume(&release.0, "/release")
+        .read_only_volume(&secret.0, "/secret")
+        .read_only_volume(&plain.0, "/plain")
+        .read_only_volume(&config.0, "/config");
+    let mut running = container.start();
+    running.wait_for_output("OpenBao server started", LONG);
+    assert_eq!(ports.map(served_name), ["release-1", "secret-1", "plain-1"]);
+    let sighups = |running: &Running| count(&running.stderr(), "sent SIGHUP");
+    let settle = || std::thread::sleep(DEBOUNCE + Duration::from_secs(2));
+    let served = |port: u16, name: &str, running: &Running| {
+        let seen = wait_until(Duration::from_secs(20), || (served_name(port) == name).then_some(()));
+        assert!(seen.is_some(), "{name} is served: {}", running.stderr());
+    };
+
+    // `current -> v1` re-pointed to v2; v1 stays as it was.
+    certificate(&release.path("v2"), "release-2");
+    swap_link(&release.0, "current", "v2");
+    served(ports[0], "release-2", &running);
+    settle();
+    assert_eq!(sighups(&running), 1, "{}", running.stderr());
+
+    // The kubelet's swap of `..data` under a nested item: one reload; the removal of the old
+    // timestamped directory afterwards changes no content, so no second one.
+    certificate(&secret.path("..2026_12_01_0002/tls"), "secret-2");
+    swap_link(&secret.0, "..data", "..2026_12_01_0002");
+    served(ports[1], "secret-2", &running);
+    settle();
+    assert_eq!(sighups(&running), 2, "{}", running.stderr());
+    std::fs::remove_dir_all(secret.path("..2026_12_01_0001")).unwrap();
+    settle();
+    assert_eq!(sighups(&running), 2, "{}", running.stderr());
+
+    // A watched directory removed (nothing to reload while it is missing), then made again.
+    std::fs::remove_dir_all(plain.path("live")).unwrap();
+    settle();
+    assert_eq!(sighups(&running), 2, "no reload while the files are missing: {}", running.stderr());
+    certificate(&plain.path("live"), "plain-2");
+    served(ports[2], "plain-2", &running);
+    settle();
+    assert_eq!(sighups(&running), 3, "{}", running.stderr());
+    // And watched again: a change inside it is the next reload.
+    certificate(&plain.path("live"), "plain-3");
+    served(ports[2], "plain-3", &running);
+    settle();
+    assert_eq!(sighups(&running), 4, "{}", running.stderr());
+    assert_eq!(count(&running.stdout(), "reload triggered"), 4, "the server reloaded as often");
+    running.stop_cleanly();
+}

@@ -43,11 +43,23 @@ impl Inotify {
         Ok(inotify)
     }
 
-    /// Watches `dir` (not following a final symlink: the link is the thing a kubelet swaps).
+    /// Watches the directory `dir`, never a symlink's target: a final symlink is refused
+    /// (ENOTDIR), as the link is the thing a kubelet swaps and the caller resolves links itself.
     /// Adding a directory already watched is harmless: the kernel returns the same watch.
     pub fn watch(&self, dir: &CStr) -> io::Result<i32> {
+        let mask = CHANGES | libc::IN_ONLYDIR | libc::IN_DONT_FOLLOW;
         // SAFETY: `dir` is NUL-terminated.
-        check(unsafe { libc::inotify_add_watch(self.0, dir.as_ptr(), CHANGES | libc::IN_ONLYDIR) })
+        check(unsafe { libc::inotify_add_watch(self.0, dir.as_ptr(), mask) })
+    }
+
+    /// Ends the watch `wd`. EINVAL means the kernel has ended it already (its directory was
+    /// removed): not an error.
+    pub fn unwatch(&self, wd: i32) -> io::Result<()> {
+        // SAFETY: integer arguments only, on our own descriptor.
+        match check(unsafe { libc::inotify_rm_watch(self.0, wd) }) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            result => result.map(drop),
+        }
     }
 
     /// Reads every queued event and returns how many there were (their content does not matter:
