@@ -302,3 +302,127 @@ fn the_compose_recipe_is_the_example_file_and_runs_up_stop_start_keeping_its_dat
     secret_is_there(&base, &token, Some(&ca));
     assert_eq!(owners(&config), before, "the host's ./config keeps its owners and modes");
 }
+
+/// A stand-in for the Dockerfile's `rust` build image: the host's bash and the tools the build
+/// stage and scripts/assemble-rootfs.sh run, with their libraries, the CA bundle, and `rustup`
+/// and `cargo` scripts that hand over the static hardinit built on the host (compiling inside
+/// would need the crates from a registry; what is tested here is the Dockerfile's stages).
+fn rust_stand_in(tree: &Path) {
+    let tools = [
+        "bash", "sh", "cat", "cp", "mkdir", "install", "ln", "chmod", "realpath", "dirname", "ls", "find", "sort",
+        "diff", "grep", "rm",
+    ];
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for tool in tools {
+        let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+        let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(path.is_absolute(), "no {tool} on this host");
+        let ldd = Command::new("ldd").arg(&path).output().unwrap();
+        for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace().filter(|w| w.starts_with('/')) {
+            files.push(word.into());
+        }
+        files.push(path);
+    }
+    files.push("/etc/ssl/certs/ca-certificates.crt".into());
+    for file in files {
+        let real = std::fs::canonicalize(&file).unwrap();
+        for path in [file.clone(), real.clone()] {
+            let target = tree.join(path.strip_prefix("/").unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            if path == real {
+                install(&real, &target, 0o755);
+            } else if !target.exists() {
+                std::os::unix::fs::symlink(&real, &target).unwrap();
+            }
+        }
+    }
+    for dir in ["tmp", "usr/local/bin", "stand-in"] {
+        std::fs::create_dir_all(tree.join(dir)).unwrap();
+    }
+    // Merged /usr, as Debian's images have it: #!/bin/bash and /bin/sh resolve.
+    std::os::unix::fs::symlink("usr/bin", tree.join("bin")).unwrap();
+    let sh = tree.join("usr/bin/sh");
+    if !sh.exists() {
+        std::os::unix::fs::symlink(std::fs::canonicalize("/bin/sh").unwrap(), &sh).unwrap();
+    }
+    install(&static_hardinit(), &tree.join("stand-in/hardinit"), 0o755);
+    let scripts = [
+        (
+            "rustup",
+            "#!/bin/bash\n[ \"$1 $2 $3\" = 'target list --installed' ] && echo x86_64-unknown-linux-musl\nexit 0\n",
+        ),
+        (
+            "cargo",
+            "#!/bin/bash\ntarget=x86_64-unknown-linux-musl\nwhile [ $# -gt 0 ]; do [ \"$1\" = --target ] && target=$2; shift; done\nmkdir -p target/$target/release && cp /stand-in/hardinit target/$target/release/hardinit\n",
+        ),
+    ];
+    for (name, text) in scripts {
+        let path = tree.join("usr/local/bin").join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+}
+
+/// A stand-in for a server image: an executable at `path` (hardinit's static binary: the build
+/// copies the server, never runs it, and 1 MB imports faster than the 180 MB server).
+fn server_stand_in(tree: &Path, path: &str) {
+    let target = tree.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    install(&static_hardinit(), &target, 0o755);
+}
+
+#[test]
+fn the_dockerfile_builds_offline_with_both_builders_and_the_openbao_target_needs_no_vault_image() {
+    let Some(engine) = engine() else { return };
+    if !engine.is_own() {
+        eprintln!("SKIPPED: the build test retags the Dockerfile's FROM images, only on the engine the tests started");
+        return;
+    }
+    let _lock = engine.stand_in_lock();
+    let from = common::docker::dockerfile_from_images();
+    let named =
+        |prefix: &str| from.iter().find(|i| i.starts_with(prefix)).unwrap_or_else(|| panic!("no FROM {prefix}"));
+    let (rust, openbao, vault) = (named("rust:"), named("openbao/openbao:"), named("hashicorp/vault:"));
+    assert_eq!(from.len(), 3, "stand-ins for every FROM image: {from:?}");
+    let dir = Scratch::new("docker-build");
+    rust_stand_in(&dir.path("rust"));
+    server_stand_in(&dir.path("openbao"), "/usr/bin/bao");
+    server_stand_in(&dir.path("vault"), "/bin/vault");
+    let path = ["ENV PATH=/usr/local/bin:/usr/bin:/bin".to_string()];
+    engine.import(&dir.path("rust"), rust, &path);
+    engine.import(&dir.path("openbao"), openbao, &[]);
+    let _ = engine.output(&["rmi", vault]);
+    let client = if Path::new("/usr/bin/docker").exists() { "/usr/bin/docker" } else { "docker" };
+    let build = |buildkit: &str, target: &str| {
+        let tag = common::docker::unique(&format!("build-{target}-{buildkit}"));
+        let mut cmd = Command::new(client);
+        cmd.args(["build", "--network", "none", "--target", target, "-t", &tag, "."])
+            .current_dir(repo())
+            .env("DOCKER_HOST", &engine.host)
+            .env("DOCKER_BUILDKIT", buildkit);
+        let out = run(cmd, Duration::from_secs(300));
+        assert!(
+            out.status.success(),
+            "DOCKER_BUILDKIT={buildkit} --target {target}:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let config = engine.inspect(&tag, "{{json .Config.Entrypoint}} {{json .Config.Cmd}}");
+        let expected = format!(
+            "{} {}",
+            serde_json::to_string(&common::docker::dockerfile_exec_form(target, "ENTRYPOINT")).unwrap(),
+            serde_json::to_string(&common::docker::dockerfile_exec_form(target, "CMD")).unwrap()
+        );
+        assert_eq!(config, expected, "{target}");
+        engine.ok(&["rmi", &tag]);
+    };
+    // No hashicorp/vault image at all: both builders build the openbao target from its own.
+    build("1", "openbao");
+    build("0", "openbao");
+    engine.import(&dir.path("vault"), vault, &[]);
+    build("0", "vault");
+    build("1", "vault");
+    for image in [rust, openbao, vault] {
+        let _ = engine.output(&["rmi", image]);
+    }
+}

@@ -247,16 +247,8 @@ impl Engine {
                 .output()
                 .unwrap();
             assert!(out.status.success(), "assemble-rootfs.sh: {}", String::from_utf8_lossy(&out.stderr));
-            let mut script = format!("tar --numeric-owner -C {} -c . | docker import", tree.display());
-            for change in &changes {
-                script.push_str(&format!(" -c {}", shell_quote(change)));
-            }
-            script.push_str(&format!(" - {tag}"));
-            let mut import = Command::new("bash");
-            import.args(["-o", "pipefail", "-c", &script]).env("DOCKER_HOST", &self.host);
-            let out = run(import, DOCKER_TIMEOUT);
+            self.import(&tree, &tag, &changes);
             let _ = std::fs::remove_dir_all(&tree);
-            assert!(out.status.success(), "docker import: {}", stderr(&out));
         }
         images.push((flavour.to_string(), tag.clone()));
         tag
@@ -527,4 +519,67 @@ pub fn free_port_pair() -> (u16, u16) {
         }
     }
     panic!("no two free consecutive ports");
+}
+
+/// The images the Dockerfile's stages start FROM, with its ARG defaults substituted (scratch and
+/// its own stages left out).
+pub fn dockerfile_from_images() -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let mut args: Vec<(String, String)> = Vec::new();
+    let mut stages: Vec<String> = Vec::new();
+    let mut images = Vec::new();
+    for line in text.replace("\\\n", " ").lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.first().map(|w| w.to_uppercase()).as_deref() {
+            Some("ARG") if stages.is_empty() => {
+                if let Some((name, default)) = words.get(1).and_then(|w| w.split_once('=')) {
+                    args.push((name.to_string(), default.to_string()));
+                }
+            }
+            Some("FROM") => {
+                let words: Vec<&str> = words[1..].iter().copied().filter(|w| !w.starts_with("--")).collect();
+                let mut image = words[0].to_string();
+                for (name, value) in &args {
+                    image = image.replace(&format!("${{{name}}}"), value).replace(&format!("${name}"), value);
+                }
+                if image != "scratch" && !stages.contains(&image) && !images.contains(&image) {
+                    images.push(image);
+                }
+                if let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("AS")) {
+                    stages.push(words[i + 1].to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    images
+}
+
+impl Engine {
+    /// Whether the engine is the one the tests started (not a system or DOCKER_HOST engine,
+    /// whose images a test must not retag).
+    pub fn is_own(&self) -> bool {
+        self.host == format!("unix://{}", own_dir().join("docker.sock").display())
+    }
+
+    /// An exclusive lock on the engine's FROM-name stand-ins, held while it lives.
+    pub fn stand_in_lock(&self) -> std::fs::File {
+        let lock = std::fs::File::create(own_dir().join("stand-ins.lock")).unwrap();
+        flock(&lock, libc::LOCK_EX);
+        lock
+    }
+
+    /// Imports the folder `tree` as image `tag`, with these Dockerfile settings.
+    pub fn import(&self, tree: &Path, tag: &str, changes: &[String]) {
+        let mut script =
+            format!("tar --numeric-owner -C {} -c . | docker import", shell_quote(&tree.display().to_string()));
+        for change in changes {
+            script.push_str(&format!(" -c {}", shell_quote(change)));
+        }
+        script.push_str(&format!(" - {}", shell_quote(tag)));
+        let mut import = Command::new("bash");
+        import.args(["-o", "pipefail", "-c", &script]).env("DOCKER_HOST", &self.host);
+        let out = run(import, DOCKER_TIMEOUT);
+        assert!(out.status.success(), "docker import {tag}: {}", stderr(&out));
+    }
 }
