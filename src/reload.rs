@@ -57,11 +57,17 @@ fn steps(path: &Path) -> impl DoubleEndedIterator<Item = Step> + '_ {
     })
 }
 
-/// The directories whose entries decide what the absolute `path` names, resolved the way the
-/// kernel resolves it, one symlink at a time: the directory holding each symlink on the way (the
-/// link can be swapped), the directory holding the file, or the deepest existing directory where
-/// the path breaks off (what is missing can appear there). In the order met, without repeats.
+/// The directories whose entries decide what `path` names, resolved the way the kernel resolves
+/// it, one symlink at a time: the directory holding each symlink on the way (the link can be
+/// swapped), the directory holding the file, or the deepest existing directory where the path
+/// breaks off (what is missing can appear there). In the order met, without repeats. A relative
+/// path (a listener's `tls_cert_file = "tls/cert.pem"`) starts where the server starts: in our
+/// working directory, which it inherits.
 fn deciding_directories(path: &Path) -> Vec<PathBuf> {
+    let path = match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => cwd.join(path),
+        _ => path.to_path_buf(),
+    };
     let mut dirs: Vec<PathBuf> = Vec::new();
     let keep = |dirs: &mut Vec<PathBuf>, dir: &Path| {
         if !dirs.iter().any(|d| d == dir) {
@@ -70,7 +76,7 @@ fn deciding_directories(path: &Path) -> Vec<PathBuf> {
     };
     // `current` never holds a symlink: every one met is replaced by its target.
     let mut current = PathBuf::from("/");
-    let mut pending: VecDeque<Step> = steps(path).collect();
+    let mut pending: VecDeque<Step> = steps(&path).collect();
     let mut links = 0;
     while let Some(step) = pending.pop_front() {
         let name = match step {
@@ -272,6 +278,9 @@ mod tests {
         assert_eq!(dirs("gone/deeper/tls.crt"), [base.as_path()]);
         assert_eq!(dirs("plain/tls.crt"), [base.join("plain")]);
         assert_eq!(dirs("loop/x"), [base.as_path()], "a link loop ends");
+        // Relative: from the working directory (cargo runs the tests in the package's).
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(deciding_directories(Path::new("src/reload.rs")), [cwd.join("src")]);
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
