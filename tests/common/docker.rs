@@ -100,11 +100,16 @@ fn find_or_start() -> Result<Engine, String> {
     // finds it down starts it holding the lock exclusively, so two never start it at once, and it
     // is stopped at exit only by a process that can take the lock exclusively: the last user.
     let lock = std::fs::File::create(dir.join("lock")).map_err(|e| e.to_string())?;
-    flock(&lock, libc::LOCK_EX);
-    if !answers(&host) {
-        start_dockerd(&dir, &host)?;
-    }
     flock(&lock, libc::LOCK_SH);
+    if !answers(&host) {
+        // Not shared while converting: another user may stop or start it meanwhile, hence the
+        // second look.
+        flock(&lock, libc::LOCK_EX);
+        if !answers(&host) {
+            start_dockerd(&dir, &host)?;
+        }
+        flock(&lock, libc::LOCK_SH);
+    }
     LOCK.set(lock).unwrap();
     // SAFETY: registers a plain extern "C" function with no arguments, run once at exit.
     unsafe { libc::atexit(stop_if_last_user) };
