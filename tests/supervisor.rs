@@ -764,3 +764,29 @@ fn check_takes_every_documented_option_after_the_subcommand() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("signals:"), "{option:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_link_in_a_directory_hardinit_cannot_watch_is_said_once_at_start() {
+    if !privileged(false) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // Search permission without read: the link resolves, but inotify cannot watch where it
+    // lives, so a swap of it would go unseen.
+    let dir = Scratch::new("unwatchable");
+    let sealed = dir.path("sealed");
+    std::fs::create_dir_all(sealed.join("v1")).unwrap();
+    std::fs::write(sealed.join("v1/tls.crt"), "x").unwrap();
+    std::os::unix::fs::symlink("v1", sealed.join("current")).unwrap();
+    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let watched = sealed.join("current/tls.crt");
+    let mut cmd = command("setpriv");
+    cmd.args(["--reuid=4242", "--regid=4242", "--clear-groups", hardinit(), "--reload-on-change"])
+        .arg(&watched)
+        .args(["--memory-guard", "off", "--", "true"]);
+    let out = run(cmd, LONG);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(out.status), 0, "{stderr}");
+    let said = format!("cannot watch {}: Permission denied", sealed.display());
+    assert_eq!(stderr.matches(&said).count(), 1, "{stderr}");
+}
