@@ -23,7 +23,11 @@ cd "$dest"
 install -d -m 0755 proc dev sys etc etc/ssl etc/ssl/certs usr usr/local usr/local/bin usr/bin bin home
 install -d -m 1777 tmp
 install -d -m 0755 "${root#/}"
-install -d -m 0750 -o 100 -g 1000 "${root#/}/config" "${root#/}/file" "${root#/}/logs"
+# The configuration is root's, readable by the server's group; the data the server's alone (0700,
+# what the storage check asks): a fresh named volume copies these modes.
+install -d -m 0750 -o 0 -g 1000 "${root#/}/config"
+install -d -m 0700 -o 100 -g 1000 "${root#/}/file"
+install -d -m 0750 -o 100 -g 1000 "${root#/}/logs"
 install -d -m 0700 -o 100 -g 1000 "home/$user"
 install -m 0755 "$hardinit" usr/local/bin/hardinit
 ln -s hardinit usr/local/bin/docker-entrypoint.sh
