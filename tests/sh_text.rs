@@ -353,6 +353,10 @@ fn file_cases(cases: &mut Vec<Case>) {
     cases.push(case("sed -E 's/a/b/' input.txt > d/out; echo $?").with(Setup::Dir("d")));
     cases.push(case("sed -E 's/a/b/' input.txt > missing/out; echo $?"));
     cases.push(case("echo hi > out; echo $?").with(Setup::File("out", b"old content\n".to_vec())));
+    cases.push(case("echo hi > /dev/null; echo $?"));
+    cases.push(case("sed -E 's/a/b/' input.txt > /dev/null; echo $?"));
+    cases.push(case("cp f /dev/null; echo $?").with(f()));
+    cases.push(case("touch /dev/null; echo $?"));
 }
 
 /// What hardinit refuses on purpose, each with the README's words for it.
