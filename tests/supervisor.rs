@@ -790,3 +790,34 @@ fn a_link_in_a_directory_hardinit_cannot_watch_is_said_once_at_start() {
     let said = format!("cannot watch {}: Permission denied", sealed.display());
     assert_eq!(stderr.matches(&said).count(), 1, "{stderr}");
 }
+
+#[test]
+fn a_stopped_leftover_is_continued_so_that_it_can_act_on_its_sigterm() {
+    if !privileged(false) {
+        return;
+    }
+    // Both as a namespace's init (kill(-1)) and as a subreaper (each child in turn).
+    for inside_a_namespace in [true, false] {
+        let dir = Scratch::new("stopped-leftover");
+        let (done, ready) = (dir.path("done"), dir.path("ready"));
+        let script = format!(
+            "(trap 'echo graceful > {done}; exit 0' TERM; touch {ready}; while :; do sleep 0.05; done) & {}; kill -STOP $!; exit 7",
+            until_exists(&ready),
+            done = done.display(),
+            ready = ready.display()
+        );
+        let args = ["--grace", "30s", "--", "sh", "-c", &script];
+        let cmd = if inside_a_namespace {
+            as_namespace_init(&args)
+        } else {
+            let mut cmd = command(hardinit());
+            cmd.args(args);
+            cmd
+        };
+        let out = run(cmd, LONG);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(out.status), 7, "{stderr}");
+        assert_eq!(dir.read("done").trim(), "graceful", "in a namespace: {inside_a_namespace}: {stderr}");
+        assert!(!stderr.contains("after the grace period"), "{stderr}");
+    }
+}
