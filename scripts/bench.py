@@ -26,6 +26,8 @@ the best peer. Needs root and unshare; builds hardinit and the child with cargo;
 (tests/common/docker.rs) when none answers, and stopped again by its last user.
 
   bench.py [--runs N] [--only docker] [HARDINIT]
+  bench.py --cluster [HARDINIT]     the raft cluster through restarts and kills (tests/cluster.rs),
+                                    under hardinit, dumb-init, tini and the bare server; minutes
                                     N (default 100) scales every count: --runs 3 is a smoke run;
                                     --only docker measures the docker stop figures alone
 """
@@ -53,6 +55,43 @@ if only_docker:
         sys.exit("bench.py: --only takes docker")
     del args[i : i + 2]
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cluster_benchmark():
+    """The three-node raft cluster of tests/cluster.rs under each init, side by side: a rolling
+    restart (preStop hook, then SIGTERM; standbys first), a SIGKILL of a standby and of the active
+    node, and for hardinit a SIGTERM with --term-delay 5s; a client writes every 20 ms."""
+    import json
+
+    env = dict(os.environ, HARDINIT_REQUIRE_PRIVILEGED="1")
+    if args:
+        env["HARDINIT_STATIC_BIN"] = os.path.abspath(args[0])
+    run = subprocess.run(
+        ["cargo", "test", "--quiet", "--test", "cluster", "--", "--ignored", "--exact", "cluster_benchmark", "--nocapture"],
+        cwd=repo, env=env, capture_output=True, text=True,
+    )
+    if run.returncode != 0:
+        sys.exit(f"bench.py: the cluster benchmark failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
+    arrangements = [json.loads(l[len("CLUSTER "):]) for l in run.stdout.splitlines() if l.startswith("CLUSTER ")]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"Machine: {os.cpu_count()} × {cpu}, Linux {platform.release()}.\n")
+    print("| init | writes acknowledged | lost | event | longest wait between writes (s) | stop (s) | exit status | back as a voter (s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for figures in arrangements:
+        first = True
+        for event in figures["events"]:
+            head = f"| {figures['init']} | {figures['acknowledged']:,} | {len(figures['lost'])} " if first else "| | | "
+            first = False
+            print(
+                head + f"| {event['event']} | {event['longest_gap_s']:.2f} | {event['stop_s']:.2f} "
+                f"| {event['stop_status']} | {event['rejoin_s']:.2f} |"
+            )
+    return 0
+
+
+if "--cluster" in args:
+    args.remove("--cluster")
+    sys.exit(cluster_benchmark())
 hardinit = args[0] if args else subprocess.check_output(["bash", "scripts/build-static.sh"], text=True, cwd=repo).strip()
 subprocess.run(["cargo", "build", "-q", "--release", "--example", "bench_child"], cwd=repo, check=True)
 
@@ -245,9 +284,7 @@ def docker_engine():
     os.makedirs(DOCKERD_DIR, exist_ok=True)
     host = f"unix://{DOCKERD_DIR}/docker.sock"
     lock = open(f"{DOCKERD_DIR}/lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_SH)
-    if not answers(host):
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     if not answers(host):
         log = open(f"{DOCKERD_DIR}/dockerd.log", "w")
         daemon = ["setsid", "dockerd", "--bridge=none", "--iptables=false", "--ip-masq=false", "--host", host]

@@ -259,6 +259,12 @@ impl Running {
         assert!(out.status.success(), "runc kill {signal}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// `runc kill` that may find the container already gone, as the kubelet's SIGTERM does after
+    /// a preStop hook that ended the server.
+    pub fn kill_if_running(&self, signal: &str) {
+        let _ = self.runc(&["kill", &self.container.id, signal]);
+    }
+
     /// `docker stop`: SIGTERM to hardinit, which must forward it and exit 0 with the server.
     pub fn stop_cleanly(mut self) {
         self.kill("TERM");
@@ -437,9 +443,14 @@ impl Container {
 
     /// Joins the network namespace of process `pid` (containers of one pod share one).
     pub fn join_network_of(&mut self, pid: i32) -> &mut Self {
+        self.join_network(&format!("/proc/{pid}/ns/net"))
+    }
+
+    /// Joins the network namespace at `path` (`ip netns add`'s /var/run/netns/NAME).
+    pub fn join_network(&mut self, path: &str) -> &mut Self {
         let namespaces = self.config["linux"]["namespaces"].as_array_mut().unwrap();
         namespaces.retain(|n| n["type"] != "network");
-        namespaces.push(json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}));
+        namespaces.push(json!({"type": "network", "path": path}));
         self
     }
 
