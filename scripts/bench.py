@@ -284,7 +284,9 @@ def docker_engine():
     os.makedirs(DOCKERD_DIR, exist_ok=True)
     host = f"unix://{DOCKERD_DIR}/docker.sock"
     lock = open(f"{DOCKERD_DIR}/lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    fcntl.flock(lock, fcntl.LOCK_SH)
+    if not answers(host):
+        fcntl.flock(lock, fcntl.LOCK_EX)
     if not answers(host):
         log = open(f"{DOCKERD_DIR}/dockerd.log", "w")
         daemon = ["setsid", "dockerd", "--bridge=none", "--iptables=false", "--ip-masq=false", "--host", host]

@@ -4,6 +4,11 @@
 # Any Rust musl target of the platforms in README (Platforms) builds on an x86_64 host without a C
 # cross toolchain: Rust's own lld links against the target's self-contained musl (crt objects and
 # libc.a ship with its rust-std). Installs the target with rustup when it is missing.
+#
+# Reproducible: the same commit gives the same bytes whatever the folder, CARGO_HOME, time zone or
+# clock (README, "Building"). `cargo auditable` embeds the crates it links (.dep-v0).
+# HARDINIT_COMMIT and SOURCE_DATE_EPOCH (the commit's time by default) go into `hardinit --version`;
+# set them where there is no .git (the Dockerfile's build arguments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-x86_64-unknown-linux-musl}
@@ -14,10 +19,40 @@ esac
 if ! rustup target list --installed | grep -qx "$target"; then
     rustup target add "$target" >&2
 fi
+if ! cargo auditable --version >/dev/null 2>&1; then
+    echo "cargo-auditable is missing: bash scripts/setup.sh (cargo install --locked cargo-auditable --version 0.7.7)" >&2
+    exit 69
+fi
+# The commit and its time, from git when this is a clone of its own (a tree with uncommitted
+# changes says so: <commit>-dirty).
+if [ -z "${HARDINIT_COMMIT:-}" ] && [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$PWD" ]; then
+    HARDINIT_COMMIT=$(git rev-parse HEAD)
+    [ -z "$(git status --porcelain --untracked-files=no)" ] || HARDINIT_COMMIT+=-dirty
+    SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
+fi
+export HARDINIT_COMMIT SOURCE_DATE_EPOCH
 # musl targets link statically by default; static-pie keeps address space layout randomisation
 # where Rust's target supports it (x86_64; elsewhere a static executable at a fixed address).
-rustflags="-C target-feature=+crt-static -C relocation-model=pie"
+flags=(-C target-feature=+crt-static -C relocation-model=pie)
 # The host's cc links the host's own target; every other one links with rust-lld.
-[ "$target" = "$(uname -m)-unknown-linux-musl" ] || rustflags+=" -C linker=rust-lld"
-RUSTFLAGS="${RUSTFLAGS:-} $rustflags" cargo build --quiet --release --locked --target "$target"
+[ "$target" = "$(uname -m)-unknown-linux-musl" ] || flags+=(-C linker=rust-lld)
+# Every absolute path rustc would embed (panic locations in the registry's crates, the standard
+# library's sources, build scripts' output) is remapped, the last matching prefix winning. The
+# standard library's go back to /rustc/<commit>, as rustup ships them: rustc resolves them to the
+# local copy when the rust-src component is installed.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+sysroot=$(rustc --print sysroot)
+rustc_commit=$(rustc -vV | sed -n 's/^commit-hash: //p')
+flags+=("--remap-path-prefix=$PWD=/hardinit"
+    "--remap-path-prefix=${CARGO_TARGET_DIR:-$PWD/target}=/hardinit/target"
+    "--remap-path-prefix=${cargo_home%/}=/cargo"
+    "--remap-path-prefix=$sysroot=/rustup/toolchain"
+    "--remap-path-prefix=$sysroot/lib/rustlib/src/rust=/rustc/$rustc_commit")
+if [ -n "${RUSTFLAGS:-}" ]; then
+    read -ra user_flags <<<"$RUSTFLAGS"
+    flags=("${user_flags[@]}" "${flags[@]}")
+fi
+# Encoded (separated by 0x1f), so that a folder with a space in its name stays one argument.
+CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f'; echo "${flags[*]}") RUSTFLAGS='' \
+    cargo auditable build --quiet --release --locked --target "$target"
 echo "$PWD/target/$target/release/hardinit"

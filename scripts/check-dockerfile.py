@@ -13,6 +13,21 @@ for raw in text.replace("\\\n", " ").splitlines():
     if raw and not raw.startswith("#"):
         lines.append(raw)
 
+# The global ARGs' defaults (before the first FROM), which the FROM lines expand.
+defaults = {}
+for line in lines:
+    word, _, rest = line.partition(" ")
+    if word.upper() == "FROM":
+        break
+    if word.upper() == "ARG" and "=" in rest:
+        name, _, value = rest.partition("=")
+        defaults[name.strip()] = value.strip().strip('"')
+
+
+def expand(image):
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: defaults.get(m.group(1) or m.group(2), m.group(0)), image)
+
+
 stages = {}
 current = None
 for line in lines:
@@ -21,11 +36,21 @@ for line in lines:
         # FROM [--platform=...] IMAGE [AS NAME]
         m = re.match(r"(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
         current = (m.group(2) or m.group(1)).lower()
-        stages[current] = {"from": m.group(1), "lines": []}
+        stages[current] = {"from": expand(m.group(1)), "lines": []}
     elif current:
         stages[current]["lines"].append((word.upper(), rest))
 
 problems = []
+# Every base image pinned by digest: a tag can be moved to other bytes, a digest cannot. The one
+# exception, a placeholder marked UNPINNED, is no valid reference: its target's build stops there.
+for name, stage in stages.items():
+    image = stage["from"]
+    if image == "scratch" or image.lower() in stages or re.search(r"@sha256:[0-9a-f]{64}$", image):
+        continue
+    if re.search(r"@sha256:UNPINNED\b", image):
+        print(f"Dockerfile: notice: stage {name} is FROM {image}, not pinned: its target needs the image's --build-arg")
+        continue
+    problems.append(f"stage {name} is FROM {image}: not pinned by digest (IMAGE:TAG@sha256:...)")
 # A parser directive makes BuildKit pull its frontend image from a registry: offline and air-gapped
 # builds fail before the first stage, and the builtin frontend reads everything this file needs.
 if re.match(r"#\s*syntax\s*=", text, re.I):

@@ -75,7 +75,7 @@ pub enum Invocation {
 
 fn command() -> Command {
     Command::new("hardinit")
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(env!("HARDINIT_LONG_VERSION"))
         .about("A PID 1 for Vault and OpenBao containers: forwards every signal, reaps every orphan, exits with the server's status.")
         .override_usage("hardinit [OPTIONS] [--] COMMAND [ARGS...]")
         .after_help("Every option can also be set with an environment variable HARDINIT_<NAME>; a flag on the command line wins.\nExit status: the server's, or 128+N when signal N killed it; hardinit's own failures: 64 usage, 70/71 internal, 78 refused (hardening or entrypoint), 126 not executable, 127 not found.")

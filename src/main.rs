@@ -22,15 +22,21 @@ fn main_with_args(args: Vec<OsString>) -> i32 {
         sys::process::exit_now(error::ExitCode::Internal as i32);
     }));
     // Installed as /bin/sh: run the script; its last command may hand over to hardinit itself.
+    let mut script_began = None;
     let args = if sh::is_called_as_sh(&args) {
+        // The file system's clock (coarse): a file the script writes is never older than this.
+        let began = sys::process::coarse_realtime().ok();
         match sh::main(args) {
             sh::Outcome::Exit(status) => return status,
-            sh::Outcome::Become(argv) => argv,
+            sh::Outcome::Become(argv) => {
+                script_began = began;
+                argv
+            }
         }
     } else {
         args
     };
-    match run(args) {
+    match run(args, script_began) {
         Ok(status) => status,
         Err(fatal) => {
             error!("{fatal}");
@@ -39,7 +45,8 @@ fn main_with_args(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
+/// `script_began`: when the script that handed over to hardinit (as /bin/sh) began.
+fn run(args: Vec<OsString>, script_began: Option<(i64, i64)>) -> Result<i32, Fatal> {
     // What we received must be read before we change anything.
     let inherited = Inherited::capture()?;
     // Errors in the arguments themselves follow the log format the environment asks for.
@@ -61,9 +68,9 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
     }
 
     // Prepare: the official entrypoint's contract, when asked for.
-    let (exports, volumes) = match options.entrypoint {
+    let (exports, plan) = match options.entrypoint {
         Some(choice) => apply_entrypoint(&mut options, choice)?,
-        None => (Vec::new(), None),
+        None => (Vec::new(), harden::permissions::Plan::default()),
     };
     let server_path = spawn::resolve(&options.command[0], std::env::var_os("PATH").as_deref())?;
 
@@ -72,18 +79,21 @@ fn run(args: Vec<OsString>) -> Result<i32, Fatal> {
         return Err(signals.refusal());
     }
 
-    // Decide, then change: a start the checklist refuses leaves the volumes' owners as they were.
-    if let Some((dirs, owner)) = volumes {
-        let preflight = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Preflight)?;
+    // Decide, then change: a start the checklist refuses leaves the volumes as they were. The
+    // decision judges the files as the planned change will leave them.
+    let context = harden::Context { plan, script_began };
+    let args = &options.command[1..];
+    if !context.plan.0.is_empty() {
+        let preflight = harden::run(&options.hardening, &server_path, args, harden::Mode::Preflight, &context)?;
         // Decided as the start itself will decide: --strict, --allow and the memory guard included.
         if let Some(refused) = preflight.findings.iter().find(|f| options.hardening.refuses(f)) {
             return Err(refused.refusal());
         }
-        entrypoint::give_volumes(&dirs, &owner, &|| stop_requested().ok().flatten().is_some());
+        entrypoint::give_volumes(&context.plan, &|| stop_requested().ok().flatten().is_some());
     }
 
     // Harden: everything is dropped and verified before the server exists.
-    let hardened = harden::run(&options.hardening, &server_path, &options.command[1..], harden::Mode::Apply)?;
+    let hardened = harden::run(&options.hardening, &server_path, args, harden::Mode::Apply, &context)?;
     let mut findings = hardened.findings;
     findings.push(signals);
     check::log_startup(&findings, &hardened.unreported);
@@ -156,9 +166,6 @@ fn watch_for_reload(
     Ok(Some(reloader))
 }
 
-/// Directories the entrypoint gives to the server's user, and that user.
-type Volumes = Option<(Vec<std::path::PathBuf>, harden::accounts::Identity)>;
-
 /// A terminating signal already waiting (they are blocked since `take_over_signals`).
 fn stop_requested() -> Result<Option<i32>, Fatal> {
     let pending = sys::signal::pending().map_err(|e| Fatal::system("reading pending signals", e))?;
@@ -175,7 +182,7 @@ fn run_check(options: &Options, json: bool, offline: &[std::path::PathBuf]) -> R
             None => std::path::PathBuf::new(),
         };
         let args = options.command.get(1..).unwrap_or_default();
-        harden::run(&options.hardening, &server, args, harden::Mode::Check)?.findings
+        harden::run(&options.hardening, &server, args, harden::Mode::Check, &harden::Context::default())?.findings
     } else {
         harden::offline(&options.hardening, offline)
     };
@@ -198,9 +205,12 @@ fn take_over_signals(inherited: &Inherited) -> Result<(), Fatal> {
 }
 
 /// The official entrypoint's contract: rewrites the command, writes local.json; returns the
-/// variables it exports to the server, and the directories to give to the server's user once the
-/// start is decided.
-fn apply_entrypoint(options: &mut Options, choice: cli::Entrypoint) -> Result<(entrypoint::Exports, Volumes), Fatal> {
+/// variables it exports to the server, and what to give the server's directories once the start
+/// is decided.
+fn apply_entrypoint(
+    options: &mut Options,
+    choice: cli::Entrypoint,
+) -> Result<(entrypoint::Exports, harden::permissions::Plan), Fatal> {
     let flavour = match choice {
         cli::Entrypoint::Vault => entrypoint::Flavour::Vault,
         cli::Entrypoint::OpenBao => entrypoint::Flavour::OpenBao,
@@ -219,8 +229,7 @@ fn apply_entrypoint(options: &mut Options, choice: cli::Entrypoint) -> Result<(e
     let prepared = entrypoint::prepare(flavour, &options.command, owner.as_ref())?;
     debug!("entrypoint ({flavour:?}): {:?}", prepared.command);
     options.command = prepared.command;
-    let volumes = owner.filter(|_| !prepared.volumes.is_empty()).map(|owner| (prepared.volumes, owner));
-    Ok((prepared.exports, volumes))
+    Ok((prepared.exports, prepared.plan))
 }
 
 fn spawn_server(

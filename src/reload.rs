@@ -13,7 +13,7 @@ use crate::harden::server_config;
 use crate::sys::inotify::Inotify;
 use crate::sys::signal::SigInfo;
 use crate::{debug, warn};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ffi::{CString, OsString};
 use std::hash::Hasher;
 use std::os::unix::ffi::OsStrExt;
@@ -35,6 +35,8 @@ pub struct Reloader {
     files: Vec<Watched>,
     /// The directories watched now, and their watch descriptors.
     watches: BTreeMap<PathBuf, i32>,
+    /// Directories that could not be watched and were said so: said once each.
+    unwatchable: BTreeSet<PathBuf>,
     debounce: Duration,
     /// When the changes seen so far have settled.
     due: Option<Instant>,
@@ -139,7 +141,14 @@ pub fn tls_files_of(
 impl Reloader {
     pub fn new(paths: Vec<PathBuf>, debounce: Duration) -> Result<Reloader, Fatal> {
         let inotify = Inotify::signalling(NOTIFICATION).map_err(|e| Fatal::system("--reload-on-change: inotify", e))?;
-        let mut reloader = Reloader { inotify, files: Vec::new(), watches: BTreeMap::new(), debounce, due: None };
+        let mut reloader = Reloader {
+            inotify,
+            files: Vec::new(),
+            watches: BTreeMap::new(),
+            unwatchable: BTreeSet::new(),
+            debounce,
+            due: None,
+        };
         for path in paths {
             if path.parent().is_none_or(|dir| !dir.is_dir()) {
                 return Err(Fatal::new(
@@ -166,8 +175,9 @@ impl Reloader {
 
     /// Watches the directories that decide what each path names (and only those: a watch on a
     /// directory a link has left is ended). Fails when the directory holding a file cannot be
-    /// watched (inotify's max_user_watches, no permission); others are logged: a directory that
-    /// vanishes meanwhile is found again at the next event.
+    /// watched (inotify's max_user_watches, no permission); another that cannot (a directory with
+    /// search but no read permission, where a link lives) is a warning, once: a swap of that link
+    /// goes unseen. One that vanishes meanwhile is found again at the next event.
     fn watch_directories(&mut self) -> Result<(), Fatal> {
         let mut wanted = BTreeMap::new();
         let mut failed = None;
@@ -186,7 +196,17 @@ impl Reloader {
                     Err(e) if Some(&dir) == holding.as_ref() && failed.is_none() => {
                         failed = Some(Fatal::system(&format!("--reload-on-change: watching {}", dir.display()), e));
                     }
-                    Err(e) => debug!("watching {}: {e}", dir.display()),
+                    Err(e) if [Some(libc::ENOENT), Some(libc::ENOTDIR)].contains(&e.raw_os_error()) => {
+                        debug!("watching {}: {e}", dir.display())
+                    }
+                    Err(e) => {
+                        if self.unwatchable.insert(dir.clone()) {
+                            warn!(
+                                "--reload-on-change: cannot watch {}: {e}; a change of the links there goes unseen",
+                                dir.display()
+                            );
+                        }
+                    }
                 }
             }
         }

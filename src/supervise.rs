@@ -306,7 +306,7 @@ impl Supervisor<'_> {
         }
     }
 
-    /// After the server has ended: SIGTERM whatever is left, wait up to the grace period while
+    /// After the server has ended: SIGTERM (and SIGCONT) whatever is left, wait up to the grace period while
     /// reaping (a SIGTERM or SIGINT ends the wait early: `docker stop` means now), then SIGKILL.
     /// What cannot be killed (another user's process, as a `docker exec` as root leaves) is
     /// logged and left: as a namespace's init, the kernel ends it when hardinit exits.
@@ -315,7 +315,7 @@ impl Supervisor<'_> {
             return Ok(());
         }
         info!("server ended with processes left; sending SIGTERM, SIGKILL after {:?}", self.grace);
-        let mut terminated = self.signal_leftovers(libc::SIGTERM, &[]).0;
+        let mut terminated = self.terminate_leftovers(&[]);
         let deadline = Instant::now().checked_add(self.grace).unwrap_or_else(Instant::now);
         while self.children_remain() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -327,7 +327,7 @@ impl Supervisor<'_> {
                     self.reap_all();
                     // A subreaper adopts grandchildren as their parents die: they get SIGTERM too.
                     if !self.is_namespace_init {
-                        terminated.extend(self.signal_leftovers(libc::SIGTERM, &terminated).0);
+                        terminated.extend(self.terminate_leftovers(&terminated));
                     }
                 }
                 Some(info) if TERMINATING.contains(&info.signal) => {
@@ -385,6 +385,22 @@ impl Supervisor<'_> {
                 Err(_) => return false,
             }
         }
+    }
+
+    /// SIGTERM, then SIGCONT, to every leftover process not in `skip`: a stopped process acts on
+    /// its SIGTERM only once continued, and would otherwise sit out the whole grace period until
+    /// the SIGKILL (systemd sends the same pair). Returns whom it signalled, as a subreaper.
+    fn terminate_leftovers(&self, skip: &[i32]) -> Vec<i32> {
+        let (terminated, _) = self.signal_leftovers(libc::SIGTERM, skip);
+        if self.is_namespace_init {
+            self.signal_leftovers(libc::SIGCONT, &[]);
+        }
+        for pid in &terminated {
+            if let Err(e) = signal::kill(*pid, libc::SIGCONT) {
+                debug!("kill({pid}, SIGCONT): {e}");
+            }
+        }
+        terminated
     }
 
     /// Sends `sig` to every leftover process (not already in `skip`); returns whom it

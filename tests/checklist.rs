@@ -259,3 +259,134 @@ fn an_init_above_hardinit_and_a_check_entered_from_outside_are_not_a_shared_pid_
     assert!(found.starts_with("WARN pid-namespace:"), "{found}");
     drop(sidecar);
 }
+
+/// The servers' own configuration files, as the kernel judges them: `hardinit check` (as root)
+/// and the start (dropped to vault, 100:1000) in the same container; the start under --strict
+/// with every other finding allowed, so that it refuses exactly where a file check warns.
+fn file_verdicts(name: &str, setup: &dyn Fn(&mut Container)) -> (String, i32, String) {
+    const SERVER: [&str; 3] = ["--", "/bin/bao", "server"];
+    let config = "-config=/vault/config";
+    let mut check = vec!["/usr/local/bin/hardinit", "check", "--memory-guard", "off"];
+    check.extend(SERVER);
+    check.push(config);
+    let mut container = Container::new(name, &check);
+    setup(&mut container);
+    let mut running = container.start();
+    running.wait(LONG);
+    let report = running.stdout();
+    let others = "memory,history,lsm,root-filesystem,seccomp,open-files,tls,storage,audit,root-token";
+    let mut start = vec!["/usr/local/bin/hardinit", "--strict", "--allow", others, "--memory-guard", "off"];
+    start.extend(SERVER);
+    start.push(config);
+    let mut container = Container::new(name, &start);
+    setup(&mut container);
+    let mut running = container.start();
+    let status = wait_until(LONG, || {
+        if running.stderr().contains("hardinit: hardened:") {
+            return Some(0);
+        }
+        running.try_wait()
+    })
+    .unwrap_or_else(|| panic!("neither started nor refused: {}", running.stderr()));
+    let stderr = running.stderr();
+    (format!("{}\n{}", line(&report, "config-files"), line(&report, "tls-files")), status, stderr)
+}
+
+const LISTENER: &str = "listener \"tcp\" {\n  address = \"127.0.0.1:1\"\n  tls_cert_file = \"/tls/cert.pem\"\n  tls_key_file = \"/tls/key.pem\"\n}\nstorage \"inmem\" {}\n";
+
+/// A root 0755 /vault/config holding a root 0644 server.hcl, and a certificate and key the server
+/// can read (the key its own, 0400).
+fn tidy(c: &mut Container) {
+    use std::os::unix::fs::PermissionsExt;
+    let rootfs = c.rootfs();
+    c.file("/vault/config/server.hcl", LISTENER, 0, 0);
+    c.file("/tls/cert.pem", "c", 0, 0);
+    c.file("/tls/key.pem", "k", 100, 1000);
+    std::fs::set_permissions(rootfs.join("tls/key.pem"), std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::os::unix::fs::chown(rootfs.join("vault/config"), Some(0), Some(0)).unwrap();
+}
+
+fn setfacl(path: &std::path::Path, spec: &str) {
+    let out = Command::new("setfacl").args(["-m", spec]).arg(path).output().expect("setfacl (acl)");
+    assert!(out.status.success(), "setfacl: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn config_and_key_files_are_judged_as_the_kernel_decides_in_check_and_at_start_alike() {
+    if !privileged(true) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let (report, status, stderr) = file_verdicts("files-tidy", &tidy);
+    assert!(report.lines().all(|l| l.starts_with("PASS")), "{report}");
+    assert_eq!(status, 0, "{stderr}");
+    type Setup = fn(&mut Container);
+    let cases: [(&str, Setup, &str, &str); 6] = [
+        (
+            "owner-0444",
+            |c| {
+                tidy(c);
+                std::os::unix::fs::chown(c.rootfs().join("vault/config/server.hcl"), Some(100), Some(1000)).unwrap();
+                std::fs::set_permissions(
+                    c.rootfs().join("vault/config/server.hcl"),
+                    std::fs::Permissions::from_mode(0o444),
+                )
+                .unwrap();
+            },
+            "config-files",
+            "its owner, who can chmod it",
+        ),
+        (
+            "acl-user",
+            |c| {
+                tidy(c);
+                setfacl(&c.rootfs().join("vault/config/server.hcl"), "u:100:rw");
+            },
+            "config-files",
+            "by the ACL entry user:100",
+        ),
+        (
+            "acl-group",
+            |c| {
+                tidy(c);
+                setfacl(&c.rootfs().join("vault/config/server.hcl"), "g:1000:rw");
+            },
+            "config-files",
+            "by the ACL entry group:1000",
+        ),
+        (
+            "dir-owner",
+            |c| {
+                tidy(c);
+                std::os::unix::fs::chown(c.rootfs().join("vault/config"), Some(100), Some(1000)).unwrap();
+            },
+            "config-files",
+            "/vault/config is writable as its owner",
+        ),
+        (
+            "root-only-dir",
+            |c| {
+                tidy(c);
+                std::fs::set_permissions(c.rootfs().join("tls"), std::fs::Permissions::from_mode(0o700)).unwrap();
+            },
+            "tls-files",
+            "not readable by the server's user",
+        ),
+        (
+            "acl-key",
+            |c| {
+                tidy(c);
+                setfacl(&c.rootfs().join("tls/key.pem"), "u:4444:r");
+            },
+            "tls-files",
+            "readable by user:4444",
+        ),
+    ];
+    for (name, setup, id, words) in cases {
+        let (report, status, stderr) = file_verdicts(name, &setup);
+        let found = report.lines().find(|l| l.contains(&format!(" {id}:"))).unwrap_or_default();
+        assert!(found.starts_with("WARN") && found.contains(words), "{name}: check says {report}");
+        assert_eq!(status, 78, "{name}: the start refuses as check warns: {stderr}");
+        assert!(stderr.contains(&format!("hardinit: error: {id}:")) && stderr.contains(words), "{name}: {stderr}");
+    }
+}

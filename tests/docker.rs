@@ -162,7 +162,11 @@ fn the_dev_recipe_starts_answers_docker_exec_reloads_once_on_hup_and_stops_with_
     let mut cleanup = Cleanup::new(engine);
     let adapt = run_recipe(engine, "dev", &dir.0, &mut cleanup, DEV);
     let name = adapt.name("openbao");
-    // The recipe's `docker exec ... bao status` ran (and succeeded) inside run_recipe.
+    // The recipe's `docker exec -e BAO_ADDR=... bao status` ran (and succeeded) inside
+    // run_recipe; with bao's default scheme, it speaks HTTPS to the dev server's HTTP listener.
+    let https = format!("BAO_ADDR=https://127.0.0.1:{}", adapt.port);
+    let plain = engine.output(&["exec", "-e", &https, &name, "bao", "status"]);
+    assert!(!plain.status.success() && stderr(&plain).contains("HTTP response to HTTPS client"), "{}", stderr(&plain));
     hup_reloads_once(engine, &name);
     let (_, err) = engine.logs(&name);
     assert!(err.contains("hardinit: hardened:"), "{err}");

@@ -134,7 +134,7 @@ fn version_flags_subcommands_and_other_programs_are_rewritten_as_the_script_does
 }
 
 #[test]
-fn local_config_is_written_atomically_owned_by_vault_and_used_by_the_server() {
+fn local_config_is_written_atomically_readable_not_writable_by_vault_and_used_by_the_server() {
     if !privileged(true) {
         return;
     }
@@ -149,7 +149,8 @@ fn local_config_is_written_atomically_owned_by_vault_and_used_by_the_server() {
     let local = running.container.rootfs().join("vault/config/local.json");
     assert_eq!(std::fs::read_to_string(&local).unwrap(), format!("{config}\n"), "the text and echo's newline");
     let meta = std::fs::metadata(&local).unwrap();
-    assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (100, 1000, 0o640));
+    // Root's, readable by the server's group: the server cannot change what it is configured with.
+    assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (0, 1000, 0o640));
     let leftovers: Vec<_> =
         std::fs::read_dir(local.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["local.json"], "no temporary file left");
@@ -461,4 +462,81 @@ fn an_invalid_local_config_names_the_variable_not_the_file() {
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(errors[0].contains("/vault/config/local.json:1"), "{stderr}");
     assert!(errors[0].contains("fix: correct VAULT_LOCAL_CONFIG"), "{stderr}");
+}
+
+/// Every finding but `config-files` allowed under --strict: the start refuses exactly where the
+/// configuration's files are the server's to change.
+const ALL_BUT_CONFIG_FILES: &str =
+    "memory,history,lsm,root-filesystem,seccomp,open-files,tls,root-token,audit,storage,pid-namespace";
+
+fn mode_and_owner(path: &Path) -> (u32, u32, u32) {
+    let m = std::fs::symlink_metadata(path).unwrap();
+    (m.permissions().mode() & 0o7777, m.uid(), m.gid())
+}
+
+#[test]
+fn the_configuration_is_left_readable_not_writable_by_the_server_and_decided_before_any_change() {
+    if !privileged(true) {
+        return;
+    }
+    let listener = |port: u16| {
+        format!(
+            "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = 1\n}}\n"
+        )
+    };
+    let strict_start = |name: &str, setup: &dyn Fn(&mut Container)| {
+        let mut container = vault_image(name, &["server"]);
+        container.env("HARDINIT_STRICT", "true").env("HARDINIT_ALLOW", ALL_BUT_CONFIG_FILES);
+        setup(&mut container);
+        let mut running = container.start();
+        running.wait_for_output("OpenBao server started", LONG);
+        let stderr = running.stderr();
+        assert!(!stderr.contains("warning: config-files") && stderr.contains("PASS config-files"), "{stderr}");
+        running
+    };
+    // Compose's `./config` bind mount, a host user's (1000:1000, 0755 and 0644): readable, not
+    // the server's to change (vault is 100): nothing on the host changes owner.
+    let host = Scratch::new("ep-compose-config");
+    let dir = host.path("config");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.join("server.hcl"), listener(free_port())).unwrap();
+    for path in [dir.clone(), dir.join("server.hcl")] {
+        std::os::unix::fs::chown(&path, Some(1000), Some(1000)).unwrap();
+    }
+    let running = strict_start("ep-compose", &|c| {
+        c.volume(&dir, "/vault/config");
+    });
+    assert_eq!(mode_and_owner(&dir), (0o755, 1000, 1000), "the host's directory is as it was");
+    assert_eq!(mode_and_owner(&dir.join("server.hcl")), (0o644, 1000, 1000));
+    running.stop_cleanly();
+
+    // A volume the official entrypoint chowned to vault, and a root-only file: both become
+    // root's, readable by vault's group, writable by no one else.
+    let port = free_port();
+    let running = strict_start("ep-given", &|c| {
+        c.file("/vault/config/server.hcl", &listener(port), 100, 1000);
+        c.file("/vault/config/extra.hcl", "ui = false\n", 0, 0);
+        let config = c.rootfs().join("vault/config");
+        std::fs::set_permissions(config.join("server.hcl"), std::fs::Permissions::from_mode(0o664)).unwrap();
+        std::fs::set_permissions(config.join("extra.hcl"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&config, Some(100), Some(1000)).unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o750)).unwrap();
+    });
+    let config = running.container.rootfs().join("vault/config");
+    assert_eq!(mode_and_owner(&config), (0o750, 0, 1000));
+    assert_eq!(mode_and_owner(&config.join("server.hcl")), (0o644, 0, 1000));
+    assert_eq!(mode_and_owner(&config.join("extra.hcl")), (0o640, 0, 1000));
+    assert!(running.stderr().contains("/vault/config: 3 entries made readable, not writable"), "{}", running.stderr());
+    running.stop_cleanly();
+
+    // VAULT_LOCAL_CONFIG: the local.json hardinit writes satisfies its own check.
+    let port = free_port();
+    let running = strict_start("ep-local-strict", &|c| {
+        let local = format!(
+            r#"{{"storage": {{"inmem": {{}}}}, "listener": [{{"tcp": {{"address": "127.0.0.1:{port}", "tls_disable": true}}}}]}}"#
+        );
+        c.env("VAULT_LOCAL_CONFIG", &local);
+    });
+    running.stop_cleanly();
 }

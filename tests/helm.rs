@@ -329,3 +329,30 @@ fn every_fixture_mode_has_a_test() {
     }
     assert_eq!(modes.len(), 11, "{modes:?}");
 }
+
+/// The chart's script copies the ConfigMap to /tmp/storageconfig.hcl at every start (as the
+/// server's user, so the copy is the server's to change): a file regenerated from a read-only
+/// source at every start is no foothold, and the check says so instead of refusing under --strict.
+#[test]
+fn the_charts_regenerated_storageconfig_is_not_a_persistent_foothold() {
+    if !privileged(true) {
+        return;
+    }
+    let chart = Chart { name: "vault-helm", mode: "standalone" };
+    let volumes = Scratch::new("helm-regenerated");
+    let (mut container, _) = server_container(&chart, "vault-regenerated", None, &volumes);
+    // Every other finding accepted: only config-files can refuse.
+    let others = "tls,lsm,seccomp,open-files,storage,audit,history,root-token,pid-namespace,memory";
+    container.env("HARDINIT_STRICT", "true").env("HARDINIT_ALLOW", others).env("HARDINIT_VERBOSE", "true");
+    let mut running = container.start();
+    started(&mut running);
+    let stderr = running.stderr();
+    let verdict = stderr.lines().find(|l| l.contains("PASS config-files:")).unwrap_or_default();
+    assert!(
+        verdict.contains(
+            "/tmp/storageconfig.hcl is the server's to change, but the script hardinit ran wrote it at this start"
+        ),
+        "{stderr}"
+    );
+    running.stop_cleanly();
+}

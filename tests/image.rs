@@ -100,6 +100,39 @@ fn config_volume(dir: &Scratch, root: &str, port: u16, extra: &str) -> std::path
 }
 
 #[test]
+fn a_strict_production_start_with_the_images_own_modes_and_a_root_owned_config_changes_no_owner() {
+    if !privileged(true) {
+        return;
+    }
+    for flavour in ["openbao", "vault"] {
+        let root = format!("/{flavour}");
+        let dir = Scratch::new("img-strict");
+        let config = config_volume(&dir, &root, free_port(), "disable_mlock = true");
+        for path in [config.clone(), config.join("server.hcl")] {
+            std::os::unix::fs::chown(&path, Some(0), Some(0)).unwrap();
+        }
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A fresh named volume: Docker copies the image directory's owner and mode into it.
+        let image_data = std::fs::metadata(common::runc::image(flavour).join(&root[1..]).join("file")).unwrap();
+        let data = dir.path("data");
+        std::os::unix::fs::chown(&data, Some(image_data.uid()), Some(image_data.gid())).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(image_data.mode() & 0o7777)).unwrap();
+        let mut container = Container::from_image("img-strict", flavour, &["server"]);
+        container.volume(&config, &format!("{root}/config")).volume(&data, &format!("{root}/file")).read_only_root();
+        // What runc cannot give here (a seccomp filter, an LSM, 65,536 files) and the loopback
+        // listener in clear text are accepted; everything else must hold.
+        container.env("HARDINIT_STRICT", "true").env("HARDINIT_ALLOW", "tls,lsm,seccomp,open-files");
+        let mut running = container.start();
+        running.wait_for_output("OpenBao server started", LONG);
+        for path in [config.clone(), config.join("server.hcl")] {
+            assert_eq!(std::fs::metadata(&path).map(|m| (m.uid(), m.gid())).unwrap(), (0, 0), "{flavour}: {path:?}");
+        }
+        assert_eq!(image_data.mode() & 0o777, 0o700, "{flavour}: the image's data directory is the server's alone");
+        running.stop_cleanly();
+    }
+}
+
+#[test]
 fn docker_run_defaults_start_the_dev_server_as_vault() {
     if !privileged(true) {
         return;

@@ -36,7 +36,13 @@ fn scripts_just_outside_the_subset_are_refused_before_anything_runs() {
         ("sleep 1 &", 1, 9, "background"),
         ("for i in 1 2; do echo $i; done", 1, 1, "`for`"),
         ("echo ${X:-default}", 1, 6, "parameter expansion"),
-        ("ls /*", 1, 5, "pathname expansion"),
+        ("ls /*", 1, 1, "`ls`: not a built-in"),
+        ("echo a; ;", 1, 9, "a syntax error"),
+        ("if true; then true; else fi", 1, 26, "a syntax error"),
+        ("X=~/a", 1, 1, "`~` in an assignment"),
+        ("IFS=:", 1, 1, "an assignment to IFS"),
+        ("docker-entrypoint.sh /usr/bin/id", 1, 1, "starts only the server"),
+        ("echo $(($n+1))", 1, 6, "`$` inside $((...))"),
         ("X=1 vault status", 1, 5, "an assignment before a command"),
     ] {
         // The refused construct comes after a command that would leave a trace: nothing runs.
@@ -84,7 +90,14 @@ fn exit_statuses_are_those_of_sh() {
         (&["-ec", "echo ${UNSET?}; exit 0"], 2),
         (&["-c", "vault status"], 127),
         (&["-c", "[ 1 -ge x ]"], 2),
-        (&["-c", "exit 256"], 2),
+        (&["-c", "exit 256"], 0),
+        (&["-c", "exit x"], 2),
+        (&["-c", "X=$(pidof no-such-program-here)"], 1),
+        (&["-c", "-e", "X=$(pidof no-such-program-here); exit 0"], 1),
+        (&["-c", "echo ${UNSET?} | true; exit 3"], 3),
+        (&["-c", "[ ! = x ]"], 1),
+        (&["-c", "[ ! = ! ]"], 0),
+        (&["-c", "x=010; exit $((x))"], 8),
         (&["-c", "n=0; while [ $n -lt 3 ]; do n=$((n+1)); done; exit $n"], 3),
         (&["-c", "until false; do break; done"], 0),
         (&["-c", "exit $#", "name", "a", "b"], 2),
@@ -127,4 +140,40 @@ fn the_charts_sed_lines_rewrite_a_copy_of_the_config() {
         "address = \"192.0.2.10:8500\"\nnode = \"vault-0\"\n",
         "POD_IP unset: its line is skipped, and -e does not end the script there"
     );
+}
+
+#[test]
+fn values_that_are_not_utf8_pass_through_as_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let value = std::ffi::OsStr::from_bytes(b"caf\xe9 \xff");
+    let out = Command::new(common::sh()).args(["-c", "echo \"${X?}\" $X"]).env("X", value).output().unwrap();
+    assert_eq!(code(out.status), 0, "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"caf\xe9 \xff caf\xe9 \xff\n");
+}
+
+#[test]
+fn a_long_arithmetic_expression_is_computed_without_recursion() {
+    let script = format!("exit $(({}))", vec!["1"; 65_000].join("+") + "-64990");
+    let out = sh(&["-c", &script]);
+    assert_eq!(code(out.status), 10, "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_pattern_is_passed_on_unless_it_would_match_a_file() {
+    let dir = Scratch::new("sh-patterns");
+    let run_in = |script: &str| {
+        let mut command = Command::new(common::sh());
+        command.args(["-c", script]).current_dir(&dir.0).env("PATH", "/nonexistent");
+        run(command, std::time::Duration::from_secs(30))
+    };
+    let out = run_in("echo -address=https://[fd00::1]:8200 [::]:8200 x*");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "-address=https://[fd00::1]:8200 [::]:8200 x*\n");
+    std::fs::write(dir.path("::8200"), "").unwrap();
+    let out = run_in("echo before; echo [::]:8200; echo after");
+    assert_eq!(code(out.status), 2);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "before\n", "refused at the word");
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("would match") && stderr.contains("::8200") && stderr.lines().count() == 1, "{stderr}");
+    let out = run_in("echo '[::]:8200' \\[::]:8200");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[::]:8200 [::]:8200\n", "quoted: no pattern");
 }

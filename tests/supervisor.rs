@@ -764,3 +764,60 @@ fn check_takes_every_documented_option_after_the_subcommand() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("signals:"), "{option:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_link_in_a_directory_hardinit_cannot_watch_is_said_once_at_start() {
+    if !privileged(false) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // Search permission without read: the link resolves, but inotify cannot watch where it
+    // lives, so a swap of it would go unseen.
+    let dir = Scratch::new("unwatchable");
+    let sealed = dir.path("sealed");
+    std::fs::create_dir_all(sealed.join("v1")).unwrap();
+    std::fs::write(sealed.join("v1/tls.crt"), "x").unwrap();
+    std::os::unix::fs::symlink("v1", sealed.join("current")).unwrap();
+    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let watched = sealed.join("current/tls.crt");
+    let mut cmd = command("setpriv");
+    cmd.args(["--reuid=4242", "--regid=4242", "--clear-groups", hardinit(), "--reload-on-change"])
+        .arg(&watched)
+        .args(["--memory-guard", "off", "--", "true"]);
+    let out = run(cmd, LONG);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(out.status), 0, "{stderr}");
+    let said = format!("cannot watch {}: Permission denied", sealed.display());
+    assert_eq!(stderr.matches(&said).count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_stopped_leftover_is_continued_so_that_it_can_act_on_its_sigterm() {
+    if !privileged(false) {
+        return;
+    }
+    // Both as a namespace's init (kill(-1)) and as a subreaper (each child in turn).
+    for inside_a_namespace in [true, false] {
+        let dir = Scratch::new("stopped-leftover");
+        let (done, ready) = (dir.path("done"), dir.path("ready"));
+        let script = format!(
+            "(trap 'echo graceful > {done}; exit 0' TERM; touch {ready}; while :; do sleep 0.05; done) & {}; kill -STOP $!; exit 7",
+            until_exists(&ready),
+            done = done.display(),
+            ready = ready.display()
+        );
+        let args = ["--grace", "30s", "--", "sh", "-c", &script];
+        let cmd = if inside_a_namespace {
+            as_namespace_init(&args)
+        } else {
+            let mut cmd = command(hardinit());
+            cmd.args(args);
+            cmd
+        };
+        let out = run(cmd, LONG);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(out.status), 7, "{stderr}");
+        assert_eq!(dir.read("done").trim(), "graceful", "in a namespace: {inside_a_namespace}: {stderr}");
+        assert!(!stderr.contains("after the grace period"), "{stderr}");
+    }
+}

@@ -11,17 +11,17 @@ use libfuzzer_sys::fuzz_target;
 struct Variables(String);
 
 impl Scope for Variables {
-    fn lookup(&self, name: &str) -> Option<String> {
+    fn lookup(&self, name: &str) -> Option<Vec<u8>> {
         match name {
-            "X" | "1" => Some(self.0.clone()),
-            "Y" => Some(format!(" {} ", self.0)),
-            "?" => Some("0".into()),
+            "X" | "1" => Some(self.0.clone().into_bytes()),
+            "Y" => Some(format!(" {} ", self.0).into_bytes()),
+            "?" => Some(b"0".to_vec()),
             _ => None,
         }
     }
 
-    fn pidof(&self, _names: &[String]) -> String {
-        String::new()
+    fn pidof(&self, _names: &[String]) -> Vec<u8> {
+        Vec::new()
     }
 }
 
@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
             Err(e) => assert!(!e.contains('\n'), "multi-line error: {e:?}"),
             Ok(_) => {
                 if let Some(literal) = word.literal() {
-                    assert_eq!(single(&word, &scope).as_deref(), Ok(literal.as_str()));
+                    assert_eq!(single(&word, &scope).as_deref(), Ok(literal.as_bytes()));
                 }
             }
         }

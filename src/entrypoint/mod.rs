@@ -10,6 +10,7 @@ pub mod volumes;
 
 use crate::error::{ExitCode, Fatal};
 use crate::harden::accounts::Identity;
+use crate::harden::permissions::{Give, Plan};
 use crate::{info, warn};
 use std::ffi::OsString;
 use std::io::Write;
@@ -229,8 +230,10 @@ fn write_local_config(flavour: Flavour, text: &str, owner: Option<&Identity>) ->
         file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
         file.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+        // Root's, readable by the server's group: the server reads its configuration, it does
+        // not get to change it (the script hands it to the server's user).
         if let Some(owner) = owner {
-            std::os::unix::fs::fchown(&file, Some(owner.uid), Some(owner.gid))?;
+            std::os::unix::fs::fchown(&file, Some(0), Some(owner.gid))?;
         }
         file.sync_all()?;
         std::fs::rename(&temporary, &target)
@@ -252,8 +255,8 @@ pub struct Prepared {
     pub command: Vec<OsString>,
     /// Variables exported to the server.
     pub exports: Exports,
-    /// The server's directories to give to the server's user, once the start is decided.
-    pub volumes: Vec<PathBuf>,
+    /// What the server's directories are to be given, once the start is decided.
+    pub plan: Plan,
 }
 
 /// Applies the contract up to the chown, which is only planned: a start the hardening then
@@ -268,32 +271,50 @@ pub fn prepare(flavour: Flavour, args: &[OsString], owner: Option<&Identity>) ->
     let (command, runs_server) = rewrite(flavour, args, env);
     // As the script's `[ -z "$SKIP_CHOWN" ]`: any non-empty value skips, "false" included.
     let skip_chown = env("SKIP_CHOWN").is_some_and(|v| !v.is_empty());
-    let mut volumes = Vec::new();
+    let mut plan = Plan::default();
     if let (true, false, Some(owner)) = (runs_server, skip_chown, owner) {
-        for name in ["config", "logs", "file"] {
+        // Unlike the script, the configuration is not given to the server: a server that can
+        // rewrite its configuration keeps a compromise across restarts (the config-files check).
+        // What the server cannot read becomes root's with the server's group, group-readable;
+        // what it could change, root's and unwritable; the rest (a root-owned bind mount, a
+        // ConfigMap) is left as it is.
+        let config = Path::new(flavour.root()).join("config");
+        if std::fs::symlink_metadata(&config).is_ok_and(|m| m.is_dir()) {
+            plan.0.push((config, Give::ReadOnlyTo(owner.clone())));
+        }
+        for name in ["logs", "file"] {
             let dir = Path::new(flavour.root()).join(name);
             // As the script: only a directory whose owner is not the server's user is walked.
             if volumes::owner_of(&dir).is_some_and(|uid| uid != owner.uid) {
-                volumes.push(dir);
+                plan.0.push((dir, Give::Owner { uid: owner.uid, gid: owner.gid }));
             }
         }
     }
-    Ok(Prepared { command, exports, volumes })
+    Ok(Prepared { command, exports, plan })
 }
 
-/// The chown the contract planned; `stop` ends it early (a stop signal arrived).
-pub fn give_volumes(dirs: &[PathBuf], owner: &Identity, stop: &dyn Fn() -> bool) {
-    for dir in dirs {
+/// The changes the contract planned; `stop` ends them early (a stop signal arrived).
+pub fn give_volumes(plan: &Plan, stop: &dyn Fn() -> bool) {
+    for (dir, give) in &plan.0 {
         if stop() {
             return;
         }
-        let report = volumes::chown_tree(dir, owner.uid, owner.gid, stop);
+        let report = volumes::give_tree(dir, give, stop);
         for line in &report.listed {
             warn!("chown: {line}");
         }
         let entries = if report.changed == 1 { "entry" } else { "entries" };
-        let given = format!("{}: {} {entries} given to {}:{}", dir.display(), report.changed, owner.uid, owner.gid);
+        let given = match give {
+            Give::Owner { uid, gid } => format!("{}: {} {entries} given to {uid}:{gid}", dir.display(), report.changed),
+            Give::ReadOnlyTo(server) => format!(
+                "{}: {} {entries} made readable, not writable, by the server (owner 0:{}, group read, no group or other write)",
+                dir.display(),
+                report.changed,
+                server.gid
+            ),
+        };
         match report.unchanged_summary() {
+            None if report.changed == 0 && matches!(give, Give::ReadOnlyTo(_)) => {}
             None => info!("{given}"),
             Some(unchanged) => warn!("{given}; {unchanged}"),
         }

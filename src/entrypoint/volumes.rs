@@ -6,7 +6,9 @@
 //! limit. Each file is opened first and changed through its descriptor, so what is checked is what
 //! is changed.
 
+use crate::harden::permissions::{Give, Node};
 use crate::sys::fs::{Dir, Entry, name_text, stat_file};
+use crate::sys::xattr;
 use std::ffi::{CStr, CString};
 use std::path::Path;
 
@@ -72,17 +74,17 @@ impl Report {
     }
 }
 
-/// What stays fixed during one walk: the owner to give and the mount not to leave.
+/// What stays fixed during one walk: what to give and the mount not to leave.
 struct Walk<'a> {
-    uid: u32,
-    gid: u32,
+    give: &'a Give,
     mount_id: u64,
     /// Asked between entries: true ends the walk early (a stop signal arrived).
     stop: &'a dyn Fn() -> bool,
 }
 
-/// Gives `top` and everything below it, on the same mount, to `uid:gid`; `stop` ends it early.
-pub fn chown_tree(top: &Path, uid: u32, gid: u32, stop: &dyn Fn() -> bool) -> Report {
+/// Gives `top` and everything below it, on the same mount, what `give` says; `stop` ends it
+/// early.
+pub fn give_tree(top: &Path, give: &Give, stop: &dyn Fn() -> bool) -> Report {
     let mut report = Report::default();
     let Ok(top_c) = CString::new(top.as_os_str().as_encoded_bytes()) else {
         report.leave(Kind::Failed, top, "bad path");
@@ -102,21 +104,68 @@ pub fn chown_tree(top: &Path, uid: u32, gid: u32, stop: &dyn Fn() -> bool) -> Re
             return report;
         }
     };
-    let walk = Walk { uid, gid, mount_id, stop };
+    let walk = Walk { give, mount_id, stop };
     walk.change_dir(&dir, top, &mut report);
     walk.walk(&dir, top, 1, &mut report);
     report
 }
 
+/// Whether [`give_tree`] of `top` reaches `path` (a path below `top` with no symlink in it):
+/// every directory on the way on `top`'s mount and not too deep, and the entry itself one the
+/// walk changes (not a mount point, a device node, or a file with several hard links). The
+/// decision before the walk uses it to judge the files as the walk will leave them.
+pub fn walk_reaches(top: &Path, path: &Path) -> bool {
+    let Ok(relative) = path.strip_prefix(top) else {
+        return false;
+    };
+    let Some(dir) = CString::new(top.as_os_str().as_encoded_bytes()).ok().and_then(|c| Dir::open(&c).ok()) else {
+        return false;
+    };
+    let Ok(mount_id) = dir.stat().map(|st| st.mount_id) else {
+        return false;
+    };
+    let names: Vec<CString> =
+        relative.iter().filter_map(|n| CString::new(n.as_encoded_bytes()).ok()).collect::<Vec<_>>();
+    let mut dir = dir;
+    for (depth, name) in names.iter().enumerate().map(|(i, n)| (i + 1, n)) {
+        let Ok(entry) = dir.stat_child(name) else {
+            return false;
+        };
+        if entry.mount_id != mount_id || entry.mount_root || entry.is_device() {
+            return false;
+        }
+        if depth == names.len() {
+            return if entry.is_dir() { depth < MAX_DEPTH } else { entry.is_symlink() || entry.links <= 1 };
+        }
+        match dir.open_child(name) {
+            Ok(child) if entry.is_dir() && depth < MAX_DEPTH => dir = child,
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn node_of(entry: &Entry, acl: Option<Vec<u8>>) -> Node {
+    let acl = acl.and_then(|bytes| crate::harden::permissions::Acl::decode(&bytes));
+    Node { uid: entry.uid, gid: entry.gid, mode: entry.mode, acl, read_only: false, modified: (0, 0) }
+}
+
 impl Walk<'_> {
     fn change_dir(&self, dir: &Dir, path: &Path, report: &mut Report) {
-        match dir.stat().and_then(|st| {
-            if (st.uid, st.gid) == (self.uid, self.gid) {
-                Ok(false)
-            } else {
-                dir.chown(self.uid, self.gid).map(|()| true)
+        let result = dir.stat().and_then(|st| {
+            let node = node_of(&st, xattr::get_open(dir, xattr::POSIX_ACL_ACCESS)?);
+            let Some(given) = self.give.apply(&node) else {
+                return Ok(false);
+            };
+            if (given.uid, given.gid) != (node.uid, node.gid) {
+                dir.chown(given.uid, given.gid)?;
             }
-        }) {
+            if given.mode != node.mode {
+                dir.chmod(given.mode & 0o7777)?;
+            }
+            Ok(true)
+        });
+        match result {
             Ok(true) => report.changed += 1,
             Ok(false) => {}
             Err(e) => report.leave(Kind::Failed, path, e),
@@ -174,10 +223,14 @@ impl Walk<'_> {
             report.leave(Kind::HardLinked, full, format!("{} hard links: not changed", entry.links));
             return;
         }
-        if (entry.uid, entry.gid) == (self.uid, self.gid) {
+        // A link's or a FIFO's own mode means nothing to a reader: only the owner is given.
+        let Some(given) = self.give.apply(&node_of(&entry, None)) else {
+            return;
+        };
+        if (given.uid, given.gid) == (entry.uid, entry.gid) {
             return;
         }
-        match dir.chown_child(name, self.uid, self.gid) {
+        match dir.chown_child(name, given.uid, given.gid) {
             Ok(()) => report.changed += 1,
             Err(e) => report.leave(Kind::Failed, full, e),
         }
@@ -203,9 +256,25 @@ impl Walk<'_> {
             report.leave(Kind::HardLinked, full, format!("{} hard links: not changed", entry.links));
         } else if entry.mount_id != self.mount_id || entry.mount_root || !entry.is_regular() {
             report.leave(Kind::Moved, full, "changed while walking: not changed");
-        } else if (entry.uid, entry.gid) != (self.uid, self.gid) {
-            match std::os::unix::fs::fchown(&file, Some(self.uid), Some(self.gid)) {
-                Ok(()) => report.changed += 1,
+        } else {
+            let result = xattr::get_open(&file, xattr::POSIX_ACL_ACCESS).and_then(|acl| {
+                let node = node_of(&entry, acl);
+                let Some(given) = self.give.apply(&node) else {
+                    return Ok(false);
+                };
+                if (given.uid, given.gid) != (node.uid, node.gid) {
+                    std::os::unix::fs::fchown(&file, Some(given.uid), Some(given.gid))?;
+                }
+                // After the chown, which clears set-id bits itself.
+                if given.mode != node.mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    file.set_permissions(std::fs::Permissions::from_mode(given.mode & 0o7777))?;
+                }
+                Ok(true)
+            });
+            match result {
+                Ok(true) => report.changed += 1,
+                Ok(false) => {}
                 Err(e) => report.leave(Kind::Failed, full, e),
             }
         }

@@ -12,6 +12,7 @@ mod core_dumps;
 pub mod hcl;
 mod history;
 mod memory;
+pub mod permissions;
 pub mod server_config;
 pub mod server_flags;
 mod user;
@@ -133,9 +134,26 @@ pub fn is_long_running(command: &server_flags::ServerCommand, args: &[OsString])
     command.is_server || args.first().is_some_and(|a| a == "agent" || a == "proxy")
 }
 
+/// What a start knows beyond its command line.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The entrypoint's changes to the volumes, to be carried out once the start is decided: the
+    /// preflight judges the files as they will be.
+    pub plan: permissions::Plan,
+    /// When the script hardinit ran as /bin/sh began (the charts' `sh -ec` that ends in
+    /// `exec docker-entrypoint.sh`), in the file system's clock.
+    pub script_began: Option<(i64, i64)>,
+}
+
 /// Runs the whole checklist. In `Apply` mode a failing finding stops at once with its refusal
 /// (exit 78); in `Check` mode every finding is collected.
-pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: Mode) -> Result<Hardened, Fatal> {
+pub fn run(
+    settings: &Settings,
+    server: &Path,
+    server_args: &[OsString],
+    mode: Mode,
+    context: &Context,
+) -> Result<Hardened, Fatal> {
     let mut findings = Vec::new();
     let mut record = |finding: Finding| -> Result<(), Fatal> {
         if mode == Mode::Apply && settings.refuses(&finding) {
@@ -227,7 +245,22 @@ pub fn run(settings: &Settings, server: &Path, server_args: &[OsString], mode: M
                         memory::Flavour::Vault => Path::new("/vault/audit"),
                         memory::Flavour::OpenBao => Path::new("/openbao/audit"),
                     };
-                    for finding in checklist::named_files(files, identity, audit, rules, &environment_of_server) {
+                    let planned = |path: &Path| context.plan.lookup(path, &crate::entrypoint::volumes::walk_reaches);
+                    let view = checklist::FileView {
+                        lookup: if mode == Mode::Preflight { &planned } else { &permissions::Node::of },
+                        script_began: context.script_began.filter(|_| mode != Mode::Check),
+                        script_sources: &[Path::new("/vault/config"), Path::new("/openbao/config")],
+                    };
+                    let named = checklist::named_files(
+                        files,
+                        &command.configs,
+                        identity,
+                        audit,
+                        &view,
+                        rules,
+                        &environment_of_server,
+                    );
+                    for finding in named {
                         record(finding)?;
                     }
                 }

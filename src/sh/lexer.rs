@@ -1,5 +1,5 @@
 //! Script text → tokens: words (with their quoting and expansions kept apart, so that what was
-//! quoted is never split) and operators. Everything outside the documented subset is refused here
+//! quoted is never split nor read as a pattern) and operators. Everything outside the documented subset is refused here
 //! or in the parser, with its line and column, before anything runs.
 
 use super::Refusal;
@@ -247,10 +247,6 @@ impl Lexer {
                     parts.push(self.dollar(false)?);
                 }
                 '`' => return refuse(here, "a backtick command substitution"),
-                '*' | '?' => return refuse(here, format!("`{c}` (pathname expansion)")),
-                '[' if !(parts.is_empty() && text.is_empty() && self.peek_at(1).is_none_or(is_delimiter)) => {
-                    return refuse(here, "`[` inside a word (pathname expansion)");
-                }
                 '~' if parts.is_empty() && text.is_empty() => return refuse(here, "`~` (tilde expansion)"),
                 '{' | '}' if parts.is_empty() && text.is_empty() && self.peek_at(1).is_none_or(is_delimiter) => {
                     return refuse(here, format!("`{c}` (a brace group)"));
@@ -278,6 +274,7 @@ impl Lexer {
     /// double quotes (`\$`, `` \` ``, `\"`, `\\`, backslash-newline); any other backslash is literal.
     fn double_quoted(&mut self, start: Pos, parts: &mut Vec<Part>) -> Result<(), Refusal> {
         let mut text = String::new();
+        let before = parts.len();
         loop {
             let here = self.pos();
             match self.peek() {
@@ -312,8 +309,9 @@ impl Lexer {
                 }
             }
         }
-        // `""` is an empty field, not nothing: keep an empty quoted part.
-        if !text.is_empty() || parts.is_empty() {
+        // `""` is an empty field, not nothing, even after an expansion (`$V""`): keep an empty
+        // quoted part.
+        if !text.is_empty() || parts.len() == before {
             parts.push(Part::Text { text, quoted: true });
         }
         Ok(())
@@ -418,7 +416,7 @@ impl Lexer {
                 None => return refuse(pos, "an unterminated $("),
                 Some(c) if is_delimiter(c) => return refuse(pos, "$(...) other than $(pidof NAME)"),
                 Some(_) => match self.word(self.pos())? {
-                    Token::Word(w) if w.literal().is_some() => words.push(w),
+                    Token::Word(w) if w.literal().is_some_and(|t| !t.contains(['*', '?', '['])) => words.push(w),
                     _ => return refuse(pos, "$(...) other than $(pidof NAME)"),
                 },
             }
@@ -510,7 +508,6 @@ mod tests {
             ("echo\n  $(id)", "pidof", 2, 3),
             ("cat < f", "input redirection", 1, 5),
             ("echo a >> f", ">>", 1, 8),
-            ("ls *", "pathname expansion", 1, 4),
             ("(a)", "subshell", 1, 1),
             ("echo ${A:-b}", "parameter expansion", 1, 6),
             ("echo 'x", "unterminated single quote", 1, 6),

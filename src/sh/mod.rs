@@ -56,44 +56,44 @@ pub fn is_called_as_sh(args: &[OsString]) -> bool {
     args.first().and_then(|a| Path::new(a).file_name()).is_some_and(|name| name == "sh")
 }
 
-/// `sh [-e] -c SCRIPT [NAME [ARGS...]]`.
+/// `sh [-e] -c [-e] [--] SCRIPT [NAME [ARGS...]]`: as in sh, the options come first (`-c` among
+/// them, in any order), and the script is the first argument that is not one.
 pub fn main(args: Vec<OsString>) -> Outcome {
-    let mut rest = args.into_iter().skip(1);
+    let mut rest = args.into_iter().peekable();
+    // `$0` without a NAME is the shell's own argv[0], as in sh.
+    let argv0 = rest.next().unwrap_or_else(|| "sh".into());
     let mut errexit = false;
     let mut command_string = false;
-    let script = loop {
-        let Some(arg) = rest.next() else {
-            say(if command_string { "-c: a script is required".to_string() } else { NO_SHELL.to_string() });
-            return Outcome::Exit(REFUSED);
-        };
-        let text = arg.to_string_lossy();
-        match text.strip_prefix('-') {
-            Some(letters)
-                if !command_string && !letters.is_empty() && letters.chars().all(|c| c == 'e' || c == 'c') =>
-            {
-                errexit |= letters.contains('e');
-                command_string |= letters.contains('c');
-            }
-            Some(letters) if !command_string => {
-                say(format!("-{letters}: not supported (hardinit's sh takes -c SCRIPT and -e only)"));
-                return Outcome::Exit(REFUSED);
-            }
-            _ if !command_string => {
-                say(format!("{text}: script files are not run (hardinit's sh takes -c SCRIPT only)"));
-                return Outcome::Exit(REFUSED);
-            }
-            _ => break arg,
+    while let Some(letters) = rest.peek().and_then(|a| a.to_str()).and_then(|a| a.strip_prefix('-')) {
+        if letters == "-" {
+            rest.next();
+            break;
         }
+        if letters.is_empty() || !letters.chars().all(|c| c == 'e' || c == 'c') {
+            say(format!("-{letters}: not supported (hardinit's sh takes -c SCRIPT and -e only)"));
+            return Outcome::Exit(REFUSED);
+        }
+        errexit |= letters.contains('e');
+        command_string |= letters.contains('c');
+        rest.next();
+    }
+    let Some(script) = rest.next() else {
+        say(if command_string { "-c: a script is required".to_string() } else { NO_SHELL.to_string() });
+        return Outcome::Exit(REFUSED);
     };
+    if !command_string {
+        say(format!("{}: script files are not run (hardinit's sh takes -c SCRIPT only)", script.to_string_lossy()));
+        return Outcome::Exit(REFUSED);
+    }
     let Ok(script) = script.into_string() else {
         say("the script is not UTF-8 text");
         return Outcome::Exit(REFUSED);
     };
-    let mut positional: Vec<String> = rest.map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut positional: Vec<OsString> = rest.collect();
     if positional.is_empty() {
-        positional.push("sh".into());
+        positional.push(argv0);
     }
-    let tree = match lexer::tokens(&script).and_then(|tokens| parser::parse(tokens, &resolve)) {
+    let tree = match parse(&script) {
         Ok(tree) => tree,
         Err(refusal) => {
             say(format!(
@@ -110,24 +110,100 @@ pub fn main(args: Vec<OsString>) -> Outcome {
     }
 }
 
-/// Lexes and parses `script` as `sh -c` would, running nothing.
+/// Lexes and parses `script` as `sh -c` would, resolving every command name (which reads PATH
+/// and the file system, nothing else), running nothing.
+pub fn parse(script: &str) -> Result<parser::List, Refusal> {
+    lexer::tokens(script).and_then(|tokens| parser::parse(tokens, &resolve))
+}
+
+/// [`parse`], its refusal as the one line sh prints.
 pub fn check_script(script: &str) -> Result<(), String> {
-    let parsed = lexer::tokens(script).and_then(|tokens| parser::parse(tokens, &resolve));
-    parsed.map(drop).map_err(|refusal| one_line(&refusal.message))
+    parse(script).map(drop).map_err(|refusal| one_line(&refusal.message))
+}
+
+/// The fields one word of `text` expands to, with `vars` as the only variables (no process is
+/// looked up: `$(pidof ...)` finds none). Pure: for tests and fuzzing.
+pub fn expand_text(text: &str, vars: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
+    struct Vars<'a>(&'a std::collections::BTreeMap<String, Vec<u8>>);
+    impl expand::Scope for Vars<'_> {
+        fn lookup(&self, name: &str) -> Option<Vec<u8>> {
+            self.0.get(name).cloned()
+        }
+        fn pidof(&self, _: &[String]) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+    let tokens = lexer::tokens(text).map_err(|refusal| one_line(&refusal.message))?;
+    let mut fields = Vec::new();
+    for token in tokens {
+        if let lexer::Token::Word(word) = token {
+            fields.extend(expand::word_fields(&word, &Vars(vars))?.into_iter().map(|f| f.bytes));
+        }
+    }
+    Ok(fields)
 }
 
 /// The programs a script may start, by the name it uses.
 const PROGRAMS: [&str; 3] = ["vault", "bao", "docker-entrypoint.sh"];
 
-/// `name` looked up in PATH (the default PATH when it is unset).
+/// The PATH sh uses when none is set.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `name` looked up in `path` (the default PATH when it is unset), as sh looks a command up.
+pub fn in_path_of(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let path = path.unwrap_or(DEFAULT_PATH.as_ref());
+    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+}
+
+/// `name` looked up in the PATH hardinit was started with.
 fn in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")
-        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    in_path_of(name, std::env::var_os("PATH").as_deref())
+}
+
+/// In a script, the entrypoint may only start the server: its first argument, written out in the
+/// script, must be one that the entrypoint's contract hands to the server binary (`vault server
+/// ...`, `server`, a subcommand, a flag), never another program.
+fn entrypoint_runs_the_server(args: &[lexer::Word]) -> Result<(), String> {
+    let first = match args.first() {
+        None => None,
+        Some(word) => match word.literal() {
+            Some(text) => Some(text),
+            None => {
+                return Err(
+                    "the entrypoint's first argument comes from an expansion (write the server's command out)".into()
+                );
+            }
+        },
+    };
+    // `vault ...` and `bao ...` name the server as a script's own command would (both are
+    // allowed there): the entrypoint then runs that program from PATH.
+    if first.as_deref().is_some_and(|f| PROGRAMS[..2].contains(&f)) {
+        return Ok(());
+    }
+    let flavour = crate::entrypoint::Flavour::detect(|p| Path::new(p).exists());
+    let given: Vec<OsString> = first.iter().map(OsString::from).collect();
+    let (command, runs_server) = crate::entrypoint::rewrite(flavour, &given, &|_| None);
+    if runs_server {
+        return Ok(());
+    }
+    Err(format!(
+        "the entrypoint given `{}`: in a script it starts only the server ({} ..., server, a {} subcommand)",
+        command[0].to_string_lossy(),
+        flavour.binary(),
+        flavour.binary()
+    ))
 }
 
 /// What a command name stands for; a refusal says why not.
-fn resolve(name: &str) -> Result<Program, String> {
+fn resolve(name: &str, args: &[lexer::Word]) -> Result<Program, String> {
+    let program = resolve_name(name)?;
+    if let Program::External { entrypoint: true, .. } = program {
+        entrypoint_runs_the_server(args)?;
+    }
+    Ok(program)
+}
+
+fn resolve_name(name: &str) -> Result<Program, String> {
     let base = name.rsplit('/').next().unwrap_or(name);
     let builtin = || builtins::NAMES.iter().find(|n| **n == base).copied();
     let refused = || {
@@ -143,7 +219,7 @@ fn resolve(name: &str) -> Result<Program, String> {
             return Ok(Program::Builtin(builtin));
         }
         if PROGRAMS.contains(&name) {
-            return Ok(Program::External { path: in_path(name), name: name.into(), entrypoint: name == PROGRAMS[2] });
+            return Ok(Program::External { path: None, name: name.into(), entrypoint: name == PROGRAMS[2] });
         }
         return Err(refused());
     }
@@ -172,7 +248,7 @@ fn resolve(name: &str) -> Result<Program, String> {
         Err(_) => match builtin().filter(|b| !matches!(*b, "exit" | "break")) {
             Some(builtin) => Ok(Program::Builtin(builtin)),
             None if named_program => {
-                Ok(Program::External { path: in_path(base), name: base.into(), entrypoint: base == PROGRAMS[2] })
+                Ok(Program::External { path: None, name: base.into(), entrypoint: base == PROGRAMS[2] })
             }
             None => Err(refused()),
         },

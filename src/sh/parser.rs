@@ -60,13 +60,14 @@ pub enum Program {
     Builtin(&'static str),
     /// `exit [N]`.
     Exit,
-    /// The server binary or the entrypoint, at this path (None: not found, status 127 when run);
-    /// `entrypoint` for docker-entrypoint.sh.
+    /// The server binary or the entrypoint: at this absolute path, or (None) found in the PATH
+    /// the script has when it runs (not found: status 127); `entrypoint` for docker-entrypoint.sh.
     External { path: Option<std::path::PathBuf>, name: String, entrypoint: bool },
 }
 
-/// Decides what a command name is: a built-in, the server, the entrypoint, or a refusal (why).
-pub type Resolver<'a> = &'a dyn Fn(&str) -> Result<Program, String>;
+/// Decides what a command name is, given its arguments as written: a built-in, the server, the
+/// entrypoint, or a refusal (why).
+pub type Resolver<'a> = &'a dyn Fn(&str, &[Word]) -> Result<Program, String>;
 
 /// Compound commands nested deeper than this are refused: the parser recurses once per level.
 const MAX_NESTING: usize = 32;
@@ -165,18 +166,20 @@ impl Parser<'_> {
     }
 
     /// And-or lists separated by `;` or newlines, up to one of `until` (reserved words) or the end.
+    /// A `;` must end a command: `;` alone or `a; ;` is a syntax error, as in sh.
     fn list(&mut self, until: &[&str]) -> Result<List, Refusal> {
         let mut list = Vec::new();
         loop {
-            while matches!(self.peek(), Token::Op(Op::Newline | Op::Semicolon, _)) {
-                self.next();
-            }
+            self.skip_newlines();
             if matches!(self.peek(), Token::End(_)) || self.at_reserved(until) {
                 return Ok(list);
             }
             list.push(self.and_or()?);
             match self.peek() {
-                Token::Op(Op::Newline | Op::Semicolon, _) | Token::End(_) => {}
+                Token::Op(Op::Newline, _) | Token::End(_) => {}
+                Token::Op(Op::Semicolon, _) => {
+                    self.next();
+                }
                 _ if self.at_reserved(until) => {}
                 other => return Err(unexpected(other)),
             }
@@ -254,7 +257,7 @@ impl Parser<'_> {
             self.loops -= 1;
             self.expect_reserved("done")?;
             if condition.is_empty() || body.is_empty() {
-                return refuse(word.pos, "a loop with an empty condition or body");
+                return Err(unexpected(self.peek()));
             }
             return Ok(Command::Loop { until: word.is_bare("until"), condition, body });
         }
@@ -277,11 +280,21 @@ impl Parser<'_> {
         if assignment(word).is_some() {
             let mut assignments = Vec::new();
             while let Token::Word(w) = self.peek() {
-                let Some(a) = assignment(w) else {
+                let Some((name, value)) = assignment(w) else {
                     return refuse(w.pos, "an assignment before a command (`NAME=value command`)");
                 };
-                assignments.push(a);
+                if name == "IFS" {
+                    return refuse(w.pos, "an assignment to IFS (fields are split at blanks only)");
+                }
+                // sh expands `~` at the start of the value and after each `:`.
+                if value.parts.iter().any(|p| matches!(p, Part::Text { text, quoted: false } if text.contains('~'))) {
+                    return refuse(w.pos, "`~` in an assignment (tilde expansion)");
+                }
+                assignments.push((name, value));
                 self.next();
+            }
+            if matches!(self.peek(), Token::Op(Op::Duplicate { .. } | Op::ToFile, _)) {
+                return refuse(pos_of(self.peek()), "a redirection of an assignment");
             }
             return Ok(Command::Assign(assignments));
         }
@@ -296,7 +309,7 @@ impl Parser<'_> {
             self.expect_reserved("then")?;
             let body = self.list(&["elif", "else", "fi"])?;
             if condition.is_empty() || body.is_empty() {
-                return refuse(pos_of(self.peek()), "an `if` with an empty condition or branch");
+                return Err(unexpected(self.peek()));
             }
             branches.push((condition, body));
             if self.at_reserved(&["elif"]) {
@@ -305,7 +318,11 @@ impl Parser<'_> {
             }
             if self.at_reserved(&["else"]) {
                 self.next();
-                otherwise = Some(self.list(&["fi"])?);
+                let body = self.list(&["fi"])?;
+                if body.is_empty() {
+                    return Err(unexpected(self.peek()));
+                }
+                otherwise = Some(body);
             }
             self.expect_reserved("fi")?;
             return Ok(Command::If { branches, otherwise });
@@ -342,7 +359,21 @@ impl Parser<'_> {
         let Some(name) = name_word.literal() else {
             return refuse(pos, "a command name that comes from an expansion");
         };
-        let program = (self.resolve)(&name).map_err(|why| Refusal { pos, message: why })?;
+        let program = (self.resolve)(&name, &words[1..]).map_err(|why| Refusal { pos, message: why })?;
+        if program == Program::Builtin("kill")
+            && words.get(1).and_then(Word::literal).is_some_and(|w| w == "-l" || w == "-L")
+        {
+            return refuse(pos, "`kill -l` (listing signals)");
+        }
+        if matches!(program, Program::Builtin("[" | "test")) {
+            let unsupported = words[1..]
+                .iter()
+                .filter_map(Word::literal)
+                .find(|w| super::builtins::TEST_UNSUPPORTED.contains(&w.as_str()));
+            if let Some(op) = unsupported {
+                return refuse(pos, format!("`{name} {op}` (access and terminal tests are not supported)"));
+            }
+        }
         if matches!(program, Program::External { .. }) && redirects.iter().any(|r| matches!(r, Redirect::ToFile(_))) {
             return refuse(pos, "a redirection of a program's output to a file (only a built-in's)");
         }
@@ -355,7 +386,7 @@ mod tests {
     use super::*;
     use crate::sh::lexer::tokens;
 
-    fn resolve(name: &str) -> Result<Program, String> {
+    fn resolve(name: &str, _: &[Word]) -> Result<Program, String> {
         match name {
             "exit" => Ok(Program::Exit),
             "echo" | "[" | "grep" | "sed" | "cp" | "sleep" | "kill" | "true" | "false" => {

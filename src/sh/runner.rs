@@ -6,12 +6,14 @@
 use super::builtins::{self, Io};
 use super::expand::{self, Scope};
 use super::parser::{AndOr, Command, List, Pipeline, Program, Redirect, Simple};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 /// The most a pipeline stage may hand to the next one, or a built-in write to `> FILE`.
@@ -28,17 +30,29 @@ pub enum Flow {
 }
 
 struct Var {
-    value: String,
+    /// Bytes, as the environment gives them: a value need not be UTF-8.
+    value: Vec<u8>,
     exported: bool,
 }
 
 pub struct Shell {
     vars: BTreeMap<String, Var>,
     /// `$0`, `$1`...
-    positional: Vec<String>,
+    positional: Vec<Vec<u8>>,
     last_status: i32,
     errexit: bool,
     pid1: bool,
+    /// The status of the last `$(pidof ...)` expanded: an assignment's status, as in sh.
+    substitution_status: Cell<Option<i32>>,
+}
+
+/// Why a simple command did not run.
+enum Stop {
+    /// An expansion failed: sh exits with 2, or in a pipeline only that stage fails (each stage
+    /// is a subshell in sh).
+    Expansion(String),
+    /// The script ends here with this flow (a refusal).
+    End(Flow),
 }
 
 /// Where a command is: under a condition (`-e` does not apply), and whether it is the last
@@ -100,11 +114,11 @@ enum Produced {
 }
 
 impl Scope for Shell {
-    fn lookup(&self, name: &str) -> Option<String> {
+    fn lookup(&self, name: &str) -> Option<Vec<u8>> {
         match name {
-            "?" => Some(self.last_status.to_string()),
-            "#" => Some(self.positional.len().saturating_sub(1).to_string()),
-            "$" => Some(crate::sys::process::getpid().to_string()),
+            "?" => Some(self.last_status.to_string().into_bytes()),
+            "#" => Some(self.positional.len().saturating_sub(1).to_string().into_bytes()),
+            "$" => Some(crate::sys::process::getpid().to_string().into_bytes()),
             _ if name.bytes().all(|b| b.is_ascii_digit()) => {
                 name.parse::<usize>().ok().and_then(|i| self.positional.get(i).cloned())
             }
@@ -112,8 +126,11 @@ impl Scope for Shell {
         }
     }
 
-    fn pidof(&self, names: &[String]) -> String {
-        builtins::pidof(names).iter().map(i32::to_string).collect::<Vec<_>>().join(" ")
+    fn pidof(&self, names: &[String]) -> Vec<u8> {
+        let pids = builtins::pidof(names);
+        // pidof's own status: 1 when it found none.
+        self.substitution_status.set(Some(i32::from(pids.is_empty())));
+        pids.iter().map(i32::to_string).collect::<Vec<_>>().join(" ").into_bytes()
     }
 }
 
@@ -124,11 +141,19 @@ fn status_of(status: std::process::ExitStatus) -> i32 {
 use super::say as complain;
 
 impl Shell {
-    pub fn new(positional: Vec<String>, errexit: bool) -> Shell {
+    pub fn new(positional: Vec<OsString>, errexit: bool) -> Shell {
+        // A variable whose name is not UTF-8 cannot be named by a script; its value may be anything.
         let vars = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, Var { value: v.into_string().ok()?, exported: true })))
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, Var { value: v.into_vec(), exported: true })))
             .collect();
-        Shell { vars, positional, last_status: 0, errexit, pid1: crate::sys::process::getpid() == 1 }
+        Shell {
+            vars,
+            positional: positional.into_iter().map(OsString::into_vec).collect(),
+            last_status: 0,
+            errexit,
+            pid1: crate::sys::process::getpid() == 1,
+            substitution_status: Cell::new(None),
+        }
     }
 
     pub fn run(&mut self, script: &List) -> Flow {
@@ -194,16 +219,19 @@ impl Shell {
         match command {
             Command::Simple(simple) => match self.simple(simple, Input::Inherited, false, context.tail) {
                 Ok((flow, _)) => flow,
-                Err(flow) => flow,
+                Err(Stop::Expansion(message)) => self.shell_error(message),
+                Err(Stop::End(flow)) => flow,
             },
             Command::Assign(assignments) => {
+                // The status of an assignment is that of its last command substitution, else 0.
+                self.substitution_status.set(None);
                 for (name, word) in assignments {
                     match expand::single(word, self) {
                         Ok(value) => self.assign(name, value),
                         Err(e) => return self.shell_error(e),
                     }
                 }
-                Flow::Normal(0)
+                Flow::Normal(self.substitution_status.get().unwrap_or(0))
             }
             Command::If { branches, otherwise } => {
                 for (condition, body) in branches {
@@ -238,7 +266,7 @@ impl Shell {
         }
     }
 
-    fn assign(&mut self, name: &str, value: String) {
+    fn assign(&mut self, name: &str, value: Vec<u8>) {
         let exported = self.vars.get(name).is_some_and(|v| v.exported);
         self.vars.insert(name.to_string(), Var { value, exported });
     }
@@ -260,7 +288,12 @@ impl Shell {
             let last = index + 1 == commands.len();
             let (flow, produced) = match self.simple(simple, input, !last, false) {
                 Ok(done) => done,
-                Err(flow) => return flow,
+                // Only this stage fails, as a subshell of sh would; the next one reads nothing.
+                Err(Stop::Expansion(message)) => {
+                    complain(message);
+                    (Flow::Normal(2), Produced::Nothing)
+                }
+                Err(Stop::End(flow)) => return flow,
             };
             match flow {
                 Flow::Normal(s) => status = s,
@@ -283,51 +316,83 @@ impl Shell {
         Flow::Normal(status)
     }
 
-    /// One simple command. `piped`: its standard output feeds the next stage. Err carries a flow
-    /// that ends the script (an expansion error).
-    fn simple(&mut self, simple: &Simple, input: Input, piped: bool, tail: bool) -> Result<(Flow, Produced), Flow> {
-        let args = expand::fields(&simple.args, self).map_err(|e| self.shell_error(e))?;
+    /// The fields of a command's arguments. A field that sh would replace by the names of the
+    /// files it matches as a pattern ends the script here: hardinit never globs, and never passes
+    /// on a pattern where sh would pass file names.
+    fn arguments(&self, simple: &Simple) -> Result<Vec<OsString>, Stop> {
+        let fields = expand::fields(&simple.args, self).map_err(Stop::Expansion)?;
+        for field in &fields {
+            if let Some(file) = field.matching_file() {
+                complain(format!(
+                    "line {}: refused: {} would match {} as a pattern (pathname expansion: hardinit's sh never globs; quote the word)",
+                    simple.pos.line,
+                    String::from_utf8_lossy(&field.bytes),
+                    file.display()
+                ));
+                return Err(Stop::End(Flow::Exit(super::REFUSED)));
+            }
+        }
+        Ok(fields.into_iter().map(expand::Field::into_os_string).collect())
+    }
+
+    /// One simple command. `piped`: its standard output feeds the next stage.
+    fn simple(&mut self, simple: &Simple, input: Input, piped: bool, tail: bool) -> Result<(Flow, Produced), Stop> {
+        let args = self.arguments(simple)?;
         let (mut out, mut err) = (if piped { Dest::Capture } else { Dest::Stdout }, Dest::Stderr);
-        let mut to_file: Option<String> = None;
+        let mut to_files: Vec<PathBuf> = Vec::new();
         for redirect in &simple.redirects {
             match redirect {
                 Redirect::Duplicate { from: 1, to: 2 } => out = err,
                 Redirect::Duplicate { from: 2, to: 1 } => err = out,
                 Redirect::Duplicate { .. } => {}
                 Redirect::ToFile(word) => {
-                    to_file = Some(expand::single(word, self).map_err(|e| self.shell_error(e))?);
+                    let target = expand::single(word, self).map_err(Stop::Expansion)?;
+                    to_files.push(PathBuf::from(OsString::from_vec(target)));
                     out = Dest::Capture;
                 }
             }
         }
+        // sh creates (or empties) every `> FILE` in order before the command runs; the output
+        // goes to the last one.
+        for path in &to_files {
+            if let Err(e) = builtins::write_redirect(path, b"") {
+                complain(e);
+                // A redirection that fails ends the script for a special built-in, as in sh.
+                let special = matches!(simple.program, Program::Exit | Program::Builtin(":"));
+                return Ok((if special { Flow::Exit(2) } else { Flow::Normal(2) }, Produced::Nothing));
+            }
+        }
         match &simple.program {
             Program::Exit => Ok((self.exit(&args), Produced::Nothing)),
-            Program::Builtin(name) => Ok(self.builtin(name, &args, input, (out, err), to_file.as_deref())),
+            Program::Builtin(name) => Ok(self.builtin(name, &args, input, (out, err), &to_files)),
             Program::External { path, name, entrypoint } => {
-                let Some(path) = path else {
+                let found = match path {
+                    Some(path) => Some(path.clone()),
+                    None => super::in_path_of(name, self.vars.get("PATH").map(|v| OsStr::from_bytes(&v.value))),
+                };
+                let Some(path) = found else {
                     complain(format!("{name}: not found"));
                     return Ok((Flow::Normal(127), Produced::Nothing));
                 };
                 if tail && simple.redirects.is_empty() && matches!(input, Input::Inherited) {
-                    return Ok((self.replace_shell(path, &args, *entrypoint), Produced::Nothing));
+                    return Ok((self.replace_shell(&path, &args, *entrypoint), Produced::Nothing));
                 }
-                Ok(self.spawn(path, name, &args, (out, err)))
+                Ok(self.spawn(&path, name, &args, (out, err)))
             }
         }
     }
 
-    fn exit(&mut self, args: &[String]) -> Flow {
-        match args {
-            [] => Flow::Exit(self.last_status),
-            [n] => match n.parse::<u8>() {
-                Ok(n) => Flow::Exit(i32::from(n)),
-                Err(_) => {
-                    complain(format!("exit: {n}: a number from 0 to 255 was expected"));
-                    Flow::Exit(2)
-                }
-            },
+    /// `exit [N]`: N as dash reads it (decimal, blanks around, at most 2^31-1), taken modulo 256;
+    /// arguments after the first are ignored, as dash ignores them.
+    fn exit(&mut self, args: &[OsString]) -> Flow {
+        let Some(n) = args.first() else { return Flow::Exit(self.last_status) };
+        let text = String::from_utf8_lossy(n.as_bytes());
+        let trimmed = text.trim_matches([' ', '\t', '\n']);
+        let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+        match digits.parse::<i32>() {
+            Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => Flow::Exit(n & 0xff),
             _ => {
-                complain("exit: too many arguments");
+                complain(format!("exit: Illegal number: {text}"));
                 Flow::Exit(2)
             }
         }
@@ -336,11 +401,12 @@ impl Shell {
     fn builtin(
         &mut self,
         name: &str,
-        args: &[String],
+        args: &[OsString],
         input: Input,
         (out, err): (Dest, Dest),
-        to_file: Option<&str>,
+        to_files: &[PathBuf],
     ) -> (Flow, Produced) {
+        let to_file = to_files.last().map(PathBuf::as_path);
         let capture = RefCell::new(Vec::new());
         let mut stdout_sink = Sink { dest: out, capture: &capture };
         let mut stderr_sink = Sink { dest: err, capture: &capture };
@@ -364,12 +430,9 @@ impl Shell {
         let status = builtins::run(name, args, &mut Io { stdin, out: &mut stdout_sink, err: &mut stderr_sink });
         let captured = capture.into_inner();
         if let Some(path) = to_file {
-            // Written only once the producer has succeeded: a failed decode leaves no file.
-            if status != 0 {
-                return (Flow::Normal(status), Produced::Nothing);
-            }
+            // What the built-in wrote, even when it failed: sh's file holds that too.
             return match builtins::write_redirect(std::path::Path::new(path), &captured) {
-                Ok(()) => (Flow::Normal(0), Produced::Nothing),
+                Ok(()) => (Flow::Normal(status), Produced::Nothing),
                 // A redirection that cannot be made is status 2, as in dash.
                 Err(e) => {
                     complain(e);
@@ -380,19 +443,13 @@ impl Shell {
         (Flow::Normal(status), Produced::Bytes(captured))
     }
 
-    fn environment(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.vars.iter().filter(|(_, v)| v.exported).map(|(k, v)| (k, &v.value))
+    fn environment(&self) -> impl Iterator<Item = (&String, &OsStr)> {
+        self.vars.iter().filter(|(_, v)| v.exported).map(|(k, v)| (k, OsStr::from_bytes(&v.value)))
     }
 
     /// The server or the entrypoint as a child: the shell waits for it (or, in a pipeline, the
     /// next stage reads its output).
-    fn spawn(
-        &mut self,
-        path: &std::path::Path,
-        name: &str,
-        args: &[String],
-        (out, err): (Dest, Dest),
-    ) -> (Flow, Produced) {
+    fn spawn(&mut self, path: &Path, name: &str, args: &[OsString], (out, err): (Dest, Dest)) -> (Flow, Produced) {
         let stdio = |dest: Dest| -> std::io::Result<Stdio> {
             Ok(match dest {
                 Dest::Stdout => Stdio::from(std::io::stdout().as_fd().try_clone_to_owned()?),
@@ -441,9 +498,9 @@ impl Shell {
 
     /// The script's last command is the server or the entrypoint: as PID 1, continue as hardinit
     /// (entrypoint, hardening, supervision); otherwise exec it in place of the shell.
-    fn replace_shell(&mut self, path: &std::path::Path, args: &[String], entrypoint: bool) -> Flow {
+    fn replace_shell(&mut self, path: &Path, args: &[OsString], entrypoint: bool) -> Flow {
         if self.pid1 {
-            for (name, value) in self.environment().filter(|(k, v)| std::env::var(k).ok().as_ref() != Some(*v)) {
+            for (name, value) in self.environment().filter(|(k, v)| std::env::var_os(k).as_deref() != Some(*v)) {
                 crate::sys::env::set(name, value);
             }
             let mut argv: Vec<OsString> = if entrypoint {
@@ -451,7 +508,7 @@ impl Shell {
             } else {
                 vec!["hardinit".into(), "--".into(), path.as_os_str().to_owned()]
             };
-            argv.extend(args.iter().map(OsString::from));
+            argv.extend(args.iter().cloned());
             return Flow::Become(argv);
         }
         let name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();

@@ -113,6 +113,12 @@ impl Dir {
         check(unsafe { libc::fchown(self.0, uid, gid) }).map(drop)
     }
 
+    /// fchmod of the directory itself (an ACL's mask and entries follow, as chmod(2) says).
+    pub fn chmod(&self, mode: u32) -> io::Result<()> {
+        // SAFETY: no memory arguments.
+        check(unsafe { libc::fchmod(self.0, mode) }).map(drop)
+    }
+
     /// fchownat(AT_SYMLINK_NOFOLLOW): a symlink's own owner changes, never its target's.
     pub fn chown_child(&self, name: &CStr, uid: u32, gid: u32) -> io::Result<()> {
         // SAFETY: `name` is NUL-terminated.
@@ -170,6 +176,12 @@ pub fn is_read_only(path: &str) -> io::Result<bool> {
 /// statx of an open file: what it is, not what its name now points to.
 pub fn stat_file(file: &std::fs::File) -> io::Result<Entry> {
     statx(std::os::fd::AsRawFd::as_raw_fd(file), c"")
+}
+
+impl std::os::fd::AsRawFd for Dir {
+    fn as_raw_fd(&self) -> i32 {
+        self.0
+    }
 }
 
 impl Drop for Dir {

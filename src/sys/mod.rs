@@ -14,6 +14,7 @@ pub mod process;
 pub mod regex;
 pub mod regular_file;
 pub mod signal;
+pub mod xattr;
 
 use std::ffi::{c_char, c_int};
 use std::io;

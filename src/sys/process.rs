@@ -271,3 +271,14 @@ pub fn process_group() -> i32 {
     // SAFETY: getpgrp cannot fail.
     unsafe { libc::getpgrp() }
 }
+
+/// CLOCK_REALTIME_COARSE, (seconds, nanoseconds): the clock the kernel stamps file times with, so
+/// that a file written after this call never has an older modification time.
+pub fn coarse_realtime() -> std::io::Result<(i64, i64)> {
+    let mut now = std::mem::MaybeUninit::<libc::timespec>::zeroed();
+    // SAFETY: `now` has room for one timespec, which the kernel fills on success.
+    super::check(unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, now.as_mut_ptr()) })?;
+    // SAFETY: filled by clock_gettime on success.
+    let now = unsafe { now.assume_init() };
+    Ok((now.tv_sec, now.tv_nsec))
+}

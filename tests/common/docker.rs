@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The label of the images the tests import, for pruning them.
+const IMAGE_LABEL: &str = "hardinit-test";
+
 /// The final stage of the Dockerfile named `target`: its instructions (continuations joined,
 /// comments dropped) as (INSTRUCTION, rest) pairs.
 pub fn dockerfile_stage(target: &str) -> Vec<(String, String)> {
@@ -100,11 +103,16 @@ fn find_or_start() -> Result<Engine, String> {
     // finds it down starts it holding the lock exclusively, so two never start it at once, and it
     // is stopped at exit only by a process that can take the lock exclusively: the last user.
     let lock = std::fs::File::create(dir.join("lock")).map_err(|e| e.to_string())?;
-    flock(&lock, libc::LOCK_EX);
-    if !answers(&host) {
-        start_dockerd(&dir, &host)?;
-    }
     flock(&lock, libc::LOCK_SH);
+    if !answers(&host) {
+        // Not shared while converting: another user may stop or start it meanwhile, hence the
+        // second look.
+        flock(&lock, libc::LOCK_EX);
+        if !answers(&host) {
+            start_dockerd(&dir, &host)?;
+        }
+        flock(&lock, libc::LOCK_SH);
+    }
     LOCK.set(lock).unwrap();
     // SAFETY: registers a plain extern "C" function with no arguments, run once at exit.
     unsafe { libc::atexit(stop_if_last_user) };
@@ -247,8 +255,22 @@ impl Engine {
                 .output()
                 .unwrap();
             assert!(out.status.success(), "assemble-rootfs.sh: {}", String::from_utf8_lossy(&out.stderr));
-            self.import(&tree, &tag, &changes);
+            let mut labelled = changes.clone();
+            labelled.push(format!("LABEL {IMAGE_LABEL}=1"));
+            self.import(&tree, &tag, &labelled);
             let _ = std::fs::remove_dir_all(&tree);
+            // Each hardinit built makes a new image: those of earlier builds that no container
+            // uses go once they are a day old (a clone's tests use theirs within minutes).
+            let _ = self.output(&[
+                "image",
+                "prune",
+                "-a",
+                "-f",
+                "--filter",
+                &format!("label={IMAGE_LABEL}"),
+                "--filter",
+                "until=24h",
+            ]);
         }
         images.push((flavour.to_string(), tag.clone()));
         tag

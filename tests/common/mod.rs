@@ -397,3 +397,10 @@ impl Drop for SwapFile {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// The SHA-256 of a file, in hex, as sha256sum(1) prints it.
+pub fn sha256_hex(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    assert!(out.status.success(), "sha256sum {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}

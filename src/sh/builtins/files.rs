@@ -54,8 +54,13 @@ fn open_for_writing(path: &Path, mode: u32) -> Result<File, Failed> {
 /// `> FILE`: the producer's whole output, written once it has succeeded; created 0600 (under the
 /// umask), so that a secret decoded into it is the user's alone.
 pub fn write_redirect(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut file = open_for_writing(path, 0o600).map_err(|Failed(_, e)| e)?;
-    file.set_len(0).and_then(|()| file.write_all(bytes)).map_err(|e| format!("{}: {e}", path.display()))
+    // O_TRUNC, as sh opens it: a device (`> /dev/null`) ignores it where ftruncate would fail.
+    let mut file = parent_of(path)
+        .and_then(|parent| {
+            parent.open(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o600).map_err(|e| failed(path, e))
+        })
+        .map_err(|Failed(_, e)| e)?;
+    file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Replaces `path` atomically with what `write` writes: a new file beside it (created 0600,
@@ -109,7 +114,10 @@ pub fn cp(args: &[String], io: &mut Io) -> i32 {
         if (source_file.dev(), source_file.ino()) == (target_file.dev(), target_file.ino()) {
             return Err(Failed(1, format!("{} and {} are the same file", source.display(), target.display())));
         }
-        to.set_len(0).map_err(|e| failed(&target, e))?;
+        // Emptied only once known to be another file; a device (`/dev/null`) has no length to cut.
+        if target_file.is_file() {
+            to.set_len(0).map_err(|e| failed(&target, e))?;
+        }
         let copied = std::io::copy(&mut (&mut from).take(MAX_FILE + 1), &mut to).map_err(|e| failed(&target, e))?;
         if copied > MAX_FILE {
             return Err(Failed(1, format!("{}: larger than {} MiB", source.display(), MAX_FILE >> 20)));

@@ -12,11 +12,17 @@ pub fn pidof(names: &[String]) -> Vec<i32> {
     pids
 }
 
+/// `pidof NAME...`, as busybox's: status 1 when none is found, without a name, or for an option
+/// (it has none).
 pub fn pidof_command(args: &[String], io: &mut Io) -> i32 {
-    if args.is_empty() || args.iter().any(|a| a.starts_with('-')) {
-        return io.fail("pidof", 2, "usage: pidof NAME... (no option)");
+    let names = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
+    if let Some(option) = names.iter().find(|a| a.starts_with('-') && a.len() > 1) {
+        return io.fail("pidof", 1, format!("invalid option {option}"));
     }
-    let pids = pidof(args);
+    let pids = pidof(names);
     if pids.is_empty() {
         return 1;
     }
@@ -27,34 +33,63 @@ pub fn pidof_command(args: &[String], io: &mut Io) -> i32 {
     }
 }
 
-/// `sleep SECONDS` with an optional fraction (`0.5`), as busybox's; at most a day.
+/// The longest sleep: a bound well past any hook's grace period, below what a Duration holds.
+const MAX_SLEEP_SECONDS: f64 = 1e9;
+
+/// One argument of busybox's sleep: digits with at most one `.`, then `s`, `m`, `h` or `d`.
+fn sleep_seconds(text: &str) -> Option<f64> {
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, 's')) => (&text[..at], 1.0),
+        Some((at, 'm')) => (&text[..at], 60.0),
+        Some((at, 'h')) => (&text[..at], 3600.0),
+        Some((at, 'd')) => (&text[..at], 86_400.0),
+        _ => (text, 1.0),
+    };
+    let valid = number.bytes().any(|b| b.is_ascii_digit())
+        && number.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && number.bytes().filter(|b| *b == b'.').count() <= 1;
+    let value = number.strip_suffix('.').unwrap_or(number);
+    valid.then(|| value.parse::<f64>().ok()).flatten().map(|v| v * unit)
+}
+
+/// `sleep DURATION...`, as busybox's: the durations added up (`0.5`, `5s`, `1m`, `2h`, `1d`);
+/// status 1 for a bad one.
 pub fn sleep(args: &[String], io: &mut Io) -> i32 {
-    let [seconds] = args else { return io.fail("sleep", 2, "usage: sleep SECONDS") };
-    let valid = !seconds.is_empty()
-        && seconds.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && seconds.bytes().filter(|b| *b == b'.').count() <= 1;
-    match seconds.parse::<f64>() {
-        Ok(s) if valid && s <= 86_400.0 => {
-            std::thread::sleep(std::time::Duration::from_secs_f64(s));
-            0
-        }
-        _ => io.fail("sleep", 2, format!("{seconds:?}: expected seconds, at most 86400")),
+    if args.is_empty() {
+        return io.fail("sleep", 1, "usage: sleep DURATION...");
     }
+    let mut total = 0.0;
+    for arg in args {
+        match sleep_seconds(arg) {
+            Some(seconds) => total += seconds,
+            None => return io.fail("sleep", 1, format!("invalid number '{arg}'")),
+        }
+    }
+    if total > MAX_SLEEP_SECONDS {
+        return io.fail("sleep", 1, format!("{total} seconds: more than {MAX_SLEEP_SECONDS} (31 years)"));
+    }
+    std::thread::sleep(std::time::Duration::from_secs_f64(total));
+    0
 }
 
 /// `kill PID...` (SIGTERM), `kill -SIGNAL PID...`, `kill -s SIGNAL PID...`: names with or
-/// without SIG, or numbers. Status 1 when a pid could not be signalled, as kill(1).
+/// without SIG, in any case, or numbers, as busybox's kill (the charts' preStop hook is written
+/// for busybox's shell: dash's own kill refuses `-SIGTERM`). Every error is status 1, as
+/// busybox's. A process group or -1 (every process) is never signalled: status 1.
 pub fn kill(args: &[String], io: &mut Io) -> i32 {
     let (signal_name, pids) = match args {
         [flag, name, rest @ ..] if flag == "-s" => (name.as_str(), rest),
-        [flag, rest @ ..] if flag.starts_with('-') && flag != "--" => (&flag[1..], rest),
+        [flag, rest @ ..] if flag == "--" => ("TERM", rest),
+        [flag, rest @ ..] if flag.starts_with('-') => (&flag[1..], rest),
         _ => ("TERM", args),
     };
-    let Some(signal) = signals::parse(signal_name) else {
-        return io.fail("kill", 2, format!("{signal_name}: unknown signal"));
+    // busybox knows no RTMIN+N.
+    let realtime = signal_name.to_ascii_uppercase().contains("RTM");
+    let Some(signal) = signals::parse(signal_name).filter(|_| !realtime) else {
+        return io.fail("kill", 1, format!("bad signal name '{signal_name}'"));
     };
     if pids.is_empty() {
-        return io.fail("kill", 2, "usage: kill [-SIGNAL | -s SIGNAL] PID...");
+        return io.fail("kill", 1, "you need to specify whom to kill");
     }
     let mut status = 0;
     for text in pids {
@@ -84,8 +119,8 @@ mod tests {
         let (status, _, err) = run_builtin("kill", &["-s", "TERM", "999999999"], b"");
         assert_eq!(status, 1);
         assert!(err.contains("can't kill pid 999999999"), "{err}");
-        assert_eq!(run_builtin("kill", &["-BOGUS", "1"], b"").0, 2);
-        assert_eq!(run_builtin("kill", &["-TERM"], b"").0, 2);
+        assert_eq!(run_builtin("kill", &["-BOGUS", "1"], b"").0, 1, "as busybox");
+        assert_eq!(run_builtin("kill", &["-TERM"], b"").0, 1);
         assert_eq!(run_builtin("kill", &["-9", "-1"], b"").0, 1, "never every process");
     }
 
@@ -103,13 +138,18 @@ mod tests {
         assert_eq!(status, 0);
         assert!(out.split_whitespace().any(|p| p == child.id().to_string()), "{out}");
         assert_eq!(run_builtin("pidof", &["no-such-program-here"], b"").0, 1);
+        assert_eq!(run_builtin("pidof", &[], b"").0, 1, "as busybox");
+        assert_eq!(run_builtin("pidof", &["-s", "sleep"], b"").0, 1, "busybox's pidof has no -s");
     }
 
     #[test]
-    fn sleep_takes_seconds_and_fractions_only() {
-        assert_eq!(run_builtin("sleep", &["0.01"], b"").0, 0);
-        for bad in ["-1", "1e3", "1.2.3", "", "99999999", "5s"] {
-            assert_eq!(run_builtin("sleep", &[bad], b"").0, 2, "{bad:?}");
+    fn sleep_reads_durations_as_busybox_does() {
+        for good in [&["0.01"][..], &["0s"], &["0m", "0.001s"], &["0."], &[".01"]] {
+            assert_eq!(run_builtin("sleep", good, b"").0, 0, "{good:?}");
         }
+        for bad in ["-1", "1e3", "1.2.3", "", "99999999d", "5x", "+0", "0x0", "inf", "s"] {
+            assert_eq!(run_builtin("sleep", &[bad], b"").0, 1, "{bad:?}");
+        }
+        assert_eq!(run_builtin("sleep", &[], b"").0, 1);
     }
 }
