@@ -289,12 +289,16 @@ pub struct FileView<'a> {
     /// Where that source is: the image's configuration directory, where the charts mount their
     /// ConfigMap (/vault/config or /openbao/config). Judged in the regenerated file's place.
     pub script_sources: &'a [&'a Path],
+    /// The kernel's own answer where it can be asked: each listener TLS file opened by the
+    /// server's user (at start, hardinit is that user; a root `check` asks a child that became
+    /// it). What the permission model cannot see (an LSM's denial) is said from it.
+    pub opened: &'a [(std::path::PathBuf, Result<(), String>)],
 }
 
 impl FileView<'_> {
     /// The files as they are now.
     pub fn now() -> FileView<'static> {
-        FileView { lookup: &Node::of, script_began: None, script_sources: &[] }
+        FileView { lookup: &Node::of, script_began: None, script_sources: &[], opened: &[] }
     }
 }
 
@@ -364,7 +368,9 @@ pub fn named_files(
                 // As the server's user (at start) a directory it cannot search is an error here.
                 Err(e) => tls.push(format!("{place}: {name} {path} is not readable by the server's user: {e}")),
                 Ok(resolved) => {
-                    if let Some(why) = resolved.unreadable_by(identity) {
+                    let refused =
+                        view.opened.iter().find(|(p, _)| p == Path::new(&path)).and_then(|(_, r)| r.clone().err());
+                    if let Some(why) = resolved.unreadable_by(identity).or(refused) {
                         tls.push(format!("{place}: {name} {path} is not readable by the server's user: {why}"));
                     }
                     let readers = resolved.node.other_readers(identity);

@@ -246,7 +246,9 @@ pub fn run(
                         memory::Flavour::OpenBao => Path::new("/openbao/audit"),
                     };
                     let planned = |path: &Path| context.plan.lookup(path, &crate::entrypoint::volumes::walk_reaches);
+                    let opened = open_as_server(&server_config::listener_tls_files(files), mode, read_as.as_ref());
                     let view = checklist::FileView {
+                        opened: &opened,
                         lookup: if mode == Mode::Preflight { &planned } else { &permissions::Node::of },
                         script_began: context.script_began.filter(|_| mode != Mode::Check),
                         script_sources: &[Path::new("/vault/config"), Path::new("/openbao/config")],
@@ -284,6 +286,38 @@ pub fn run(
         }
     }
     Ok(Hardened { findings, environment, configuration, unreported })
+}
+
+/// Opens each of `paths` for reading as the server's user, where the kernel can be asked: at
+/// start (hardinit is that user by now), and for a root `check` in a child that becomes it
+/// (`read_as`). Before the entrypoint's changes (the preflight, as root) nothing is opened.
+fn open_as_server(
+    paths: &[std::path::PathBuf],
+    mode: Mode,
+    read_as: Option<&accounts::Identity>,
+) -> Vec<(std::path::PathBuf, Result<(), String>)> {
+    let open_all = |paths: &[std::path::PathBuf]| -> Vec<Result<(), String>> {
+        paths.iter().map(|p| crate::sys::regular_file::open(p).map(drop).map_err(|e| e.to_string())).collect()
+    };
+    let results = match (mode, read_as) {
+        (Mode::Apply, _) | (Mode::Check, None) => open_all(paths),
+        (Mode::Check, Some(id)) => {
+            let report = crate::sys::process::run_as_user(id.uid, id.gid, &id.groups, || {
+                // One line per path: empty when it opened, else why not.
+                let lines = open_all(paths).into_iter().map(|r| r.err().unwrap_or_default().replace('\n', " ") + "\n");
+                lines.collect::<String>().into_bytes()
+            });
+            match report {
+                Ok(bytes) => String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .map(|l| if l.is_empty() { Ok(()) } else { Err(l.to_string()) })
+                    .collect(),
+                Err(e) => vec![Err(format!("cannot open it as uid {}: {e}", id.uid)); paths.len()],
+            }
+        }
+        (Mode::Preflight, _) => return Vec::new(),
+    };
+    paths.iter().cloned().zip(results).collect()
 }
 
 /// The flags and variables of the server `server` is: OpenBao's or Vault's.
