@@ -121,6 +121,21 @@ fn owners(dir: &Path) -> Vec<(String, u32, u32, u32)> {
     all
 }
 
+/// The machine's limits that a strict start cannot meet here, accepted by name.
+fn machine_allowances() -> Vec<&'static str> {
+    let mut allow = Vec::new();
+    let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+    if !lsm.contains("apparmor") && !lsm.contains("selinux") {
+        allow.push("lsm");
+    }
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let hard = limits.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(4));
+    if hard.and_then(|h| h.parse::<u64>().ok()).is_some_and(|h| h < 65536) {
+        allow.push("open-files");
+    }
+    allow
+}
+
 /// Initialises and unseals the server, mounts kv v2 at secret/ and writes one secret; returns
 /// the unseal key and the root token.
 fn initialise(base: &str, ca: Option<&Path>) -> (String, String) {
@@ -258,12 +273,56 @@ fn the_production_recipe_initialises_keeps_its_data_over_docker_restart_and_relo
 }
 
 #[test]
-fn the_local_config_recipe_starts_a_raft_server() {
+fn the_strict_production_recipe_starts_with_the_images_defaults_and_leaves_the_hosts_owners() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-strict");
+    let mut cleanup = Cleanup::new(engine);
+    let mut adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/vault");
+    let before = owners(&config);
+    let allow = machine_allowances();
+    for words in shell_commands(&readme_recipe("strict"), &dir.0) {
+        let mut args = adapt.docker(&words, &mut cleanup);
+        if args[0] == "run" {
+            if allow.contains(&"open-files") {
+                // This machine's hard RLIMIT_NOFILE is below 65,536 and raising it needs
+                // CAP_SYS_RESOURCE: runc would refuse to create the container at all.
+                let at = args.iter().position(|a| a == "--ulimit").expect("the recipe sets --ulimit");
+                args.drain(at..at + 2);
+            }
+            if !allow.is_empty() {
+                args.splice(1..1, ["-e".to_string(), format!("HARDINIT_ALLOW={}", allow.join(","))]);
+            }
+        }
+        engine.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let name = adapt.name("vault");
+    let base = format!("https://127.0.0.1:{}", adapt.port);
+    let ca = config.join("tls.crt");
+    wait_ready(engine, &name, &base, Some(&ca), &[501]);
+    assert_eq!(owners(&config), before, "the host's configuration keeps its owners and modes");
+    let (_, err) = engine.logs(&name);
+    // Nothing but the summary and the findings accepted for this machine.
+    for line in hardinit_lines(&err) {
+        let accepted = allow.iter().any(|id| {
+            line.starts_with(&format!("hardinit: {id}: accepted by --allow {id}"))
+                || line.starts_with(&format!("hardinit: warning: {id}: "))
+        });
+        assert!(accepted || line.starts_with("hardinit: hardened: "), "{line}\n{err}");
+    }
+    stops_cleanly(engine, &name);
+    assert_eq!(owners(&config), before);
+}
+
+#[test]
+fn the_local_config_recipe_starts_a_raft_server_and_does_not_warn_about_the_file_hardinit_wrote() {
     let Some(engine) = engine() else { return };
     let dir = Scratch::new("docker-local");
     let mut cleanup = Cleanup::new(engine);
     let adapt = run_recipe(engine, "local-config", &dir.0, &mut cleanup, UNINITIALISED_HTTP);
     let name = adapt.name("vault");
+    let (_, err) = engine.logs(&name);
+    assert!(!err.contains("warning: config-files"), "hardinit warns about its own local.json: {err}");
     stops_cleanly(engine, &name);
 }
 
@@ -304,6 +363,8 @@ fn the_compose_recipe_is_the_example_file_and_runs_up_stop_start_keeping_its_dat
     wait_ready(engine, &name, &base, Some(&ca), &[503]);
     unseal(&base, &key, Some(&ca));
     secret_is_there(&base, &token, Some(&ca));
+    let (_, err) = engine.logs(&name);
+    assert!(!err.contains("warning: config-files") && !err.contains("warning: chown"), "{err}");
     assert_eq!(owners(&config), before, "the host's ./config keeps its owners and modes");
 }
 
