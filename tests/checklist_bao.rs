@@ -1,0 +1,769 @@
+//! The checklist against the real OpenBao server: for a corpus of configurations, command lines
+//! and environments, `hardinit check` (the static binary) says what it says, and the real `bao`
+//! is started with the same files, flags and variables, as the server's user, in a PID namespace
+//! of its own, on free ports of 127.0.0.1. What the server does is observed, not assumed: which
+//! listener answers in clear text (a plain HTTP request gets Go's "Client sent an HTTP request to
+//! an HTTPS server" from a TLS listener), which directory its raft storage wrote, whether it
+//! printed a dev root token, and which token its transit seal sent to a stand-in transit server.
+//! A PASS the server contradicts fails the suite; so does a case that does not get the verdict
+//! the server's behaviour calls for.
+//!
+//! Also: the server flag table hardinit parses command lines with is the one `bao server -h`
+//! prints, flag by flag and kind by kind.
+
+mod common;
+
+#[allow(dead_code)]
+#[path = "../src/harden/hcl.rs"]
+mod hcl;
+#[allow(dead_code)]
+#[path = "../src/harden/server_flags.rs"]
+mod server_flags;
+
+use common::runc::{bao, free_port};
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The server's user, as [`TEST_USER`].
+const SERVER_UID: u32 = 4242;
+
+/// A directory made before the start: its name in the case's folder, its mode, and whether the
+/// server's user owns it (else root does).
+type Dir = (&'static str, u32, bool);
+
+struct Case {
+    name: &'static str,
+    /// Files of the case's folder: `{dir}` is the folder, `{p1}` `{p2}` listener ports, `{c0}`
+    /// `{c1}` `{c2}` cluster ports, `{transit}` the stand-in transit server's port.
+    files: &'static [(&'static str, &'static str)],
+    /// The arguments after `server`.
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    dirs: &'static [Dir],
+    /// The verdicts the server's behaviour calls for.
+    expect: &'static [(&'static str, &'static str)],
+}
+
+const RAFT: &str = "storage \"raft\" {\n  path = \"{dir}/data\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\napi_addr = \"http://127.0.0.1:{p1}\"\n";
+const CONFIG: &[&str] = &["-config={dir}/c.hcl"];
+const DATA: &[Dir] = &[("data", 0o700, true)];
+
+/// A directory the server's user could share with anyone: root's, mode 0777.
+const OPEN_AND_GOOD: &[Dir] = &[("open", 0o777, false), ("good", 0o700, true), ("data", 0o700, true)];
+
+/// A listener on `{p1}` in clear text, labelled `label`, with `extra` settings.
+macro_rules! plain_listener {
+    ($label:literal, $extra:literal) => {
+        concat!(
+            "listener \"",
+            $label,
+            "\" {\n  address = \"127.0.0.1:{p1}\"\n  cluster_address = \"127.0.0.1:{c1}\"\n  tls_disable = 1\n",
+            $extra,
+            "}\n"
+        )
+    };
+}
+
+/// `{tls}`: a TLS listener on `{p1}`.
+const TLS_LISTENER: &str = "listener \"tcp\" {\n  address = \"127.0.0.1:{p1}\"\n  cluster_address = \"127.0.0.1:{c1}\"\n  tls_cert_file = \"{dir}/cert.pem\"\n  tls_key_file = \"{dir}/key.pem\"\n}\n";
+
+/// `{transit}` in a seal stanza: the stand-in transit server.
+const TRANSIT: &str = "  address = \"http://127.0.0.1:{transit}\"\n  key_name = \"k\"\n  mount_path = \"transit/\"\n  disable_renewal = \"true\"\n";
+
+const CASES: &[Case] = &[
+    // Item 1: labels lower-cased, `type` over the label, JSON, several listeners and files.
+    Case {
+        name: "listener-label-upper-case",
+        files: &[("c.hcl", concat!(plain_listener!("TCP", ""), "{raft}"))],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "listener-label-mixed-case-json",
+        files: &[(
+            "c.json",
+            r#"{"listener": {"Tcp": {"address": "127.0.0.1:{p1}", "cluster_address": "127.0.0.1:{c1}", "tls_disable": true}}, "storage": {"raft": {"path": "{dir}/data"}}, "cluster_addr": "http://127.0.0.1:{c0}", "api_addr": "http://127.0.0.1:{p1}"}"#,
+        )],
+        args: &["-config={dir}/c.json"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "listener-type-tcp-under-a-unix-label",
+        files: &[("c.hcl", concat!(plain_listener!("unix", "  type = \"tcp\"\n"), "{raft}"))],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "listener-type-unix-under-a-tcp-label",
+        files: &[(
+            "c.hcl",
+            "listener \"tcp\" {\n  type = \"unix\"\n  address = \"{dir}/home/bao.sock\"\n  tls_disable = 1\n}\n{tls}{raft}",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "PASS")],
+    },
+    Case {
+        name: "tls-on",
+        files: &[("c.hcl", "{tls}{raft}")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "PASS"), ("root-token", "PASS")],
+    },
+    Case {
+        name: "two-listeners-one-in-clear-text",
+        files: &[(
+            "c.hcl",
+            "{tls}listener \"Tcp\" {\n  address = \"127.0.0.1:{p2}\"\n  cluster_address = \"127.0.0.1:{c2}\"\n  tls_disable = \"true\"\n}\n{raft}",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "two-files-the-second-in-clear-text",
+        files: &[
+            ("a.hcl", "{tls}{raft}"),
+            (
+                "b.json",
+                r#"{"listener": [{"TCP": {"address": "127.0.0.1:{p2}", "cluster_address": "127.0.0.1:{c2}", "tls_disable": 1}}]}"#,
+            ),
+        ],
+        args: &["-config={dir}/a.hcl", "-config", "{dir}/b.json"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    // Item 2: the server's own flags.
+    Case {
+        name: "disable-redirects-before-config",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["-disable-redirects", "-config={dir}/c.hcl"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "output-curl-string-before-config",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["-output-curl-string", "-config", "{dir}/c.hcl"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "output-policy-before-config",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["-output-policy", "-config={dir}/c.hcl"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "boolean-flag-with-its-value",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["--output-policy=true", "-dev-no-store-token=1", "-config={dir}/c.hcl"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN"), ("root-token", "PASS")],
+    },
+    Case {
+        name: "disable-redirects-then-dev",
+        files: &[],
+        args: &["-disable-redirects", "-dev", "-dev-listen-address=127.0.0.1:{p1}"],
+        env: &[],
+        dirs: &[],
+        expect: &[("root-token", "WARN"), ("tls", "WARN")],
+    },
+    Case {
+        name: "dev-ha-then-dev-false",
+        files: &[],
+        args: &["-dev-ha", "-dev=false", "-dev-listen-address", "127.0.0.1:{p1}"],
+        env: &[],
+        dirs: &[],
+        expect: &[("root-token", "WARN"), ("tls", "WARN")],
+    },
+    Case {
+        name: "dev-listen-address-from-the-environment",
+        files: &[],
+        args: &["-dev"],
+        env: &[("VAULT_DEV_LISTEN_ADDRESS", "127.0.0.1:{p1}")],
+        dirs: &[],
+        expect: &[("root-token", "WARN"), ("tls", "WARN")],
+    },
+    Case {
+        name: "dev-tls",
+        files: &[],
+        args: &["-dev-tls", "-dev-tls-cert-dir={dir}/home", "-dev-listen-address=127.0.0.1:{p1}"],
+        env: &[],
+        dirs: &[],
+        expect: &[("root-token", "WARN"), ("tls", "PASS")],
+    },
+    Case {
+        name: "unknown-flag",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["-no-such-flag", "-config={dir}/c.hcl"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("root-token", "FAIL"), ("tls", "FAIL")],
+    },
+    Case {
+        name: "vault-only-flag",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["-experiment", "-dev", "-config={dir}/c.hcl"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("root-token", "FAIL"), ("tls", "FAIL")],
+    },
+    Case {
+        name: "configuration-from-the-environment",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &[],
+        env: &[("BAO_CONFIG_PATH", "{dir}/c.hcl")],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    // Item 3: the storage directory the server really uses.
+    Case {
+        name: "storage-label-upper-case",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"Raft\" {\n  path = \"{dir}/open\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
+    Case {
+        name: "storage-label-upper-case-json",
+        files: &[(
+            "c.json",
+            r#"{"storage": {"RAFT": {"path": "{dir}/open"}}, "listener": {"tcp": {"address": "127.0.0.1:{p1}", "cluster_address": "127.0.0.1:{c1}", "tls_disable": 1}}, "cluster_addr": "http://127.0.0.1:{c0}", "api_addr": "http://127.0.0.1:{p1}"}"#,
+        )],
+        args: &["-config={dir}/c.json"],
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
+    Case {
+        name: "storage-as-backend",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "backend \"raft\" {\n  path = \"{dir}/open\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
+    Case {
+        name: "raft-path-from-bao-raft-path",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"{dir}/good\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[("BAO_RAFT_PATH", "{dir}/open")],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
+    Case {
+        name: "raft-path-from-vault-raft-path",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"{dir}/good\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[("VAULT_RAFT_PATH", "{dir}/open")],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
+    Case {
+        name: "raft-path-of-the-last-file",
+        files: &[
+            (
+                "a.hcl",
+                concat!(
+                    plain_listener!("tcp", ""),
+                    "storage \"raft\" {\n  path = \"{dir}/good\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+                ),
+            ),
+            ("b.hcl", "storage \"raft\" {\n  path = \"{dir}/open\"\n}\n"),
+        ],
+        args: &["-config={dir}/a.hcl", "-config={dir}/b.hcl"],
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
+    // Item 7: seals, kms stanzas included; references are not secrets.
+    Case {
+        name: "kms-transit-token-in-clear-text",
+        files: &[("c.hcl", "{tls}{raft}kms \"transit\" {\n{transit}  token = \"s.clear-text-token\"\n}\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("seal-credentials", "WARN")],
+    },
+    Case {
+        name: "seal-transit-token-label-case",
+        files: &[("c.hcl", "{tls}{raft}seal \"Transit\" {\n{transit}  token = \"s.another-clear-token\"\n}\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("seal-credentials", "WARN")],
+    },
+    Case {
+        name: "seal-transit-token-from-env-reference",
+        files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit}  token = \"env://MYTOK\"\n}\n")],
+        args: CONFIG,
+        env: &[("MYTOK", "e5b1c9-from-env")],
+        dirs: DATA,
+        expect: &[("seal-credentials", "PASS")],
+    },
+    Case {
+        name: "seal-transit-token-from-file-reference",
+        files: &[
+            ("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit}  token = \"file://{dir}/token\"\n}\n"),
+            ("token", "f3a7d2-from-file"),
+        ],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("seal-credentials", "PASS")],
+    },
+    Case {
+        name: "seal-transit-token-from-its-variable",
+        files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit}}\n")],
+        args: CONFIG,
+        env: &[("VAULT_TRANSIT_SEAL_TOKEN", "a9c4e8-from-variable")],
+        dirs: DATA,
+        expect: &[("seal-credentials", "PASS")],
+    },
+];
+
+/// A case made concrete: its folder, ports and texts.
+struct Prepared {
+    dir: Scratch,
+    ports: BTreeMap<&'static str, u16>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// The configuration files' texts as written, to look for a secret the server used.
+    texts: Vec<String>,
+}
+
+impl Prepared {
+    fn fill(&self, text: &str) -> String {
+        let mut text = text.replace("{tls}", TLS_LISTENER).replace("{raft}", RAFT).replace("{transit}", TRANSIT);
+        text = text.replace("{dir}", self.dir.0.to_str().unwrap());
+        for (name, port) in &self.ports {
+            text = text.replace(&format!("{{{name}}}"), &port.to_string());
+        }
+        text
+    }
+
+    fn new(case: &Case) -> Prepared {
+        let scratch = Scratch::new(&format!("bao-{}", case.name));
+        let ports = ["p1", "p2", "c0", "c1", "c2", "transit"].into_iter().map(|n| (n, free_port())).collect();
+        let mut prepared = Prepared { dir: scratch, ports, args: Vec::new(), env: Vec::new(), texts: Vec::new() };
+        let dir = prepared.dir.0.clone();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self_signed(&dir.join("cert.pem"), &dir.join("key.pem"), "localhost", "IP:127.0.0.1");
+        for (name, mode, server_owns) in case.dirs.iter().chain(&[("home", 0o700, true)]) {
+            let path = dir.join(name);
+            std::fs::create_dir(&path).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).unwrap();
+            if *server_owns {
+                std::os::unix::fs::chown(&path, Some(SERVER_UID), Some(SERVER_UID)).unwrap();
+            }
+        }
+        for (name, text) in case.files {
+            let text = prepared.fill(text);
+            std::fs::write(dir.join(name), &text).unwrap();
+            if name.ends_with(".hcl") || name.ends_with(".json") {
+                prepared.texts.push(text);
+            }
+        }
+        prepared.args = case.args.iter().map(|a| prepared.fill(a)).collect();
+        prepared.env = case.env.iter().map(|(k, v)| (k.to_string(), prepared.fill(v))).collect();
+        prepared
+    }
+
+    fn port(&self, name: &str) -> u16 {
+        self.ports[name]
+    }
+}
+
+/// What `hardinit --strict check --json -- bao server ...` says, check by check.
+fn verdicts(prepared: &Prepared) -> BTreeMap<String, (String, String)> {
+    let out = command(hardinit())
+        .args(["--strict", "check", "--json", "--"])
+        .arg(bao())
+        .arg("server")
+        .args(&prepared.args)
+        .envs(prepared.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check --json: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let text = |field: &str| c[field].as_str().unwrap_or_default().to_string();
+            (text("id"), (text("status"), text("summary")))
+        })
+        .collect()
+}
+
+/// A stand-in transit server: it records the token of every request and refuses it (403), so
+/// that the server's seal, configured, stops the start at once.
+struct TransitStandIn {
+    tokens: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TransitStandIn {
+    fn start(port: u16) -> TransitStandIn {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let tokens = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopped) = (tokens.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&request).into_owned();
+                for line in request.lines() {
+                    if let Some((name, value)) = line.split_once(':') {
+                        if name.eq_ignore_ascii_case("x-vault-token") {
+                            seen.lock().unwrap().push(value.trim().to_string());
+                        }
+                    }
+                }
+                let body = "{\"errors\":[\"permission denied\"]}";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        TransitStandIn { tokens, stop, thread: Some(thread) }
+    }
+
+    fn tokens(&self) -> Vec<String> {
+        self.tokens.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TransitStandIn {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// How a port answers a plain HTTP request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    ClearText,
+    Tls,
+    Closed,
+    Other,
+}
+
+fn probe(port: u16) -> Answer {
+    let Ok(mut stream) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)) else {
+        return Answer::Closed;
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let _ = stream.write_all(b"GET /v1/sys/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = stream.take(4096).read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    if answer.contains("Client sent an HTTP request to an HTTPS server") {
+        Answer::Tls
+    } else if answer.starts_with("HTTP/1.") {
+        Answer::ClearText
+    } else {
+        Answer::Other
+    }
+}
+
+/// What the real server did with the case.
+#[derive(Debug)]
+struct Observed {
+    started: bool,
+    /// Each listener port's answer.
+    answers: Vec<(u16, Answer)>,
+    /// The case's directories where raft wrote its database.
+    storage: Vec<PathBuf>,
+    root_token: bool,
+    /// The tokens the transit seal sent.
+    seal_tokens: Vec<String>,
+    log: String,
+}
+
+fn run_bao(prepared: &Prepared) -> Observed {
+    let dir = &prepared.dir.0;
+    let standin = TransitStandIn::start(prepared.port("transit"));
+    let log_path = dir.join("bao.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    // As the server's user, in a PID namespace of its own that dies with it.
+    let mut child = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "setpriv"])
+        .args([format!("--reuid={SERVER_UID}"), format!("--regid={SERVER_UID}"), "--clear-groups".into(), "--".into()])
+        .arg(bao())
+        .arg("server")
+        .args(&prepared.args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", dir.join("home"))
+        .envs(prepared.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut started = false;
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(&log_path).unwrap_or_default().contains("==> OpenBao server started!") {
+            started = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Dev mode prints its root token once it has started.
+    if started && prepared.args.iter().any(|a| a.starts_with("-dev")) {
+        wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(&log_path).unwrap_or_default().contains("Root Token:").then_some(())
+        });
+    }
+    let answers = if started {
+        ["p1", "p2"].iter().map(|p| (prepared.port(p), probe(prepared.port(p)))).collect()
+    } else {
+        Vec::new()
+    };
+    // The namespace's init is bao itself (setpriv's change of user cleared unshare's
+    // --kill-child): killing it ends the namespace.
+    if let Some(init) = children_of(child.id() as i32).first() {
+        let _ = Command::new("kill").args(["-KILL", &init.to_string()]).status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let storage = ["data", "good", "open"]
+        .iter()
+        .map(|d| dir.join(d))
+        .filter(|d| d.join("vault.db").exists() || d.join("raft").exists())
+        .collect();
+    Observed { started, answers, storage, root_token: log.contains("Root Token:"), seal_tokens: standin.tokens(), log }
+}
+
+/// A directory only the server's user can use: its own, closed to others.
+fn servers_alone(dir: &Path) -> bool {
+    std::fs::metadata(dir).is_ok_and(|m| m.uid() == SERVER_UID && m.mode() & 0o077 == 0)
+}
+
+/// The server's behaviour against the verdicts: every contradicted PASS, every missed verdict.
+fn disagreements(
+    case: &Case,
+    prepared: &Prepared,
+    said: &BTreeMap<String, (String, String)>,
+    seen: &Observed,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let status = |id: &str| said.get(id).map_or("absent", |(s, _)| s.as_str());
+    let passes = |id: &str| status(id) == "PASS";
+    let clear: Vec<u16> = seen.answers.iter().filter(|(_, a)| *a == Answer::ClearText).map(|(p, _)| *p).collect();
+    if passes("tls") && !clear.is_empty() {
+        out.push(format!("PASS tls, but the server answers in clear text on 127.0.0.1:{clear:?}"));
+    }
+    for used in seen.storage.iter().filter(|d| !servers_alone(d)) {
+        if passes("storage") {
+            out.push(format!("PASS storage, but the server keeps its data in {} (not its alone)", used.display()));
+        }
+    }
+    if passes("root-token") && seen.root_token {
+        out.push("PASS root-token, but the server printed a root token".into());
+    }
+    for token in seen.seal_tokens.iter().filter(|t| !t.is_empty()) {
+        if passes("seal-credentials") && prepared.texts.iter().any(|t| t.contains(token.as_str())) {
+            out.push(format!("PASS seal-credentials, but the seal sent {token:?}, written in the configuration"));
+        }
+    }
+    for (id, want) in case.expect {
+        if status(id) != *want {
+            out.push(format!("{id}: {} where {want} is due ({})", status(id), said.get(*id).map_or("", |(_, s)| s)));
+        }
+    }
+    out
+}
+
+/// What each case's server is expected to have shown, so that a case that no longer exercises
+/// what it is about (the server failed early, say) fails rather than agrees vacuously.
+fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
+    let wanted = |id: &str| case.expect.iter().any(|(i, _)| *i == id);
+    let name = case.name;
+    if name.starts_with("unknown") || name.starts_with("vault-only") {
+        return (seen.started || !seen.log.contains("flag provided but not defined"))
+            .then(|| "the server should refuse the flag".to_string());
+    }
+    if wanted("seal-credentials") {
+        return seen.seal_tokens.is_empty().then(|| "the transit seal sent no request".to_string());
+    }
+    if wanted("storage") {
+        return seen.storage.is_empty().then(|| "raft wrote nowhere".to_string());
+    }
+    if !seen.started {
+        return Some("the server did not start".into());
+    }
+    if case.expect.contains(&("root-token", "WARN")) && !seen.root_token {
+        return Some("dev mode printed no root token".into());
+    }
+    if wanted("tls") && seen.answers.iter().all(|(_, a)| *a == Answer::Closed) {
+        return Some("no listener answered".into());
+    }
+    None
+}
+
+#[test]
+fn no_pass_of_the_checklist_is_contradicted_by_the_real_server() {
+    if !privileged(false) {
+        return;
+    }
+    let failures = Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                while let Some(case) = CASES.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let prepared = Prepared::new(case);
+                    let said = verdicts(&prepared);
+                    let seen = run_bao(&prepared);
+                    let mut found = disagreements(case, &prepared, &said, &seen);
+                    found.extend(evidence_missing(case, &seen));
+                    if !found.is_empty() {
+                        let tail: String = seen.log.lines().rev().take(6).collect::<Vec<_>>().join(" | ");
+                        failures.lock().unwrap().push(format!(
+                            "{}: {}\n    files: {:?}\n    server: started {}, {:?}, storage {:?}, seal tokens {:?}; log tail: {tail}",
+                            case.name,
+                            found.join("; "),
+                            prepared.texts,
+                            seen.started,
+                            seen.answers,
+                            seen.storage,
+                            seen.seal_tokens
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+}
+
+#[test]
+fn the_flag_table_is_the_servers_own() {
+    let out = Command::new(bao()).args(["server", "-h"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // `  -name` for a boolean, `  -name=<kind>` for any other.
+    let shown: Vec<(String, server_flags::Kind)> = help
+        .lines()
+        .filter_map(|line| {
+            let flag = line.strip_prefix("  -")?;
+            if flag.starts_with(' ') || flag.contains(' ') {
+                return None;
+            }
+            Some(match flag.split_once('=') {
+                Some((name, _)) => (name.to_string(), server_flags::Kind::Value),
+                None => (flag.to_string(), server_flags::Kind::Bool),
+            })
+        })
+        .collect();
+    assert!(shown.len() > 30, "too few flags in `bao server -h`:\n{help}");
+    for (name, kind) in &shown {
+        let known = server_flags::OPENBAO.flag(name);
+        assert_eq!(known.map(|f| f.kind), Some(*kind), "-{name} as `bao server -h` shows it");
+    }
+    // The table's flags the help hides are still the server's: it accepts them all, stopping
+    // once its configuration is verified (-test-verify-only).
+    let dir = Scratch::new("bao-flags");
+    let port = free_port();
+    let config = format!(
+        "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = 1\n}}\n"
+    );
+    std::fs::write(dir.path("c.hcl"), config).unwrap();
+    let mut args =
+        vec!["server".to_string(), "-test-verify-only".into(), format!("-config={}", dir.path("c.hcl").display())];
+    for flag in server_flags::OPENBAO.all().filter(|f| !shown.iter().any(|(n, _)| n == f.name)) {
+        args.push(match flag.kind {
+            server_flags::Kind::Bool => format!("-{}=false", flag.name),
+            server_flags::Kind::Value => format!("-{}=1", flag.name),
+        });
+    }
+    args.push("-test-verify-only".into());
+    let mut verify = Command::new(bao());
+    verify.args(&args).env_clear().env("HOME", &dir.0);
+    let out = run(verify, Duration::from_secs(60));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !said.contains("flag provided but not defined"), "{args:?}: {said}");
+    // And one it does not have is refused as the table refuses it.
+    let out = Command::new(bao()).args(["server", "-no-such-flag"]).env_clear().output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("flag provided but not defined: -no-such-flag"), "{said}");
+}
