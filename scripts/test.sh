@@ -56,13 +56,14 @@ reproducible=$!
 started=$(date +%s)
 native_status=0
 cargo test --locked -- --test-threads "${HARDINIT_TEST_THREADS:-4}" --skip two_clones_with_other_folders || native_status=$?
+native_seconds=$(($(date +%s) - started))
 emulated_status=0
 wait "$emulated" || emulated_status=$?
 reproducible_status=0
 wait "$reproducible" || reproducible_status=$?
 echo "tests/reproducible.rs: status $reproducible_status, done $(($(date +%s) - started)) s after the native run began"
 cat "$reproducible_log"
-echo "emulated suites (aarch64): status $emulated_status, done $(($(date +%s) - started)) s after the native run began; $emulated_log"
+echo "native tests: ${native_seconds} s; emulated suites (aarch64): status $emulated_status, done $(($(date +%s) - started)) s after the native run began ($emulated_log)"
 if [ "$emulated_status" -ne 0 ]; then
     cat "$emulated_log"
     echo "the emulated suites failed (aarch64 under qemu-user)" >&2

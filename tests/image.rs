@@ -313,7 +313,14 @@ fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume()
     let mount = json!({"type": "kv", "options": {"version": "2"}});
     assert_eq!(http("POST", &format!("{base}/v1/sys/mounts/secret"), Some(&token), Some(&mount)).0, 204);
     let secret = json!({"data": {"password": "correct horse battery staple"}});
-    assert_eq!(http("POST", &format!("{base}/v1/secret/data/app"), Some(&token), Some(&secret)).0, 200);
+    // A new KV v2 mount answers 400 ("Upgrading from non-versioned to versioned data") until its
+    // first upgrade is done: on a loaded machine, seconds.
+    let mut last = (0, Value::Null);
+    wait_until(LONG, || {
+        last = http("POST", &format!("{base}/v1/secret/data/app"), Some(&token), Some(&secret));
+        (last.0 == 200).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the secret was never written: {last:?}"));
     running.stop_cleanly();
     let data = std::fs::metadata(dir.path("data")).unwrap();
     assert_eq!((data.uid(), data.gid()), (100, 1000), "the volume was given to openbao");
