@@ -530,6 +530,18 @@ fn the_configuration_is_left_readable_not_writable_by_the_server_and_decided_bef
     assert!(running.stderr().contains("/vault/config: 3 entries made readable, not writable"), "{}", running.stderr());
     running.stop_cleanly();
 
+    // A ConfigMap (a read-only mount, root's files): readable already, so nothing is tried (a
+    // chown there could only fail with EROFS).
+    let configmap = Scratch::new("ep-configmap");
+    std::fs::set_permissions(&configmap.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(configmap.path("server.hcl"), listener(free_port())).unwrap();
+    let running = strict_start("ep-configmap", &|c| {
+        c.read_only_volume(&configmap.0, "/vault/config");
+    });
+    let stderr = running.stderr();
+    assert!(!stderr.contains("chown:") && !stderr.contains("/vault/config:"), "{stderr}");
+    running.stop_cleanly();
+
     // VAULT_LOCAL_CONFIG: the local.json hardinit writes satisfies its own check.
     let port = free_port();
     let running = strict_start("ep-local-strict", &|c| {

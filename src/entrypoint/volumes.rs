@@ -78,6 +78,8 @@ impl Report {
 struct Walk<'a> {
     give: &'a Give,
     mount_id: u64,
+    /// The mount is read-only: nothing in it can change (a ConfigMap), so nothing is tried.
+    read_only: bool,
     /// Asked between entries: true ends the walk early (a stop signal arrived).
     stop: &'a dyn Fn() -> bool,
 }
@@ -104,7 +106,8 @@ pub fn give_tree(top: &Path, give: &Give, stop: &dyn Fn() -> bool) -> Report {
             return report;
         }
     };
-    let walk = Walk { give, mount_id, stop };
+    let read_only = top.to_str().is_some_and(|p| crate::sys::fs::is_read_only(p).unwrap_or(false));
+    let walk = Walk { give, mount_id, read_only, stop };
     walk.change_dir(&dir, top, &mut report);
     walk.walk(&dir, top, 1, &mut report);
     report
@@ -145,15 +148,15 @@ pub fn walk_reaches(top: &Path, path: &Path) -> bool {
     true
 }
 
-fn node_of(entry: &Entry, acl: Option<Vec<u8>>) -> Node {
+fn node_of(entry: &Entry, acl: Option<Vec<u8>>, read_only: bool) -> Node {
     let acl = acl.and_then(|bytes| crate::harden::permissions::Acl::decode(&bytes));
-    Node { uid: entry.uid, gid: entry.gid, mode: entry.mode, acl, read_only: false, modified: (0, 0) }
+    Node { uid: entry.uid, gid: entry.gid, mode: entry.mode, acl, read_only, modified: (0, 0) }
 }
 
 impl Walk<'_> {
     fn change_dir(&self, dir: &Dir, path: &Path, report: &mut Report) {
         let result = dir.stat().and_then(|st| {
-            let node = node_of(&st, xattr::get_open(dir, xattr::POSIX_ACL_ACCESS)?);
+            let node = node_of(&st, xattr::get_open(dir, xattr::POSIX_ACL_ACCESS)?, self.read_only);
             let Some(given) = self.give.apply(&node) else {
                 return Ok(false);
             };
@@ -224,7 +227,7 @@ impl Walk<'_> {
             return;
         }
         // A link's or a FIFO's own mode means nothing to a reader: only the owner is given.
-        let Some(given) = self.give.apply(&node_of(&entry, None)) else {
+        let Some(given) = self.give.apply(&node_of(&entry, None, self.read_only)) else {
             return;
         };
         if (given.uid, given.gid) == (entry.uid, entry.gid) {
@@ -258,7 +261,7 @@ impl Walk<'_> {
             report.leave(Kind::Moved, full, "changed while walking: not changed");
         } else {
             let result = xattr::get_open(&file, xattr::POSIX_ACL_ACCESS).and_then(|acl| {
-                let node = node_of(&entry, acl);
+                let node = node_of(&entry, acl, self.read_only);
                 let Some(given) = self.give.apply(&node) else {
                     return Ok(false);
                 };

@@ -338,9 +338,10 @@ pub fn named_files(
         }
     }
     if !regenerated.is_empty() {
-        let sources = view.script_sources.iter().filter(|dir| resolve(dir).is_ok()).flat_map(|dir| {
-            let entries = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path());
-            std::iter::once(dir.to_path_buf()).chain(entries)
+        // Listed at their real path (no link in it): root lists nothing through a link.
+        let sources = view.script_sources.iter().filter_map(|dir| resolve(dir).ok()).flat_map(|dir| {
+            let entries = std::fs::read_dir(&dir.path).into_iter().flatten().flatten().map(|e| e.path());
+            std::iter::once(dir.path).chain(entries)
         });
         for path in sources {
             let how = resolve(&path)
