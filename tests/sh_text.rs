@@ -292,6 +292,10 @@ fn corpus() -> Vec<Case> {
     cases.push(case("sed -i -E 's/a/b/' input.txt").modes());
     cases.push(case("sed -E -i 's/a/b/' input.txt").modes());
     cases.push(case("sed -E -- 's/a/b/' input.txt"));
+    for script in ["s.a\\.b.X.g", "s*a\\*b*X*g", "sxa\\xbxXxg", "s^a\\^b^X^g", "s&a&[\\&]&g", "s(a\\(b(X(g"] {
+        cases.push(case(format!("sed -E '{script}' input.txt")));
+    }
+    cases.push(case("sed -E 's1a\\1b1X1g' input.txt || echo failed"));
     // A raw newline in the replacement: busybox and GNU stop; a value must not add lines.
     let injected = "10.0.0.1\"\nui = true\nx = \"";
     cases.push(

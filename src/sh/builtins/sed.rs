@@ -231,7 +231,9 @@ fn split_at_delimiter(chars: &[char], delimiter: char) -> Result<(String, &[char
     while i < chars.len() {
         match chars[i] {
             '\\' if chars.get(i + 1) == Some(&delimiter) => {
-                if delimiter.is_ascii_punctuation() {
+                // A letter stands for itself; a digit stays `\1` (a back-reference, refused,
+                // where busybox fails too).
+                if !delimiter.is_alphabetic() {
                     text.push('\\');
                 }
                 text.push(delimiter);
