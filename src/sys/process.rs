@@ -280,5 +280,7 @@ pub fn coarse_realtime() -> std::io::Result<(i64, i64)> {
     super::check(unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, now.as_mut_ptr()) })?;
     // SAFETY: filled by clock_gettime on success.
     let now = unsafe { now.assume_init() };
-    Ok((now.tv_sec, now.tv_nsec))
+    // time_t and long are 64-bit here, 32-bit on i686: a conversion there, none here.
+    #[allow(clippy::useless_conversion)]
+    Ok((i64::from(now.tv_sec), i64::from(now.tv_nsec)))
 }
