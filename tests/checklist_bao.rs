@@ -79,6 +79,10 @@ const TLS_LISTENER: &str = "listener \"tcp\" {\n  address = \"127.0.0.1:{p1}\"\n
 /// `{transit}` in a seal stanza: the stand-in transit server.
 const TRANSIT: &str = "  address = \"http://127.0.0.1:{transit}\"\n  key_name = \"k\"\n  mount_path = \"transit/\"\n  disable_renewal = \"true\"\n";
 
+/// `{transit_tls}` in a seal stanza: the stand-in transit server over TLS, with a self-signed
+/// certificate the seal is given no CA for.
+const TRANSIT_TLS: &str = "  address = \"https://127.0.0.1:{transit_tls}\"\n  key_name = \"k\"\n  mount_path = \"transit/\"\n  disable_renewal = \"true\"\n  token = \"s.over-tls\"\n";
+
 const CASES: &[Case] = &[
     // Item 1: labels lower-cased, `type` over the label, JSON, several listeners and files.
     Case {
@@ -363,6 +367,22 @@ const CASES: &[Case] = &[
         expect: &[("seal-credentials", "PASS")],
     },
     Case {
+        name: "transit-seal-skips-verification-by-its-environment",
+        files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}}\n")],
+        args: CONFIG,
+        env: &[("VAULT_SKIP_VERIFY", "true")],
+        dirs: DATA,
+        expect: &[("tls-verify", "WARN")],
+    },
+    Case {
+        name: "transit-seal-verifies-by-default",
+        files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}}\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls-verify", "PASS")],
+    },
+    Case {
         name: "seal-transit-token-from-its-variable",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit}}\n")],
         args: CONFIG,
@@ -384,7 +404,11 @@ struct Prepared {
 
 impl Prepared {
     fn fill(&self, text: &str) -> String {
-        let mut text = text.replace("{tls}", TLS_LISTENER).replace("{raft}", RAFT).replace("{transit}", TRANSIT);
+        let mut text = text
+            .replace("{tls}", TLS_LISTENER)
+            .replace("{raft}", RAFT)
+            .replace("{transit}", TRANSIT)
+            .replace("{transit_tls}", TRANSIT_TLS);
         text = text.replace("{dir}", self.dir.0.to_str().unwrap());
         for (name, port) in &self.ports {
             text = text.replace(&format!("{{{name}}}"), &port.to_string());
@@ -394,7 +418,8 @@ impl Prepared {
 
     fn new(case: &Case) -> Prepared {
         let scratch = Scratch::new(&format!("bao-{}", case.name));
-        let ports = ["p1", "p2", "c0", "c1", "c2", "transit"].into_iter().map(|n| (n, free_port())).collect();
+        let ports =
+            ["p1", "p2", "c0", "c1", "c2", "transit", "transit_tls"].into_iter().map(|n| (n, free_port())).collect();
         let mut prepared = Prepared { dir: scratch, ports, args: Vec::new(), env: Vec::new(), texts: Vec::new() };
         let dir = prepared.dir.0.clone();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -511,6 +536,67 @@ impl Drop for TransitStandIn {
     }
 }
 
+/// The stand-in transit server over TLS (Python's ssl: the suite has no TLS library), with the
+/// case's self-signed certificate, started only for a case that names it.
+struct TlsStandIn {
+    child: Option<std::process::Child>,
+    tokens: PathBuf,
+}
+
+const TLS_STANDIN: &str = r#"
+import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        with open(sys.argv[4], "a") as seen:
+            seen.write((self.headers.get("X-Vault-Token") or "") + "\n")
+        self.send_response(403)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    do_GET = do_PUT = do_POST = answer
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"#;
+
+impl TlsStandIn {
+    fn start(prepared: &Prepared) -> TlsStandIn {
+        let tokens = prepared.dir.path("tls-standin.tokens");
+        if !prepared.texts.iter().any(|t| t.contains("https://127.0.0.1:")) {
+            return TlsStandIn { child: None, tokens };
+        }
+        let port = prepared.port("transit_tls");
+        let child = Command::new(PYTHON)
+            .args(["-c", TLS_STANDIN, &port.to_string()])
+            .arg(prepared.dir.path("cert.pem"))
+            .arg(prepared.dir.path("key.pem"))
+            .arg(&tokens)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).ok());
+        assert!(up.is_some(), "the TLS stand-in did not listen");
+        TlsStandIn { child: Some(child), tokens }
+    }
+
+    fn tokens(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.tokens).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for TlsStandIn {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// How a port answers a plain HTTP request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Answer {
@@ -549,12 +635,15 @@ struct Observed {
     root_token: bool,
     /// The tokens the transit seal sent.
     seal_tokens: Vec<String>,
+    /// The tokens it sent over TLS to a server whose certificate it had no CA for.
+    unverified_tokens: Vec<String>,
     log: String,
 }
 
 fn run_bao(prepared: &Prepared) -> Observed {
     let dir = &prepared.dir.0;
     let standin = TransitStandIn::start(prepared.port("transit"));
+    let tls_standin = TlsStandIn::start(prepared);
     let log_path = dir.join("bao.log");
     let log = std::fs::File::create(&log_path).unwrap();
     // As the server's user, in a PID namespace of its own that dies with it.
@@ -610,7 +699,15 @@ fn run_bao(prepared: &Prepared) -> Observed {
         .map(|d| dir.join(d))
         .filter(|d| d.join("vault.db").exists() || d.join("raft").exists())
         .collect();
-    Observed { started, answers, storage, root_token: log.contains("Root Token:"), seal_tokens: standin.tokens(), log }
+    Observed {
+        started,
+        answers,
+        storage,
+        root_token: log.contains("Root Token:"),
+        seal_tokens: standin.tokens(),
+        unverified_tokens: tls_standin.tokens(),
+        log,
+    }
 }
 
 /// A directory only the server's user can use: its own, closed to others.
@@ -637,6 +734,9 @@ fn disagreements(
             out.push(format!("PASS storage, but the server keeps its data in {} (not its alone)", used.display()));
         }
     }
+    if passes("tls-verify") && !seen.unverified_tokens.is_empty() {
+        out.push("PASS tls-verify, but the seal talked to a TLS server it could not have verified".into());
+    }
     if passes("root-token") && seen.root_token {
         out.push("PASS root-token, but the server printed a root token".into());
     }
@@ -661,6 +761,15 @@ fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
     if name.starts_with("unknown") || name.starts_with("vault-only") {
         return (seen.started || !seen.log.contains("flag provided but not defined"))
             .then(|| "the server should refuse the flag".to_string());
+    }
+    if wanted("tls-verify") {
+        let talked = !seen.unverified_tokens.is_empty();
+        return match case.expect.contains(&("tls-verify", "WARN")) {
+            true => (!talked).then(|| "the seal did not skip verification".to_string()),
+            false => {
+                (talked || !seen.log.contains("certificate")).then(|| "the seal did not refuse the certificate".into())
+            }
+        };
     }
     if wanted("seal-credentials") {
         return seen.seal_tokens.is_empty().then(|| "the transit seal sent no request".to_string());

@@ -80,10 +80,37 @@ fn tls(files: &[ConfigFile], command: &ServerCommand) -> Finding {
     )
 }
 
+/// The type the server configures a seal stanza as: SEAL_TYPE in its environment, when set,
+/// wins over the label of a seal that is not disabled (server.go's setSeal).
+fn seal_kind(block: &super::server_config::Block, rules: &ServerRules, env: Environment) -> String {
+    let overridden = rules.variable(env, "SEAL_TYPE").map(|(_, t)| t).filter(|t| !t.is_empty());
+    let disabled = block.setting("disabled").is_some_and(|(l, _)| truthy(l));
+    match overridden {
+        Some(kind) if !disabled => kind,
+        _ => block.kind_or_unknown().to_string(),
+    }
+}
+
 /// `tls-verify`: no stanza turns off certificate verification of the servers it talks to.
-fn tls_verify(files: &[ConfigFile]) -> Finding {
+fn tls_verify(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Finding {
     const SKIPS: [&str; 3] = ["tls_skip_verify", "tls_insecure_skip_verify", "skip_verify"];
+    /// The transit seal's TLS settings: with none of them, its client keeps the TLS settings of
+    /// the environment (api.DefaultConfig reads SKIP_VERIFY).
+    const TRANSIT_TLS: [&str; 6] =
+        ["tls_ca_cert", "tls_ca_path", "tls_client_cert", "tls_client_key", "tls_server_name", "tls_skip_verify"];
     let mut problems = Vec::new();
+    let skip_variable = rules.variable(env, "SKIP_VERIFY").filter(|(_, v)| super::hcl::parse_go_bool(v) == Some(true));
+    if let Some((name, value)) = &skip_variable {
+        for block in blocks(files, Stanza::Seal) {
+            if seal_kind(&block, rules, env) == "transit" && TRANSIT_TLS.iter().all(|k| block.setting(k).is_none()) {
+                problems.push(format!(
+                    "{name}={value} in the server's environment: the {} \"transit\" stanza at {} keeps it",
+                    block.name,
+                    at(block.path, block.line)
+                ));
+            }
+        }
+    }
     for stanza in [Stanza::Storage, Stanza::HaStorage, Stanza::Seal, Stanza::ServiceRegistration] {
         for block in blocks(files, stanza) {
             let mut found: Vec<(&str, usize)> = Vec::new();
@@ -127,7 +154,7 @@ fn tls_verify(files: &[ConfigFile]) -> Finding {
         "tls-verify",
         problems,
         "without verification, anyone on the path can pose as the storage, the seal or the raft leader",
-        "remove the skip-verify setting and give the CA instead (tls_ca_file, leader_ca_cert_file)",
+        "remove the skip-verify setting (or variable) and give the CA instead (tls_ca_file, tls_ca_cert, leader_ca_cert_file)",
         "certificate verification is on for storage, seal and raft joins",
     )
 }
@@ -167,14 +194,9 @@ fn is_reference(value: &str) -> bool {
 /// seals), for the seal type the server will configure (SEAL_TYPE in its environment wins over
 /// the label of a seal that is not disabled).
 fn seal_credentials(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Finding {
-    let overridden = rules.variable(env, "SEAL_TYPE").map(|(_, t)| t).filter(|t| !t.is_empty());
     let mut problems = Vec::new();
     for block in blocks(files, Stanza::Seal) {
-        let disabled = block.setting("disabled").is_some_and(|(l, _)| truthy(l));
-        let kind = match &overridden {
-            Some(kind) if !disabled => kind.clone(),
-            _ => block.kind_or_unknown().to_string(),
-        };
+        let kind = seal_kind(&block, rules, env);
         let listed = SEAL_SECRETS.iter().find(|(k, _)| *k == kind).map(|(_, names)| *names);
         for item in &block.body {
             let [name] = item.keys.as_slice() else { continue };
@@ -256,7 +278,7 @@ pub fn configuration(
     rules: &ServerRules,
     env: Environment,
 ) -> Vec<Finding> {
-    let mut findings = vec![tls(files, command), tls_verify(files), seal_credentials(files, rules, env)];
+    let mut findings = vec![tls(files, command), tls_verify(files, rules, env), seal_credentials(files, rules, env)];
     findings.extend(endpoints(files));
     findings
 }
@@ -736,6 +758,23 @@ mod tests {
         // Telemetry blocks decode over each other.
         let metrics = "listener \"tcp\" {\n  telemetry {\n    unauthenticated_metrics_access = true\n  }\n  telemetry {\n    unauthenticated_metrics_access = false\n  }\n}\n";
         assert_eq!(status_of("metrics", metrics).0, Status::Pass);
+        // The transit seal's client keeps SKIP_VERIFY from the environment, unless the stanza
+        // sets its own TLS.
+        let skip = |n: &str| (n == "VAULT_SKIP_VERIFY").then(|| "true".to_string());
+        let verify_of = |text: &str| {
+            let found = configuration(&files(text), &ServerCommand::default(), &OPENBAO, &skip);
+            found.into_iter().find(|f| f.id == "tls-verify").unwrap()
+        };
+        let bare = verify_of("kms \"transit\" {\n  address = \"https://t\"\n}\n");
+        assert_eq!(
+            (bare.status, bare.summary.as_str()),
+            (
+                Status::Warn,
+                "VAULT_SKIP_VERIFY=true in the server's environment: the kms \"transit\" stanza at /c/server.hcl:1 keeps it"
+            )
+        );
+        assert_eq!(verify_of("seal \"transit\" {\n  tls_ca_cert = \"/ca.pem\"\n}\n").status, Status::Pass);
+        assert_eq!(verify_of("seal \"awskms\" {}\n").status, Status::Pass);
         // The storage's keys are exact: `TLS_SKIP_VERIFY` is not read by the storage.
         assert_eq!(status_of("tls-verify", "storage \"consul\" {\n  TLS_SKIP_VERIFY = true\n}\n").0, Status::Pass);
         assert_eq!(status_of("tls-verify", "backend \"Consul\" {\n  tls_skip_verify = true\n}\n").0, Status::Warn);
