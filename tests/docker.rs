@@ -368,25 +368,70 @@ fn the_compose_recipe_is_the_example_file_and_runs_up_stop_start_keeping_its_dat
     assert_eq!(owners(&config), before, "the host's ./config keeps its owners and modes");
 }
 
-/// A stand-in for the Dockerfile's `rust` build image: the host's bash and the tools the build
-/// stage and scripts/assemble-rootfs.sh run, with their libraries, the CA bundle, and `rustup`
-/// and `cargo` scripts that hand over the static hardinit built on the host (compiling inside
-/// would need the crates from a registry; what is tested here is the Dockerfile's stages).
+/// A stand-in for the Dockerfile's `rust` build image: the host's bash, Python and the tools the
+/// build stage and scripts/assemble-rootfs.sh run, with their libraries, the CA bundle, and
+/// `rustup`, `rustc` and `cargo` scripts that hand over the static hardinit built on the host
+/// (compiling inside would need the crates from a registry; what is tested here is the
+/// Dockerfile's stages).
 fn rust_stand_in(tree: &Path) {
     let tools = [
-        "bash", "sh", "cat", "cp", "mkdir", "install", "ln", "chmod", "realpath", "dirname", "ls", "find", "sort",
-        "diff", "grep", "rm",
+        "bash",
+        "sh",
+        "cat",
+        "cp",
+        "mkdir",
+        "install",
+        "ln",
+        "chmod",
+        "realpath",
+        "dirname",
+        "ls",
+        "find",
+        "sort",
+        "diff",
+        "grep",
+        "rm",
+        "sed",
+        "uname",
+        "touch",
+        "tar",
+        "/usr/bin/python3",
     ];
     let mut files: Vec<std::path::PathBuf> = Vec::new();
-    for tool in tools {
-        let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
-        let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        assert!(path.is_absolute(), "no {tool} on this host");
+    let with_libraries = |path: std::path::PathBuf, files: &mut Vec<std::path::PathBuf>| {
         let ldd = Command::new("ldd").arg(&path).output().unwrap();
         for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace().filter(|w| w.starts_with('/')) {
             files.push(word.into());
         }
         files.push(path);
+    };
+    for tool in tools {
+        let out = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap();
+        let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(path.is_absolute(), "no {tool} on this host");
+        with_libraries(path, &mut files);
+    }
+    // The Python standard library scripts/sbom.py imports, and the libraries of its C modules.
+    let stdlib = Path::new("/usr/lib/python3.11");
+    std::fs::create_dir_all(tree).unwrap();
+    let mut pack = Command::new("tar")
+        .args([
+            "-C",
+            "/",
+            "-c",
+            "--exclude=dist-packages",
+            "--exclude=test",
+            "--exclude=__pycache__",
+            "usr/lib/python3.11",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let unpacked =
+        Command::new("tar").arg("-C").arg(tree).arg("-x").stdin(pack.stdout.take().unwrap()).status().unwrap();
+    assert!(pack.wait().unwrap().success() && unpacked.success(), "the host's Python 3.11 standard library");
+    for module in std::fs::read_dir(stdlib.join("lib-dynload")).unwrap() {
+        with_libraries(module.unwrap().path(), &mut files);
     }
     files.push("/etc/ssl/certs/ca-certificates.crt".into());
     for file in files {
@@ -395,8 +440,10 @@ fn rust_stand_in(tree: &Path) {
             let target = tree.join(path.strip_prefix("/").unwrap());
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
             if path == real {
-                install(&real, &target, 0o755);
-            } else if !target.exists() {
+                if !target.exists() {
+                    install(&real, &target, 0o755);
+                }
+            } else if std::fs::symlink_metadata(&target).is_err() {
                 std::os::unix::fs::symlink(&real, &target).unwrap();
             }
         }
@@ -407,18 +454,45 @@ fn rust_stand_in(tree: &Path) {
     // Merged /usr, as Debian's images have it: #!/bin/bash and /bin/sh resolve.
     std::os::unix::fs::symlink("usr/bin", tree.join("bin")).unwrap();
     let sh = tree.join("usr/bin/sh");
-    if !sh.exists() {
+    if std::fs::symlink_metadata(&sh).is_err() {
         std::os::unix::fs::symlink(std::fs::canonicalize("/bin/sh").unwrap(), &sh).unwrap();
     }
     install(&static_hardinit(), &tree.join("stand-in/hardinit"), 0o755);
+    // The crates of Cargo.lock, where the image's SBOM reads their licences (the build stage's
+    // `cargo` would have fetched them there).
+    let home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
+    let lock = std::fs::read_to_string(repo().join("Cargo.lock")).unwrap();
+    let mut crates: Vec<String> = Vec::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_string());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            crates.push(format!("{n}-{}.crate", v.trim_matches('"')));
+        }
+    }
+    for index in std::fs::read_dir(Path::new(&home).join("registry/cache")).unwrap() {
+        let index = index.unwrap().path();
+        for file in &crates {
+            if index.join(file).exists() {
+                let target = tree.join(".cargo/registry/cache").join(index.file_name().unwrap()).join(file);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::copy(index.join(file), target).unwrap();
+            }
+        }
+    }
     let scripts = [
         (
             "rustup",
             "#!/bin/bash\n[ \"$1 $2 $3\" = 'target list --installed' ] && echo x86_64-unknown-linux-musl\nexit 0\n",
         ),
         (
+            "rustc",
+            "#!/bin/bash\ncase \"$*\" in '--print sysroot') echo /stand-in ;; -vV) echo commit-hash: stand-in ;; esac\n",
+        ),
+        (
             "cargo",
-            "#!/bin/bash\ntarget=x86_64-unknown-linux-musl\nwhile [ $# -gt 0 ]; do [ \"$1\" = --target ] && target=$2; shift; done\nmkdir -p target/$target/release && cp /stand-in/hardinit target/$target/release/hardinit\n",
+            "#!/bin/bash\n[ \"$1 $2\" = 'auditable build' ] || exit 0\ntarget=x86_64-unknown-linux-musl\nwhile [ $# -gt 0 ]; do [ \"$1\" = --target ] && target=$2; shift; done\nmkdir -p target/$target/release && cp /stand-in/hardinit target/$target/release/hardinit\n",
         ),
     ];
     for (name, text) in scripts {
@@ -428,12 +502,15 @@ fn rust_stand_in(tree: &Path) {
     }
 }
 
-/// A stand-in for a server image: an executable at `path` (hardinit's static binary: the build
-/// copies the server, never runs it, and 1 MB imports faster than the 180 MB server).
-fn server_stand_in(tree: &Path, path: &str) {
-    let target = tree.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-    install(&static_hardinit(), &target, 0o755);
+/// A stand-in for both server images: the real OpenBao server at /usr/bin/bao and, the same
+/// file, at /bin/vault (assemble-rootfs.sh reads the server's own build information and version
+/// for the image's SBOM).
+fn server_stand_in(tree: &Path) {
+    for dir in ["usr/bin", "bin"] {
+        std::fs::create_dir_all(tree.join(dir)).unwrap();
+    }
+    install(&common::runc::bao(), &tree.join("usr/bin/bao"), 0o755);
+    std::fs::hard_link(tree.join("usr/bin/bao"), tree.join("bin/vault")).unwrap();
 }
 
 #[test]
@@ -444,24 +521,32 @@ fn the_dockerfile_builds_offline_with_both_builders_and_the_openbao_target_needs
         return;
     }
     let _lock = engine.stand_in_lock();
+    // The FROM images are pinned by digest, which no local stand-in can have: the stand-ins are
+    // tagged with their names and passed as the *_IMAGE build arguments, as an air-gapped build
+    // passes its mirror's.
     let from = common::docker::dockerfile_from_images();
-    let named =
-        |prefix: &str| from.iter().find(|i| i.starts_with(prefix)).unwrap_or_else(|| panic!("no FROM {prefix}"));
-    let (rust, openbao, vault) = (named("rust:"), named("openbao/openbao:"), named("hashicorp/vault:"));
+    let named = |prefix: &str| {
+        let image = from.iter().find(|i| i.starts_with(prefix)).unwrap_or_else(|| panic!("no FROM {prefix}"));
+        image.split('@').next().unwrap().to_string()
+    };
+    let (rust, openbao, vault) = (&named("rust:"), &named("openbao/openbao:"), &named("hashicorp/vault:"));
     assert_eq!(from.len(), 3, "stand-ins for every FROM image: {from:?}");
     let dir = Scratch::new("docker-build");
     rust_stand_in(&dir.path("rust"));
-    server_stand_in(&dir.path("openbao"), "/usr/bin/bao");
-    server_stand_in(&dir.path("vault"), "/bin/vault");
+    server_stand_in(&dir.path("server"));
     let path = ["ENV PATH=/usr/local/bin:/usr/bin:/bin".to_string()];
     engine.import(&dir.path("rust"), rust, &path);
-    engine.import(&dir.path("openbao"), openbao, &[]);
+    engine.import(&dir.path("server"), openbao, &[]);
     let _ = engine.output(&["rmi", vault]);
     let client = if Path::new("/usr/bin/docker").exists() { "/usr/bin/docker" } else { "docker" };
     let build = |buildkit: &str, target: &str| {
         let tag = common::docker::unique(&format!("build-{target}-{buildkit}"));
         let mut cmd = Command::new(client);
-        cmd.args(["build", "--network", "none", "--target", target, "-t", &tag, "."])
+        cmd.args(["build", "--network", "none", "--target", target, "-t", &tag])
+            .args(["--build-arg", &format!("RUST_IMAGE={rust}"), "--build-arg", &format!("OPENBAO_IMAGE={openbao}")])
+            .args(["--build-arg", &format!("VAULT_IMAGE={vault}")])
+            // The stand-in for Vault is OpenBao: the version the assembly expects is its own.
+            .args(["--build-arg", &format!("VAULT_VERSION={}", openbao.rsplit(':').next().unwrap()), "."])
             .current_dir(repo())
             .env("DOCKER_HOST", &engine.host)
             .env("DOCKER_BUILDKIT", buildkit);
@@ -484,7 +569,7 @@ fn the_dockerfile_builds_offline_with_both_builders_and_the_openbao_target_needs
     // No hashicorp/vault image at all: both builders build the openbao target from its own.
     build("1", "openbao");
     build("0", "openbao");
-    engine.import(&dir.path("vault"), vault, &[]);
+    engine.ok(&["tag", openbao, vault]);
     build("0", "vault");
     build("1", "vault");
     for image in [rust, openbao, vault] {
