@@ -286,6 +286,15 @@ fn name_matches(pattern: &[Glob], name: &[u8]) -> bool {
     pattern[p..].iter().all(|g| *g == Glob::AnyBytes)
 }
 
+/// Whether `text`, unquoted, is a pattern that matches one of `names` (the entries of one
+/// directory): the matcher alone, without the file system, for tests and fuzzing.
+pub fn pattern_matches_a_name(text: &[u8], names: &[&[u8]]) -> bool {
+    let quoted = vec![false; text.len()];
+    let Some(pattern) = component_pattern(text, &quoted) else { return false };
+    let leading_dot = matches!(pattern.first(), Some(Glob::Byte(b'.')));
+    names.iter().any(|name| (leading_dot || name.first() != Some(&b'.')) && name_matches(&pattern, name))
+}
+
 /// How many directory entries the check reads at most before it gives up (and refuses).
 const MAX_ENTRIES: usize = 100_000;
 
@@ -456,5 +465,18 @@ mod tests {
         assert_eq!(matches_in("[", &["["]), None, "`[` alone is no pattern");
         assert_eq!(matching_file(&field("*", true), &|_| Some(vec!["a".into()])), None, "quoted");
         assert_eq!(matches_in("https://[fd00::1]:8200", &["https:"]), None, "https: is no directory here");
+        assert!(pattern_matches_a_name(b"[::]:8200", &[b"a", b"::8200"]));
+        assert!(!pattern_matches_a_name(b"[::]:8200", &[b"[::]:8200"]), "the pattern is not its own text");
+        assert!(!pattern_matches_a_name(b"*", &[b".hidden"]));
+        assert!(!pattern_matches_a_name(b"plain", &[b"plain"]), "no pattern character: no pattern");
+    }
+
+    /// A matcher that backtracked into every star would not finish these.
+    #[test]
+    fn many_stars_against_a_long_name() {
+        let pattern = "*a".repeat(2_000);
+        let name = vec![b'a'; 4_000];
+        assert!(pattern_matches_a_name(pattern.as_bytes(), &[&name]));
+        assert!(!pattern_matches_a_name(format!("{pattern}b").as_bytes(), &[&name]));
     }
 }
