@@ -339,7 +339,9 @@ pub fn http(
     ca: Option<&Path>,
 ) -> (u16, serde_json::Value) {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
+    // Bounded: a server that never answers fails the call (status 0), it does not hang the suite
+    // (seen once under qemu-user).
+    cmd.args(["-sS", "--max-time", "120", "-o", "-", "-w", "\n%{http_code}", "-X", method, url]);
     if let Some(ca) = ca {
         cmd.arg("--cacert").arg(ca);
     }
