@@ -157,8 +157,8 @@ fn a_configuration_that_passes_every_check_also_starts_the_real_server() {
     if !privileged(true) {
         return;
     }
-    let port = common::runc::free_port();
-    let cluster = common::runc::free_port();
+    let port = common::free_port();
+    let cluster = common::free_port();
     let config = format!(
         "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  tls_cert_file = \"/tls/cert.pem\"\n  tls_key_file = \"/tls/key.pem\"\n  tls_min_version = \"tls12\"\n}}\nstorage \"raft\" {{\n  path = \"/vault/data\"\n}}\napi_addr = \"https://127.0.0.1:{port}\"\ncluster_addr = \"https://127.0.0.1:{cluster}\"\ndisable_mlock = true\n"
     );

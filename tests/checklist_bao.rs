@@ -20,7 +20,7 @@ mod hcl;
 #[path = "../src/harden/server_flags.rs"]
 mod server_flags;
 
-use common::runc::{bao, free_port};
+use common::runc::bao;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;

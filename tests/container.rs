@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::runc::{Container, free_port};
+use common::runc::Container;
 use common::*;
 use std::time::Duration;
 

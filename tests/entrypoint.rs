@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, free_port, proc_list};
+use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, proc_list};
 use common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, free_port};
+use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView};
 use common::*;
 use serde_json::Value;
 use std::process::Command;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, Running, free_port};
+use common::runc::{Container, DOCKER_DEFAULT_CAPS, ProcessView, Running};
 use common::*;
 use serde_json::{Value, json};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -286,11 +286,17 @@ fn start_server(dir: &Scratch, config: &Path, name: &str) -> Running {
     running
 }
 
-fn unseal(base: &str, key: &str) {
+fn unseal(running: &Running, base: &str, key: &str) {
     let (status, reply) = http("PUT", &format!("{base}/v1/sys/unseal"), None, Some(&json!({"key": key})));
     assert_eq!((status, &reply["sealed"]), (200, &json!(false)), "{reply}");
-    wait_until(LONG, || (http("GET", &format!("{base}/v1/sys/health"), None, None).0 == 200).then_some(()))
-        .expect("active");
+    let unsealed = std::time::Instant::now();
+    let mut health = (0, Value::Null);
+    wait_until(LONG, || {
+        health = http("GET", &format!("{base}/v1/sys/health"), None, None);
+        (health.0 == 200).then_some(())
+    })
+    .unwrap_or_else(|| panic!("not active {LONG:?} after the unseal: {health:?}\n{}", running.stderr()));
+    eprintln!("active {:?} after the unseal", unsealed.elapsed());
 }
 
 #[test]
@@ -309,7 +315,7 @@ fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume()
     assert_eq!(status, 200, "{init}");
     let key = init["keys_base64"][0].as_str().unwrap().to_string();
     let token = init["root_token"].as_str().unwrap().to_string();
-    unseal(&base, &key);
+    unseal(&running, &base, &key);
     let mount = json!({"type": "kv", "options": {"version": "2"}});
     assert_eq!(http("POST", &format!("{base}/v1/sys/mounts/secret"), Some(&token), Some(&mount)).0, 204);
     let secret = json!({"data": {"password": "correct horse battery staple"}});
@@ -326,7 +332,7 @@ fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume()
     assert_eq!((data.uid(), data.gid()), (100, 1000), "the volume was given to openbao");
 
     let running = start_server(&dir, &config, "img-persist-2");
-    unseal(&base, &key);
+    unseal(&running, &base, &key);
     let (status, read) = http("GET", &format!("{base}/v1/secret/data/app"), Some(&token), None);
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["data"]["data"]["password"], "correct horse battery staple");

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::runc::{Container, Running, free_port};
+use common::runc::{Container, Running};
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};

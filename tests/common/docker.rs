@@ -2,7 +2,7 @@
 //! with `docker import` of scripts/assemble-rootfs.sh's tree and the Dockerfile's own final-stage
 //! settings, and the README's recipes read from its code blocks.
 
-use super::{repo, run, static_hardinit};
+use super::{free_port_pair, repo, run, static_hardinit};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::os::fd::AsRawFd;
@@ -530,18 +530,6 @@ impl Adapt {
 
 /// The docker options of the recipes' commands that take a value.
 const VALUED_OPTIONS: [&str; 10] = ["-e", "--env", "-u", "--user", "-w", "--workdir", "-s", "--signal", "-t", "--time"];
-
-/// Two free ports P and P+1 on 127.0.0.1 (the dev server's cluster listener takes the next port).
-pub fn free_port_pair() -> (u16, u16) {
-    for _ in 0..100 {
-        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = first.local_addr().unwrap().port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return (port, port + 1);
-        }
-    }
-    panic!("no two free consecutive ports");
-}
 
 /// The images the Dockerfile's stages start FROM, with its ARG defaults substituted (scratch and
 /// its own stages left out).

@@ -406,3 +406,54 @@ pub fn sha256_hex(path: &Path) -> String {
     assert!(out.status.success(), "sha256sum {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
 }
+
+/// Ports for servers on the host's 127.0.0.1 are taken below the kernel's ephemeral range
+/// (/proc/sys/net/ipv4/ip_local_port_range, 32768 and up by default), where no client connection
+/// takes its source port: a port found free by binding port 0 is an ephemeral one, and one of the
+/// suite's thousands of curl connections could take it before the server binds it (a cluster
+/// listener binds only at unseal, seconds later; seen once under qemu-user in CI). Each port is
+/// claimed by an abstract Unix socket named after it, held until the test process ends (the kernel
+/// frees it with the process), so the native, emulated and Docker suites running side by side
+/// never hand out the same one.
+const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
+
+/// A free TCP port on 127.0.0.1 for a server in the host's network namespace. The next port is
+/// claimed with it: a dev server's cluster listener binds the API port plus one.
+pub fn free_port() -> u16 {
+    free_ports(2)
+}
+
+/// Two free consecutive ports P and P+1 on 127.0.0.1 (the dev server's cluster listener takes the
+/// next port).
+pub fn free_port_pair() -> (u16, u16) {
+    let first = free_ports(2);
+    (first, first + 1)
+}
+
+/// The first of `count` consecutive ports, each claimed for this process and free to bind now.
+fn free_ports(count: u16) -> u16 {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    static CLAIMED: std::sync::Mutex<Vec<UnixListener>> = std::sync::Mutex::new(Vec::new());
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start - count);
+    // Each process starts where the others are unlikely to be.
+    let start = std::process::id().wrapping_mul(2654435761) % span;
+    let mut claimed = CLAIMED.lock().unwrap();
+    for _ in 0..span {
+        let first = TEST_PORTS.start + ((start + NEXT.fetch_add(count.into(), Ordering::Relaxed)) % span) as u16;
+        let mut claims = Vec::new();
+        for port in first..first + count {
+            let name = SocketAddr::from_abstract_name(format!("hardinit-test-port-{port}")).unwrap();
+            match UnixListener::bind_addr(&name) {
+                Ok(claim) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => claims.push(claim),
+                _ => break,
+            }
+        }
+        if claims.len() == usize::from(count) {
+            claimed.extend(claims);
+            return first;
+        }
+    }
+    panic!("no {count} free consecutive ports in {TEST_PORTS:?}");
+}

@@ -53,11 +53,6 @@ pub fn bao() -> PathBuf {
     .clone()
 }
 
-/// A free TCP port on 127.0.0.1 for a server in the host's network namespace.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// One container scenario. Fields map onto config.json; `config` can be edited freely before start.
 pub struct Container {
     pub id: String,
