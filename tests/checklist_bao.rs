@@ -129,7 +129,7 @@ const CASES: &[Case] = &[
         args: CONFIG,
         env: &[],
         dirs: DATA,
-        expect: &[("tls", "PASS"), ("root-token", "PASS")],
+        expect: &[("tls", "PASS"), ("root-token", "PASS"), ("metrics", "PASS")],
     },
     Case {
         name: "two-listeners-one-in-clear-text",
@@ -155,6 +155,27 @@ const CASES: &[Case] = &[
         env: &[],
         dirs: DATA,
         expect: &[("tls", "WARN")],
+    },
+    Case {
+        name: "refused-tls-disable-as-a-list",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", "  tls_disable = [true]\n"), "{raft}"))],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "WARN")],
+    },
+    // A file of a -config directory, named after it: read with the directory, at its place.
+    Case {
+        name: "file-of-a-listed-directory-read-with-it",
+        files: &[
+            ("d/a.hcl", "{tls}cluster_addr = \"http://127.0.0.1:{c0}\"\napi_addr = \"http://127.0.0.1:{p1}\"\n"),
+            ("d/z.hcl", "storage \"raft\" {\n  path = \"{dir}/good\"\n}\n"),
+            ("b.hcl", "storage \"raft\" {\n  path = \"{dir}/open\"\n}\n"),
+        ],
+        args: &["-config={dir}/d", "-config={dir}/b.hcl", "-config={dir}/d/z.hcl"],
+        env: &[],
+        dirs: &[("d", 0o755, false), ("open", 0o777, false), ("good", 0o700, true), ("data", 0o700, true)],
+        expect: &[("storage", "WARN")],
     },
     // Item 2: the server's own flags.
     Case {
@@ -211,7 +232,8 @@ const CASES: &[Case] = &[
         args: &["-dev"],
         env: &[("VAULT_DEV_LISTEN_ADDRESS", "127.0.0.1:{p1}")],
         dirs: &[],
-        expect: &[("root-token", "WARN"), ("tls", "WARN")],
+        // The dev listener serves its metrics without a token.
+        expect: &[("root-token", "WARN"), ("tls", "WARN"), ("metrics", "WARN")],
     },
     Case {
         name: "dev-tls",
@@ -330,6 +352,20 @@ const CASES: &[Case] = &[
         dirs: OPEN_AND_GOOD,
         expect: &[("storage", "WARN")],
     },
+    Case {
+        name: "raft-as-the-ha-storage",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"inmem\" {}\nha_storage \"raft\" {\n  path = \"{dir}/open\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\napi_addr = \"http://127.0.0.1:{p1}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
     // Item 7: seals, kms stanzas included; references are not secrets.
     Case {
         name: "kms-transit-token-in-clear-text",
@@ -375,6 +411,30 @@ const CASES: &[Case] = &[
         expect: &[("tls-verify", "WARN")],
     },
     Case {
+        name: "transit-seal-label-lower-cased-as-go-does",
+        files: &[("c.hcl", "{tls}{raft}seal \"TRANS\u{130}T\" {\n{transit_tls}}\n")],
+        args: CONFIG,
+        env: &[("VAULT_SKIP_VERIFY", "true")],
+        dirs: DATA,
+        expect: &[("tls-verify", "WARN")],
+    },
+    Case {
+        name: "transit-seal-from-the-environment-alone",
+        files: &[("c.hcl", "{tls}{raft}")],
+        args: CONFIG,
+        env: &[
+            ("BAO_SEAL_TYPE", "transit"),
+            ("VAULT_SKIP_VERIFY", "true"),
+            ("VAULT_TRANSIT_SEAL_ADDR", "https://127.0.0.1:{transit_tls}"),
+            ("VAULT_TRANSIT_SEAL_TOKEN", "s.from-the-environment"),
+            ("VAULT_TRANSIT_SEAL_KEY_NAME", "k"),
+            ("VAULT_TRANSIT_SEAL_MOUNT_PATH", "transit/"),
+            ("VAULT_TRANSIT_SEAL_DISABLE_RENEWAL", "true"),
+        ],
+        dirs: DATA,
+        expect: &[("tls-verify", "WARN")],
+    },
+    Case {
         name: "transit-seal-verifies-by-default",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}}\n")],
         args: CONFIG,
@@ -404,12 +464,17 @@ struct Prepared {
 
 impl Prepared {
     fn fill(&self, text: &str) -> String {
-        let mut text = text
+        let text = text
             .replace("{tls}", TLS_LISTENER)
             .replace("{raft}", RAFT)
             .replace("{transit}", TRANSIT)
             .replace("{transit_tls}", TRANSIT_TLS);
-        text = text.replace("{dir}", self.dir.0.to_str().unwrap());
+        self.fill_value(&text)
+    }
+
+    /// `{dir}` and the ports only: in a variable, `{transit_tls}` is the TLS stand-in's port.
+    fn fill_value(&self, text: &str) -> String {
+        let mut text = text.replace("{dir}", self.dir.0.to_str().unwrap());
         for (name, port) in &self.ports {
             text = text.replace(&format!("{{{name}}}"), &port.to_string());
         }
@@ -440,7 +505,7 @@ impl Prepared {
             }
         }
         prepared.args = case.args.iter().map(|a| prepared.fill(a)).collect();
-        prepared.env = case.env.iter().map(|(k, v)| (k.to_string(), prepared.fill(v))).collect();
+        prepared.env = case.env.iter().map(|(k, v)| (k.to_string(), prepared.fill_value(v))).collect();
         prepared
     }
 
@@ -566,7 +631,8 @@ server.serve_forever()
 impl TlsStandIn {
     fn start(prepared: &Prepared) -> TlsStandIn {
         let tokens = prepared.dir.path("tls-standin.tokens");
-        if !prepared.texts.iter().any(|t| t.contains("https://127.0.0.1:")) {
+        let named = |t: &String| t.contains("https://127.0.0.1:");
+        if !prepared.texts.iter().any(named) && !prepared.env.iter().any(|(_, v)| named(v)) {
             return TlsStandIn { child: None, tokens };
         }
         let port = prepared.port("transit_tls");
@@ -637,7 +703,21 @@ struct Observed {
     seal_tokens: Vec<String>,
     /// The tokens it sent over TLS to a server whose certificate it had no CA for.
     unverified_tokens: Vec<String>,
+    /// The listener ports that served their metrics to a request without a token.
+    open_metrics: Vec<u16>,
     log: String,
+}
+
+/// Whether `port` serves the server's metrics without a token (curl: the suite has no TLS
+/// library), over TLS when it speaks TLS.
+fn metrics_without_a_token(port: u16, answer: Answer) -> bool {
+    let scheme = if answer == Answer::Tls { "https" } else { "http" };
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("{scheme}://127.0.0.1:{port}/v1/sys/metrics?format=prometheus"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout) == "200"
 }
 
 fn run_bao(prepared: &Prepared) -> Observed {
@@ -681,11 +761,18 @@ fn run_bao(prepared: &Prepared) -> Observed {
             std::fs::read_to_string(&log_path).unwrap_or_default().contains("Root Token:").then_some(())
         });
     }
-    let answers = if started {
+    let answers: Vec<(u16, Answer)> = if started {
         ["p1", "p2"].iter().map(|p| (prepared.port(p), probe(prepared.port(p)))).collect()
     } else {
         Vec::new()
     };
+    let open_metrics = answers
+        .iter()
+        .filter(|(port, answer)| {
+            matches!(answer, Answer::ClearText | Answer::Tls) && metrics_without_a_token(*port, *answer)
+        })
+        .map(|(port, _)| *port)
+        .collect();
     // The namespace's init is bao itself (setpriv's change of user cleared unshare's
     // --kill-child): killing it ends the namespace.
     if let Some(init) = children_of(child.id() as i32).first() {
@@ -706,6 +793,7 @@ fn run_bao(prepared: &Prepared) -> Observed {
         root_token: log.contains("Root Token:"),
         seal_tokens: standin.tokens(),
         unverified_tokens: tls_standin.tokens(),
+        open_metrics,
         log,
     }
 }
@@ -737,6 +825,9 @@ fn disagreements(
     if passes("tls-verify") && !seen.unverified_tokens.is_empty() {
         out.push("PASS tls-verify, but the seal talked to a TLS server it could not have verified".into());
     }
+    if passes("metrics") && !seen.open_metrics.is_empty() {
+        out.push(format!("PASS metrics, but 127.0.0.1:{:?} served them without a token", seen.open_metrics));
+    }
     if passes("root-token") && seen.root_token {
         out.push("PASS root-token, but the server printed a root token".into());
     }
@@ -762,6 +853,10 @@ fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
         return (seen.started || !seen.log.contains("flag provided but not defined"))
             .then(|| "the server should refuse the flag".to_string());
     }
+    if name.starts_with("refused") {
+        return (seen.started || !seen.log.contains("error loading configuration"))
+            .then(|| "the server should refuse the configuration".to_string());
+    }
     if wanted("tls-verify") {
         let talked = !seen.unverified_tokens.is_empty();
         return match case.expect.contains(&("tls-verify", "WARN")) {
@@ -782,6 +877,9 @@ fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
     }
     if case.expect.contains(&("root-token", "WARN")) && !seen.root_token {
         return Some("dev mode printed no root token".into());
+    }
+    if case.expect.contains(&("metrics", "WARN")) && seen.open_metrics.is_empty() {
+        return Some("every listener's metrics needed a token".into());
     }
     if wanted("tls") && seen.answers.iter().all(|(_, a)| *a == Answer::Closed) {
         return Some("no listener answered".into());

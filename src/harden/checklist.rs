@@ -41,6 +41,13 @@ fn finding(id: &'static str, problems: Vec<String>, why: &'static str, fix: &str
     }
 }
 
+/// The line of the listener's last `name` when it is not a plain value (a list, a block): the
+/// server's decoder takes the last, and refuses it where it wants a boolean or a string.
+fn not_a_value(listener: &super::server_config::Block, name: &str) -> Option<usize> {
+    let last = listener.body.iter().rev().find(|i| key_is(i, name))?;
+    (!matches!(last.value, Value::Literal(_))).then_some(last.line)
+}
+
 /// `tls`: every TCP listener serves TLS 1.2 or later, the dev-mode listener included.
 fn tls(files: &[ConfigFile], command: &ServerCommand) -> Finding {
     let mut problems = Vec::new();
@@ -53,7 +60,12 @@ fn tls(files: &[ConfigFile], command: &ServerCommand) -> Finding {
         let address = listener.setting("address").and_then(|(l, _)| l.as_text().map(str::to_string));
         let address = address.unwrap_or_else(|| "127.0.0.1:8200".into());
         let disabled = listener.setting("tls_disable").map(|(l, line)| (l.weak_bool(), line));
-        if let Some((Err(e), line)) = &disabled {
+        if let Some(line) = not_a_value(&listener, "tls_disable") {
+            problems.push(format!(
+                "{}: tls_disable is a list or a block, not a boolean (the server refuses it)",
+                at(listener.path, line)
+            ));
+        } else if let Some((Err(e), line)) = &disabled {
             problems.push(format!("{}: tls_disable: {e} (the server refuses it)", at(listener.path, *line)));
         } else if let Some((Ok(true), line)) = disabled {
             problems.push(format!(
@@ -91,6 +103,21 @@ fn seal_kind(block: &super::server_config::Block, rules: &ServerRules, env: Envi
     }
 }
 
+/// The seal the server adds when the files configure none that is in use (no seal stanza, or
+/// one that is disabled: server.go's setSeal adds a Shamir seal), when SEAL_TYPE in its
+/// environment gives it another type: the variable's name and the type. Such a seal is
+/// configured from the environment alone.
+fn implicit_seal(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Option<(String, String)> {
+    let seals = blocks(files, Stanza::Seal);
+    let disabled = |b: &super::server_config::Block| b.setting("disabled").is_some_and(|(l, _)| truthy(l));
+    let added = match seals.as_slice() {
+        [] => true,
+        [only] => disabled(only),
+        _ => false,
+    };
+    rules.variable(env, "SEAL_TYPE").filter(|(_, kind)| added && !kind.is_empty())
+}
+
 /// `tls-verify`: no stanza turns off certificate verification of the servers it talks to.
 fn tls_verify(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Finding {
     const SKIPS: [&str; 3] = ["tls_skip_verify", "tls_insecure_skip_verify", "skip_verify"];
@@ -101,6 +128,11 @@ fn tls_verify(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Fi
     let mut problems = Vec::new();
     let skip_variable = rules.variable(env, "SKIP_VERIFY").filter(|(_, v)| super::hcl::parse_go_bool(v) == Some(true));
     if let Some((name, value)) = &skip_variable {
+        if let Some((variable, _)) = implicit_seal(files, rules, env).filter(|(_, kind)| kind == "transit") {
+            problems.push(format!(
+                "{name}={value} in the server's environment: the transit seal {variable} configures (no seal stanza) keeps it"
+            ));
+        }
         for block in blocks(files, Stanza::Seal) {
             if seal_kind(&block, rules, env) == "transit" && TRANSIT_TLS.iter().all(|k| block.setting(k).is_none()) {
                 problems.push(format!(
@@ -231,7 +263,7 @@ fn seal_credentials(files: &[ConfigFile], rules: &ServerRules, env: Environment)
 }
 
 /// `raw-storage` and `metrics`: endpoints that bypass the server's own protections.
-fn endpoints(files: &[ConfigFile]) -> Vec<Finding> {
+fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
     let mut raw = Vec::new();
     for file in files {
         for item in file.items.iter().filter(|i| i.keys.len() == 1 && key_is(i, "raw_storage_endpoint")) {
@@ -241,6 +273,10 @@ fn endpoints(files: &[ConfigFile]) -> Vec<Finding> {
         }
     }
     let mut metrics = Vec::new();
+    if command.dev {
+        // server.go turns it on for the dev listener.
+        metrics.push(format!("dev mode serves its metrics on {} without a token", command.dev_listen_address));
+    }
     for listener in blocks(files, Stanza::Listener) {
         // Each telemetry block decodes over the previous ones: the last setting counts.
         let mut body: Vec<&Item> = Vec::new();
@@ -279,7 +315,7 @@ pub fn configuration(
     env: Environment,
 ) -> Vec<Finding> {
     let mut findings = vec![tls(files, command), tls_verify(files, rules, env), seal_credentials(files, rules, env)];
-    findings.extend(endpoints(files));
+    findings.extend(endpoints(files, command));
     findings
 }
 
@@ -409,8 +445,8 @@ pub fn named_files(
         }
     }
     let mut storage = Vec::new();
-    // The directory the server will really use (server_config::storage_path).
-    for selected in super::server_config::storage_path(files, rules, env).into_iter() {
+    // The directories the server will really use (server_config::storage_paths).
+    for selected in super::server_config::storage_paths(files, rules, env) {
         let (path, place) = match selected {
             Ok(found) => (found.path.display().to_string(), found.source),
             Err(problem) => {
@@ -797,6 +833,53 @@ mod tests {
         assert_eq!(tls_of(&parse(&["server", "-dev-tls"])).status, Status::Pass);
         let unknown = parse(&["server", "-no-such-flag", "-dev"]);
         assert_eq!(root_token(&unknown, &|_| None).status, Status::Fail);
+    }
+
+    #[test]
+    fn what_the_server_configures_beyond_the_stanzas() {
+        let find = |text: &str, command: &ServerCommand, env: Environment, id: &str| {
+            configuration(&files(text), command, &OPENBAO, env).into_iter().find(|f| f.id == id).unwrap()
+        };
+        let skip = |n: &str| match n {
+            "BAO_SEAL_TYPE" => Some("transit".to_string()),
+            "VAULT_SKIP_VERIFY" => Some("1".to_string()),
+            _ => None,
+        };
+        let none = ServerCommand::default();
+        // No seal stanza (or a disabled one): the seal SEAL_TYPE names, configured from the
+        // environment, keeps its SKIP_VERIFY.
+        for text in ["", "seal \"awskms\" {\n  disabled = \"true\"\n}\n"] {
+            let found = find(text, &none, &skip, "tls-verify");
+            assert_eq!(found.status, Status::Warn, "{text}");
+            assert!(found.summary.contains("the transit seal BAO_SEAL_TYPE configures"), "{}", found.summary);
+        }
+        assert_eq!(find("seal \"awskms\" {}\n", &none, &skip, "tls-verify").status, Status::Warn);
+        assert_eq!(
+            find("", &none, &|n: &str| (n == "VAULT_SKIP_VERIFY").then(|| "1".into()), "tls-verify").status,
+            Status::Pass
+        );
+        // Labels lower-cased as Go lower-cases them: U+0130 is an i.
+        let dotted = "seal \"TRANS\u{130}T\" {\n  address = \"https://t\"\n}\n";
+        let just_skip = |n: &str| (n == "VAULT_SKIP_VERIFY").then(|| "true".to_string());
+        assert_eq!(find(dotted, &none, &just_skip, "tls-verify").status, Status::Warn);
+        // A dev server's metrics need no token.
+        let args: Vec<std::ffi::OsString> = ["server", "-dev"].iter().map(Into::into).collect();
+        let dev = ServerCommand::parse(&OPENBAO, &args, &|_| None);
+        let metrics = find("", &dev, &|_| None, "metrics");
+        assert_eq!(
+            (metrics.status, metrics.summary.as_str()),
+            (Status::Warn, "dev mode serves its metrics on 127.0.0.1:8200 without a token")
+        );
+        // A tls_disable the server cannot read as a boolean is no PASS.
+        for value in ["[true]", "[]", "{ a = 1 }"] {
+            let text = format!("listener \"tcp\" {{\n  tls_disable = {value}\n}}\n");
+            let tls = find(&text, &none, &|_| None, "tls");
+            assert!(
+                tls.status == Status::Warn && tls.summary.contains("/c/server.hcl:2: tls_disable is a list"),
+                "{text}: {}",
+                tls.summary
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use super::hcl::{self, Item, Literal, Value};
 use super::server_flags::{Environment, ServerRules};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// A configuration file larger than this is refused.
 pub const MAX_FILE: u64 = 16 * 1024 * 1024;
@@ -149,14 +149,26 @@ fn block_of<'a>(file: &'a ConfigFile, stanza: Stanza, name: &'static str, item: 
         Stanza::Listener => {
             let typed = setting(&body, "type").and_then(|(l, _)| l.as_text()).filter(|t| !t.is_empty());
             match (typed, labels) {
-                (Some(t), _) => Some(t.to_lowercase()),
-                (None, [label]) => Some(label.to_lowercase()),
+                (Some(t), _) => Some(go_to_lower(t)),
+                (None, [label]) => Some(go_to_lower(label)),
                 (None, _) => None,
             }
         }
-        _ => Some(labels.first().map_or(name.to_string(), |l| l.to_lowercase())),
+        _ => Some(labels.first().map_or(name.to_string(), |l| go_to_lower(l))),
     };
     Block { path: &file.path, line: item.line, name: &item.keys[0], kind, body, exact_keys: stanza.exact_keys() }
+}
+
+/// Go's strings.ToLower, as the server lower-cases a stanza's type: each character's simple
+/// lower case, so that `İ` (U+0130) is an `i` (`seal "TRANSİT"` is a transit seal), where
+/// Rust's full mapping makes it `i` and a combining dot.
+pub fn go_to_lower(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\u{130}' => ['i'].into_iter().collect::<Vec<_>>(),
+            c => c.to_lowercase().collect(),
+        })
+        .collect()
 }
 
 /// Every `stanza` of every file, in the order the server reads them: `name "label" { }`,
@@ -226,15 +238,25 @@ pub struct StoragePath {
     pub source: String,
 }
 
-/// The storage directory the server will use: the effective storage's, when it is `raft` (its
-/// RAFT_PATH variable, when set and not empty, wins over `path`: physical/raft's
-/// NewRaftBackend) or `file` (`path` only). `Err` for one without a path: the server refuses it.
-pub fn storage_path(
-    files: &[ConfigFile],
-    rules: &ServerRules,
-    env: Environment,
-) -> Option<Result<StoragePath, String>> {
-    let storage = effective(files, Stanza::Storage)?;
+/// The directories the server will keep its data in: the effective storage's, when it is
+/// `raft` (its RAFT_PATH variable, when set and not empty, wins over `path`: physical/raft's
+/// NewRaftBackend) or `file` (`path` only), and the effective HA storage's when it is `raft`
+/// (the same NewRaftBackend: `storage "inmem"` with `ha_storage "raft"` writes raft's files
+/// there). `Err` for one without a path: the server refuses it.
+pub fn storage_paths(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Vec<Result<StoragePath, String>> {
+    let mut found: Vec<Result<StoragePath, String>> = Vec::new();
+    let storage = effective(files, Stanza::Storage);
+    let ha_storage = effective(files, Stanza::HaStorage).filter(|b| b.kind.as_deref() == Some("raft"));
+    for block in storage.iter().chain(ha_storage.iter()) {
+        let Some(selected) = data_directory(block, rules, env) else { continue };
+        if !found.contains(&selected) {
+            found.push(selected);
+        }
+    }
+    found
+}
+
+fn data_directory(storage: &Block, rules: &ServerRules, env: Environment) -> Option<Result<StoragePath, String>> {
     let kind = storage.kind.as_deref()?;
     if kind == "raft" {
         if let Some((name, path)) = rules.variable(env, "RAFT_PATH").filter(|(_, p)| !p.is_empty()) {
@@ -244,14 +266,15 @@ pub fn storage_path(
         return None;
     }
     let place = format!("{}:{}", storage.path.display(), storage.line);
+    let stanza = storage.name;
     Some(match storage.setting("path") {
         Some((literal, line)) => match literal.as_text() {
             Some(path) => {
                 Ok(StoragePath { path: PathBuf::from(path), source: format!("{}:{line}", storage.path.display()) })
             }
-            None => Err(format!("{place}: the {kind} storage's path is not a string")),
+            None => Err(format!("{place}: the {stanza} {kind:?}'s path is not a string")),
         },
-        None => Err(format!("{place}: the {kind} storage has no path (the server refuses to start)")),
+        None => Err(format!("{place}: the {stanza} {kind:?} has no path (the server refuses to start)")),
     })
 }
 
@@ -313,11 +336,47 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ConfigError> {
     })
 }
 
-/// Every file the `-config` paths stand for, with its bytes.
+/// `path` made absolute from `cwd` and cleaned lexically (`.`, `..` and repeated slashes), as
+/// Go's filepath.Abs makes it: no link is followed.
+fn lexical_absolute(path: &Path, cwd: &Path) -> PathBuf {
+    let mut clean = PathBuf::from("/");
+    for component in cwd.join(path).components() {
+        match component {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::Normal(name) => clean.push(name),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    clean
+}
+
+/// Whether the server leaves out `path` of its `-config` list `all` (checkSkipPaths): a path
+/// ending in `.hcl` or `.json` whose directory is, lexically, another entry of the list is read
+/// with that directory, at the directory's place in the list, and not at its own (so that
+/// `-config=d -config=b.hcl -config=d/z.hcl` ends with b.hcl's storage).
+fn loaded_with_its_directory(path: &Path, all: &[PathBuf], cwd: &Path) -> bool {
+    let bytes = path.as_os_str().as_bytes();
+    if !(bytes.ends_with(b".hcl") || bytes.ends_with(b".json")) {
+        return false;
+    }
+    let absolute = lexical_absolute(path, cwd);
+    let directory = absolute.parent().unwrap_or(Path::new("/"));
+    all.iter().filter(|other| other.as_path() != path).any(|other| lexical_absolute(other, cwd) == directory)
+}
+
+/// Every file the `-config` paths stand for, with its bytes, in the order the server merges
+/// them.
 pub fn gather(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, ConfigError> {
     let mut out = Vec::new();
     let mut total = 0u64;
+    let cwd = std::env::current_dir()
+        .map_err(|e| ConfigError { message: format!("the working directory, for the -config paths: {e}") })?;
     for path in paths {
+        if loaded_with_its_directory(path, paths, &cwd) {
+            continue;
+        }
         for file in config_files(path)? {
             let bytes = read_regular(&file)?;
             total += bytes.len() as u64;
@@ -516,7 +575,11 @@ mod tests {
         let raft =
             [file("storage \"raft\" {\n  path = \"/first\"\n}"), file("storage \"Raft\" {\n  path = \"/last\"\n}")];
         let none = |_: &str| None;
-        let path = |files: &[ConfigFile], rules, env: Environment| storage_path(files, rules, env).unwrap().unwrap();
+        let path = |files: &[ConfigFile], rules, env: Environment| {
+            let found = storage_paths(files, rules, env);
+            assert_eq!(found.len(), 1, "{found:?}");
+            found[0].clone().unwrap()
+        };
         assert_eq!(path(&raft, &OPENBAO, &none).path, PathBuf::from("/last"));
         let bao_env = |n: &str| (n == "BAO_RAFT_PATH").then(|| "/env".to_string());
         let vault_env = |n: &str| (n == "VAULT_RAFT_PATH").then(|| "/vault-env".to_string());
@@ -535,9 +598,16 @@ mod tests {
         // The file storage has no variable; others keep no directory hardinit checks.
         let file_storage = [file("storage \"file\" {\n  path = \"/f\"\n}")];
         assert_eq!(path(&file_storage, &OPENBAO, &bao_env).path, PathBuf::from("/f"));
-        assert!(storage_path(&[file("storage \"consul\" {}")], &OPENBAO, &none).is_none());
-        let missing = storage_path(&[file("storage \"raft\" {\n  PATH = \"/x\"\n}")], &OPENBAO, &none);
-        assert!(missing.unwrap().unwrap_err().contains("has no path"));
+        assert!(storage_paths(&[file("storage \"consul\" {}")], &OPENBAO, &none).is_empty());
+        let missing = storage_paths(&[file("storage \"raft\" {\n  PATH = \"/x\"\n}")], &OPENBAO, &none);
+        assert!(missing[0].clone().unwrap_err().contains("has no path"));
+        // Raft as the HA storage only keeps its files in its own path, BAO_RAFT_PATH first.
+        let ha = [file("storage \"inmem\" {}\nha_storage \"Raft\" {\n  path = \"/ha\"\n}")];
+        assert_eq!(path(&ha, &OPENBAO, &none).path, PathBuf::from("/ha"));
+        assert_eq!(path(&ha, &OPENBAO, &bao_env).path, PathBuf::from("/env"));
+        let both = [file("storage \"file\" {\n  path = \"/f\"\n}\nha_backend \"raft\" {\n  path = \"/ha\"\n}")];
+        let found: Vec<PathBuf> = storage_paths(&both, &OPENBAO, &none).into_iter().map(|p| p.unwrap().path).collect();
+        assert_eq!(found, ["/f", "/ha"].map(PathBuf::from));
     }
 
     #[test]
@@ -591,6 +661,18 @@ mod tests {
         }
         // The last of several of one type wins, as in the server.
         assert!(!mlock_setting(&[file("disable_mlock = true\nDISABLE_MLOCK = false")], None).unwrap().disabled);
+    }
+
+    #[test]
+    fn a_file_of_a_listed_directory_is_read_with_the_directory() {
+        let cwd = Path::new("/work");
+        let all: Vec<PathBuf> =
+            ["/c/d/", "b.hcl", "/c/d/../d/z.hcl", "/c/d/z.conf", "d/y.json", "d"].map(PathBuf::from).into();
+        let skipped: Vec<bool> = all.iter().map(|p| loaded_with_its_directory(p, &all, cwd)).collect();
+        assert_eq!(skipped, [false, false, true, false, true, false]);
+        assert_eq!(lexical_absolute(Path::new("../../x//y/."), Path::new("/a")), PathBuf::from("/x/y"));
+        // Only another entry: a path is not its own directory.
+        assert!(!loaded_with_its_directory(Path::new("/c/a.hcl"), &[PathBuf::from("/c/a.hcl")], cwd));
     }
 
     #[test]
