@@ -129,7 +129,7 @@ const CASES: &[Case] = &[
         args: CONFIG,
         env: &[],
         dirs: DATA,
-        expect: &[("tls", "PASS"), ("root-token", "PASS"), ("metrics", "PASS")],
+        expect: &[("tls", "PASS"), ("root-token", "PASS"), ("metrics", "PASS"), ("raw-storage", "PASS")],
     },
     Case {
         name: "two-listeners-one-in-clear-text",
@@ -232,8 +232,8 @@ const CASES: &[Case] = &[
         args: &["-dev"],
         env: &[("VAULT_DEV_LISTEN_ADDRESS", "127.0.0.1:{p1}")],
         dirs: &[],
-        // The dev listener serves its metrics without a token.
-        expect: &[("root-token", "WARN"), ("tls", "WARN"), ("metrics", "WARN")],
+        // The dev listener serves its metrics without a token, and sys/raw.
+        expect: &[("root-token", "WARN"), ("tls", "WARN"), ("metrics", "WARN"), ("raw-storage", "WARN")],
     },
     Case {
         name: "dev-tls",
@@ -242,6 +242,14 @@ const CASES: &[Case] = &[
         env: &[],
         dirs: &[],
         expect: &[("root-token", "WARN"), ("tls", "PASS")],
+    },
+    Case {
+        name: "recovery-mode-serves-sys-raw",
+        files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["-recovery", "-config={dir}/c.hcl"],
+        env: &[],
+        dirs: DATA,
+        expect: &[("raw-storage", "WARN")],
     },
     Case {
         name: "unknown-flag",
@@ -705,19 +713,34 @@ struct Observed {
     unverified_tokens: Vec<String>,
     /// The listener ports that served their metrics to a request without a token.
     open_metrics: Vec<u16>,
+    /// The listener ports that serve sys/raw.
+    raw_endpoint: Vec<u16>,
     log: String,
 }
 
-/// Whether `port` serves the server's metrics without a token (curl: the suite has no TLS
-/// library), over TLS when it speaks TLS.
-fn metrics_without_a_token(port: u16, answer: Answer) -> bool {
+/// The HTTP status `port` answers a request for `path` with (curl: the suite has no TLS
+/// library), over TLS when it speaks TLS, with `token` when given.
+fn status_of(port: u16, answer: Answer, path: &str, token: Option<&str>) -> String {
     let scheme = if answer == Answer::Tls { "https" } else { "http" };
-    let out = Command::new("curl")
-        .args(["-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"])
-        .arg(format!("{scheme}://127.0.0.1:{port}/v1/sys/metrics?format=prometheus"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout) == "200"
+    let mut curl = Command::new("curl");
+    curl.args(["-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"]);
+    if let Some(token) = token {
+        curl.args(["-H", &format!("X-Vault-Token: {token}")]);
+    }
+    let out = curl.arg(format!("{scheme}://127.0.0.1:{port}{path}")).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `port` serves sys/raw: it lists storage to the dev root token, or (recovery mode, no
+/// token to be had) it asks for a token there while the rest of the API is gone.
+fn serves_sys_raw(port: u16, answer: Answer, root_token: Option<&str>) -> bool {
+    match root_token {
+        Some(token) => status_of(port, answer, "/v1/sys/raw/core?list=true", Some(token)) == "200",
+        None => {
+            status_of(port, answer, "/v1/sys/raw/core", None) == "403"
+                && status_of(port, answer, "/v1/sys/health", None) == "404"
+        }
+    }
 }
 
 fn run_bao(prepared: &Prepared) -> Observed {
@@ -766,11 +789,15 @@ fn run_bao(prepared: &Prepared) -> Observed {
     } else {
         Vec::new()
     };
-    let open_metrics = answers
-        .iter()
-        .filter(|(port, answer)| {
-            matches!(answer, Answer::ClearText | Answer::Tls) && metrics_without_a_token(*port, *answer)
-        })
+    let answering = || answers.iter().filter(|(_, answer)| matches!(answer, Answer::ClearText | Answer::Tls));
+    let open_metrics = answering()
+        .filter(|(port, answer)| status_of(*port, *answer, "/v1/sys/metrics?format=prometheus", None) == "200")
+        .map(|(port, _)| *port)
+        .collect();
+    let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let root_token = printed.lines().find_map(|l| l.trim().strip_prefix("Root Token: ")).map(str::trim);
+    let raw_endpoint = answering()
+        .filter(|(port, answer)| serves_sys_raw(*port, *answer, root_token))
         .map(|(port, _)| *port)
         .collect();
     // The namespace's init is bao itself (setpriv's change of user cleared unshare's
@@ -794,6 +821,7 @@ fn run_bao(prepared: &Prepared) -> Observed {
         seal_tokens: standin.tokens(),
         unverified_tokens: tls_standin.tokens(),
         open_metrics,
+        raw_endpoint,
         log,
     }
 }
@@ -827,6 +855,9 @@ fn disagreements(
     }
     if passes("metrics") && !seen.open_metrics.is_empty() {
         out.push(format!("PASS metrics, but 127.0.0.1:{:?} served them without a token", seen.open_metrics));
+    }
+    if passes("raw-storage") && !seen.raw_endpoint.is_empty() {
+        out.push(format!("PASS raw-storage, but 127.0.0.1:{:?} serves sys/raw", seen.raw_endpoint));
     }
     if passes("root-token") && seen.root_token {
         out.push("PASS root-token, but the server printed a root token".into());
@@ -880,6 +911,9 @@ fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
     }
     if case.expect.contains(&("metrics", "WARN")) && seen.open_metrics.is_empty() {
         return Some("every listener's metrics needed a token".into());
+    }
+    if case.expect.contains(&("raw-storage", "WARN")) && seen.raw_endpoint.is_empty() {
+        return Some("no listener served sys/raw".into());
     }
     if wanted("tls") && seen.answers.iter().all(|(_, a)| *a == Answer::Closed) {
         return Some("no listener answered".into());

@@ -265,6 +265,13 @@ fn seal_credentials(files: &[ConfigFile], rules: &ServerRules, env: Environment)
 /// `raw-storage` and `metrics`: endpoints that bypass the server's own protections.
 fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
     let mut raw = Vec::new();
+    // Recovery mode serves sys/raw (to a recovery token) and dev mode turns it on, whatever the
+    // files say.
+    if command.recovery {
+        raw.push("recovery mode (-recovery) serves sys/raw".to_string());
+    } else if command.dev {
+        raw.push("dev mode serves sys/raw".to_string());
+    }
     for file in files {
         for item in file.items.iter().filter(|i| i.keys.len() == 1 && key_is(i, "raw_storage_endpoint")) {
             if matches!(&item.value, Value::Literal(l) if truthy(l)) {
@@ -835,6 +842,11 @@ mod tests {
         assert_eq!(root_token(&unknown, &|_| None).status, Status::Fail);
     }
 
+    fn dev_command() -> ServerCommand {
+        let args: Vec<std::ffi::OsString> = ["server", "-dev"].iter().map(Into::into).collect();
+        ServerCommand::parse(&OPENBAO, &args, &|_| None)
+    }
+
     #[test]
     fn what_the_server_configures_beyond_the_stanzas() {
         let find = |text: &str, command: &ServerCommand, env: Environment, id: &str| {
@@ -862,10 +874,14 @@ mod tests {
         let dotted = "seal \"TRANS\u{130}T\" {\n  address = \"https://t\"\n}\n";
         let just_skip = |n: &str| (n == "VAULT_SKIP_VERIFY").then(|| "true".to_string());
         assert_eq!(find(dotted, &none, &just_skip, "tls-verify").status, Status::Warn);
+        // Recovery mode serves sys/raw.
+        let args: Vec<std::ffi::OsString> = ["server", "-recovery", "-config=/c"].iter().map(Into::into).collect();
+        let recovery = ServerCommand::parse(&OPENBAO, &args, &|_| None);
+        assert_eq!(find("", &recovery, &|_| None, "raw-storage").status, Status::Warn);
+        assert_eq!(find("", &none, &|_| None, "raw-storage").status, Status::Pass);
+        assert_eq!(find("", &dev_command(), &|_| None, "raw-storage").status, Status::Warn);
         // A dev server's metrics need no token.
-        let args: Vec<std::ffi::OsString> = ["server", "-dev"].iter().map(Into::into).collect();
-        let dev = ServerCommand::parse(&OPENBAO, &args, &|_| None);
-        let metrics = find("", &dev, &|_| None, "metrics");
+        let metrics = find("", &dev_command(), &|_| None, "metrics");
         assert_eq!(
             (metrics.status, metrics.summary.as_str()),
             (Status::Warn, "dev mode serves its metrics on 127.0.0.1:8200 without a token")

@@ -187,6 +187,8 @@ pub struct ServerCommand {
     pub dev: bool,
     /// `-dev-tls`: the dev listener serves TLS.
     pub dev_tls: bool,
+    /// `-recovery`: the server starts in recovery mode (sys/raw and generate-root only).
+    pub recovery: bool,
     /// Where the dev listener binds: `-dev-listen-address`, its variable, or 127.0.0.1:8200.
     pub dev_listen_address: String,
     /// A command line the server refuses, or that hardinit does not know: why. Nothing else in
@@ -272,7 +274,8 @@ impl ServerCommand {
         let set = |name: &str| switches.iter().any(|(n, on)| *n == name && *on);
         command.dev_tls = set("dev-tls");
         let dev = switches.iter().any(|(name, on)| *on && rules.flag(name).is_some_and(|f| f.dev_mode));
-        command.dev = dev && !set("recovery");
+        command.recovery = set("recovery");
+        command.dev = dev && !command.recovery;
         command
     }
 }
@@ -362,6 +365,8 @@ mod tests {
         assert!(parse(&["server", "-dev-ha", "-dev=false"]).dev);
         assert!(!parse(&["server", "-dev-ha", "-dev-ha=0"]).dev);
         assert!(!parse(&["server", "-recovery", "-dev", "-config=/c"]).dev);
+        assert!(parse(&["server", "-recovery", "-config=/c"]).recovery);
+        assert!(!parse(&["server", "-recovery", "-recovery=false", "-config=/c"]).recovery);
         let c = parse(&["server", "-dev-tls", "-dev-listen-address", "0.0.0.0:1"]);
         assert!(c.dev && c.dev_tls);
         assert_eq!(c.dev_listen_address, "0.0.0.0:1");
