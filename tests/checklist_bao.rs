@@ -344,6 +344,20 @@ const CASES: &[Case] = &[
         expect: &[("storage", "WARN")],
     },
     Case {
+        name: "raft-path-in-a-directory-every-user-can-write",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"{dir}/open/data\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: &[("open", 0o777, false), ("open/data", 0o700, true)],
+        expect: &[("storage", "WARN")],
+    },
+    Case {
         name: "raft-path-of-the-last-file",
         files: &[
             (
@@ -808,7 +822,7 @@ fn run_bao(prepared: &Prepared) -> Observed {
     let _ = child.kill();
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let storage = ["data", "good", "open"]
+    let storage = ["data", "good", "open", "open/data"]
         .iter()
         .map(|d| dir.join(d))
         .filter(|d| d.join("vault.db").exists() || d.join("raft").exists())
@@ -826,9 +840,14 @@ fn run_bao(prepared: &Prepared) -> Observed {
     }
 }
 
-/// A directory only the server's user can use: its own, closed to others.
+/// A directory only the server's user can use: its own, closed to others, in directories no
+/// other user can move it out of (none writable by every user without the sticky bit).
 fn servers_alone(dir: &Path) -> bool {
-    std::fs::metadata(dir).is_ok_and(|m| m.uid() == SERVER_UID && m.mode() & 0o077 == 0)
+    let replaceable = dir
+        .ancestors()
+        .skip(1)
+        .any(|up| std::fs::metadata(up).is_ok_and(|m| m.mode() & 0o002 != 0 && m.mode() & libc::S_ISVTX == 0));
+    !replaceable && std::fs::metadata(dir).is_ok_and(|m| m.uid() == SERVER_UID && m.mode() & 0o077 == 0)
 }
 
 /// The server's behaviour against the verdicts: every contradicted PASS, every missed verdict.

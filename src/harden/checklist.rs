@@ -461,9 +461,16 @@ pub fn named_files(
                 continue;
             }
         };
-        match resolve(Path::new(&path)).map(|r| r.node) {
+        match resolve(Path::new(&path)) {
             Err(e) => storage.push(format!("{place}: {e}")),
-            Ok(node) => {
+            Ok(resolved) => {
+                let node = &resolved.node;
+                // A directory on the way that every user can write lets anyone move the data
+                // away and put their own in its place.
+                let replaceable = (node.mode & 0o077 == 0).then(|| resolved.changeable_by(&permissions::anyone()));
+                if let Some(how) = replaceable.flatten() {
+                    storage.push(format!("{place}: {path} is not the server's alone: {how}"));
+                }
                 if node.uid != identity.uid {
                     storage.push(format!("{place}: {path} is not owned by the server's user ({})", node.describe()));
                 }
@@ -921,6 +928,39 @@ mod tests {
             status_of("metrics", metrics),
             (Status::Warn, "/c/server.hcl:3: unauthenticated_metrics_access is on".into())
         );
+    }
+
+    #[test]
+    fn a_storage_every_user_can_move_away_is_not_the_servers_alone() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = std::env::temp_dir().join(format!("hardinit-storage-parent-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("open/data")).unwrap();
+        let set =
+            |p: &str, mode: u32| std::fs::set_permissions(dir.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+        set("open", 0o777);
+        set("open/data", 0o700);
+        let owner = std::fs::metadata(dir.join("open/data")).unwrap().uid();
+        let me = Identity { name: None, home: None, uid: owner, gid: owner, groups: vec![owner] };
+        let config = format!("storage \"raft\" {{\n  path = \"{}/open/data\"\n}}\n", dir.display());
+        let parsed = vec![ConfigFile { path: dir.join("c.hcl"), items: hcl::parse(config.as_bytes()).unwrap() }];
+        let storage = || {
+            let found = named_files(&parsed, &[], &me, &dir.join("no-audit"), &FileView::now(), &OPENBAO, &|_| None);
+            found.into_iter().find(|f| f.id == "storage").unwrap()
+        };
+        let open = storage();
+        assert!(
+            open.status == Status::Warn
+                && open.summary.contains("is not the server's alone")
+                && open.summary.contains("open/data can be replaced"),
+            "{}",
+            open.summary
+        );
+        // The sticky bit keeps every user to its own entries.
+        set("open", 0o1777);
+        let sticky = storage();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(sticky.status, Status::Pass, "{}", sticky.summary);
     }
 
     #[test]
