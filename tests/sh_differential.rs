@@ -58,6 +58,9 @@ const DOCUMENTED: &[(&str, Kind, &str)] = &[
     ("program-absolute-missing", Kind::StandsFor, "that the image does not have stands for"),
     ("item10-ifs", Kind::Before, "an assignment to `IFS`"),
     ("item4-entrypoint-id", Kind::Before, "the entrypoint only with the server"),
+    ("continuation-after-dollar", Kind::Before, "a line continuation right after `$` or inside a name"),
+    ("continuation-after-dollar-quoted", Kind::Before, "a line continuation right after `$` or inside a name"),
+    ("continuation-inside-name", Kind::Before, "a line continuation right after `$` or inside a name"),
 ];
 
 /// One script and what it starts with.
@@ -296,6 +299,10 @@ fn written() -> Vec<Case> {
         case("quotes-concatenated", "vault a'b'\"c\"d"),
         case("backslash-outside", "vault a\\ b \\' \\\" \\\\"),
         case("continuation", "vault a\\\nb"),
+        case("continuation-after-dollar", "echo $\\\nX").env("X", "x"),
+        case("continuation-after-dollar-quoted", "echo \"$\\\n{X}\"").env("X", "x"),
+        case("continuation-inside-name", "echo $X\\\nY").env("X", "x").env("XY", "xy"),
+        case("continuation-after-name", "echo $X\\\n.$1\\\n2").env("X", "x").args(&["n", "one"]),
         case("comment", "vault a # b c\n# whole line\nvault d#e"),
         case("lone-dollar", "vault $ a$ \"$\""),
         case("empty-unquoted-vanishes", "E=; vault $E x $E"),
@@ -417,6 +424,8 @@ fn written() -> Vec<Case> {
         case("pidof-empty-field", "vault $(pidof no-such-program-here) x"),
         case("pidof-echo-status", "echo $(pidof no-such-program-here); echo $?"),
         case("kill-nothing", "kill -0 999999999; echo $?"),
+        case("kill-pid-with-sign", "kill -0 +1; echo $?; kill -0 ' 1'; echo $?; kill -0 '  1'; echo $?; kill -0 '1 '; echo $?"),
+        case("pidof-empty-name", "pidof ''; echo $?; vault $(pidof '') x"),
         case("base64-decode", "echo aGVsbG8K | base64 -d"),
         case("base64-to-file", "echo aGVsbG8K | base64 -d > out; echo $?"),
         case("touch", "touch a b; echo $?"),

@@ -292,10 +292,34 @@ fn corpus() -> Vec<Case> {
     cases.push(case("sed -i -E 's/a/b/' input.txt").modes());
     cases.push(case("sed -E -i 's/a/b/' input.txt").modes());
     cases.push(case("sed -E -- 's/a/b/' input.txt"));
-    for script in ["s.a\\.b.X.g", "s*a\\*b*X*g", "sxa\\xbxXxg", "s^a\\^b^X^g", "s&a&[\\&]&g", "s(a\\(b(X(g"] {
+    for script in ["s.a\\.b.X.g", "s*a\\*b*X*g", "s^a\\^b^X^g", "s&a&[\\&]&g", "s(a\\(b(X(g"] {
         cases.push(case(format!("sed -E '{script}' input.txt")));
     }
     cases.push(case("sed -E 's1a\\1b1X1g' input.txt || echo failed"));
+    // busybox's sed reads `\n`, `\t`, `\r` inside brackets as the characters they name.
+    for script in ["s/[^\\n]/<&>/g", "s/[\\t]/<&>/g", "s/[\\n]/X/g", "s/[a\\n]/X/g", "s/[\\\\n]/X/g", "s/[\\]n]/X/g"] {
+        cases.push(case(format!("sed -E '{script}' input.txt")));
+    }
+    cases.push(case("sed -E 's/[[:alpha:]\\r]+/X/g'").stdin("ab\r\\r\n"));
+    // A letter, a digit or `[` as the delimiter: busybox reads `\n`, `\s`, `\b` there as escapes.
+    for script in ["sn\\nnXn", "snan\\nn", "ss\\ssXs", "st\\ttXtg", "sba\\bbXb", "sxa\\xbxXxg", "s[a[X[g", "s[\\[[X["] {
+        cases.push(case(format!("sed -E '{script}' input.txt")).refused("a letter, a digit or `[` as the delimiter"));
+    }
+    // busybox takes what follows -i in its argument as a backup suffix.
+    for options in ["-iE", "-Eii", "-iEi"] {
+        cases.push(
+            case(format!("sed {options} 's/a/b/' f"))
+                .with(Setup::File("f", b"a\n".to_vec()))
+                .refused("`-i` followed by anything in its argument"),
+        );
+    }
+    // What a group inside a repeated group holds after the last repetition: glibc (busybox) and
+    // musl differ.
+    for script in ["s/((a)|b)+/[\\1\\2]/g", "s/(x(a)*)+/[\\2]/", "s/((a)b){2}/[\\2]/"] {
+        cases.push(case(format!("sed -E '{script}' input.txt")).refused("a group inside a repeated group"));
+    }
+    cases.push(case("sed -E 's/((a)|b)?/[\\1\\2]/g' input.txt"));
+    cases.push(case("sed -E 's/((a)|b)+/[\\1]/g' input.txt"));
     // A raw newline in the replacement: busybox and GNU stop; a value must not add lines.
     let injected = "10.0.0.1\"\nui = true\nx = \"";
     cases.push(

@@ -321,6 +321,11 @@ impl Lexer {
     fn dollar(&mut self, quoted: bool) -> Result<Part, Refusal> {
         let pos = self.pos();
         self.bump();
+        // dash removes a line continuation before it reads what follows `$` (`$\<newline>X` is
+        // `$X`); here `$` would be literal.
+        if self.peek() == Some('\\') && self.peek_at(1) == Some('\n') {
+            return refuse(pos, "a line continuation right after `$`");
+        }
         match self.peek() {
             Some('{') => {
                 self.bump();
@@ -367,6 +372,13 @@ impl Lexer {
                 while let Some(c) = self.peek().filter(|c| is_name_char(*c)) {
                     self.bump();
                     name.push(c);
+                }
+                // dash joins the lines first: `$X\<newline>Y` is `$XY`.
+                if self.peek() == Some('\\')
+                    && self.peek_at(1) == Some('\n')
+                    && self.peek_at(2).is_some_and(is_name_char)
+                {
+                    return refuse(pos, "a line continuation inside a name");
                 }
                 Ok(name)
             }

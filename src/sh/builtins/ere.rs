@@ -54,17 +54,21 @@ pub struct Ere {
     regex: Regex,
     /// The number of parenthesised groups.
     pub groups: usize,
+    /// The groups inside a group that repeats (`2` in `((a)|b)+`): what such a group holds after
+    /// the last repetition differs between C libraries (musl: nothing when the last one did not
+    /// reach it, as POSIX says; glibc, which busybox's sed uses: what an earlier one matched).
+    pub inside_repetition: Vec<usize>,
 }
 
 impl Ere {
     /// Checks `pattern` against the documented subset and compiles it; `spans`: the caller needs
     /// the positions of matches (sed), not only whether a line matches (grep).
     pub fn compile(pattern: &str, spans: bool) -> Result<Ere, PatternError> {
-        let groups = check(pattern)?;
+        let Structure { groups, inside_repetition } = structure(pattern)?;
         let c_pattern =
             CString::new(pattern).map_err(|_| refused("a NUL byte in the regular expression".to_string()))?;
         let regex = Regex::compile(&c_pattern, spans).map_err(|e| invalid(format!("the regular expression: {e}")))?;
-        Ok(Ere { regex, groups })
+        Ok(Ere { regex, groups, inside_repetition })
     }
 
     /// A line (without its newline) as the matcher reads it.
@@ -111,6 +115,10 @@ enum Last {
 struct Level {
     atoms: u64,
     last: Last,
+    /// When the last atom is a group: the numbers of the groups inside it.
+    last_inner_groups: Option<std::ops::RangeInclusive<usize>>,
+    /// The number this group has (0 for the whole pattern).
+    number: usize,
     /// Where the group opened, for messages.
     start: usize,
     /// The current alternative can match the empty string, and could before its last atom.
@@ -126,10 +134,12 @@ struct Level {
 }
 
 impl Level {
-    fn new(start: usize) -> Level {
+    fn new(start: usize, number: usize) -> Level {
         Level {
             atoms: 0,
             last: Last::Nothing,
+            last_inner_groups: None,
+            number,
             start,
             nullable: true,
             nullable_before_last: true,
@@ -143,6 +153,7 @@ impl Level {
     fn atom(&mut self, size: u64, nullable: bool, anchored: bool) {
         self.atoms += size;
         self.last = Last::Atom(size);
+        self.last_inner_groups = None;
         self.nullable_before_last = self.nullable;
         self.nullable &= nullable;
         self.anchored |= anchored;
@@ -167,15 +178,26 @@ impl Level {
     }
 }
 
+/// What the check learns of a pattern's groups.
+struct Structure {
+    groups: usize,
+    inside_repetition: Vec<usize>,
+}
+
 /// Checks `pattern` against the subset; returns its number of groups.
 pub fn check(pattern: &str) -> Result<usize, PatternError> {
+    structure(pattern).map(|s| s.groups)
+}
+
+fn structure(pattern: &str) -> Result<Structure, PatternError> {
     if pattern.len() > MAX_PATTERN {
         return Err(refused(format!("a regular expression longer than {MAX_PATTERN} bytes")));
     }
     let chars: Vec<char> = pattern.chars().collect();
     let at = |i: usize, what: &str| format!("the regular expression, at character {}: {what}", i + 1);
-    let mut levels = vec![Level::new(0)];
+    let mut levels = vec![Level::new(0, 0)];
     let mut groups = 0;
+    let mut inside_repetition = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -210,7 +232,7 @@ pub fn check(pattern: &str) -> Result<usize, PatternError> {
                     return Err(refused(at(i, &format!("groups nested deeper than {MAX_DEPTH}"))));
                 }
                 groups += 1;
-                levels.push(Level::new(i));
+                levels.push(Level::new(i, groups));
             }
             ')' => {
                 if levels.len() == 1 {
@@ -224,6 +246,7 @@ pub fn check(pattern: &str) -> Result<usize, PatternError> {
                 group.check_alternatives().map_err(|e| refused(at(group.start, e)))?;
                 let parent = levels.last_mut().expect("the outermost level");
                 parent.atom(group.atoms.max(1), group.nullable_alternatives > 0, group.any_anchor);
+                parent.last_inner_groups = Some(group.number + 1..=groups);
             }
             '|' => {
                 if level.last == Last::Nothing {
@@ -262,6 +285,9 @@ pub fn check(pattern: &str) -> Result<usize, PatternError> {
                 if optional {
                     level.nullable = level.nullable_before_last;
                 }
+                if c != '?' {
+                    inside_repetition.extend(level.last_inner_groups.take().into_iter().flatten());
+                }
                 level.last = Last::Repeated;
             }
             _ => level.atom(1, false, false),
@@ -280,7 +306,7 @@ pub fn check(pattern: &str) -> Result<usize, PatternError> {
     }
     levels[0].end_alternative();
     levels[0].check_alternatives().map_err(|e| refused(at(0, e)))?;
-    Ok(groups)
+    Ok(Structure { groups, inside_repetition })
 }
 
 /// `m`, `m,` or `m,n` (no blanks, m <= n <= RE_DUP_MAX): how many copies of the atom the
@@ -311,7 +337,7 @@ fn copies(bound: &str) -> Result<(u32, u64), bool> {
 
 /// A bracket expression starting at `chars[start]` (`[`); returns the index after its `]`.
 /// Err: (invalid in POSIX too, why).
-fn bracket(chars: &[char], start: usize) -> Result<usize, (bool, String)> {
+pub(super) fn bracket(chars: &[char], start: usize) -> Result<usize, (bool, String)> {
     let mut i = start + 1;
     if chars.get(i) == Some(&'^') {
         i += 1;

@@ -6,7 +6,9 @@ use crate::signals;
 /// The pids of the processes named `names`, newest first, as `$(pidof ...)` gives them.
 pub fn pidof(names: &[String]) -> Vec<i32> {
     let own = crate::sys::process::getpid();
-    let mut pids: Vec<i32> = names.iter().flat_map(|n| crate::procfs::pids_named(n, own)).collect();
+    // An empty name is no process's, as in busybox (a kernel thread's argv[0] is empty).
+    let named = names.iter().filter(|n| !n.is_empty());
+    let mut pids: Vec<i32> = named.flat_map(|n| crate::procfs::pids_named(n, own)).collect();
     pids.sort_unstable_by(|a, b| b.cmp(a));
     pids.dedup();
     pids
@@ -93,8 +95,11 @@ pub fn kill(args: &[String], io: &mut Io) -> i32 {
     }
     let mut status = 0;
     for text in pids {
+        // Digits after at most one space, as busybox reads a pid: `+1` and `  1` are no number to it.
+        let text = text.strip_prefix(' ').unwrap_or(text);
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
         match text.parse::<i32>() {
-            Ok(pid) if pid > 0 => {
+            Ok(pid) if pid > 0 && digits => {
                 if let Err(e) = crate::sys::signal::kill(pid, signal) {
                     status = io.fail("kill", 1, format!("can't kill pid {pid}: {e}"));
                 }

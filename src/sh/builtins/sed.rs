@@ -1,4 +1,4 @@
-//! `sed -E [-i] 's|REGEX|REPLACEMENT|[g]' [FILE]`: one substitution, POSIX ERE, any delimiter.
+//! `sed -E [-i] 's|REGEX|REPLACEMENT|[g]' [FILE]`: one substitution, POSIX ERE, punctuation as the delimiter.
 //! In the replacement `\1`..`\9` and `&` insert the match, `\n` a newline, `\t` a tab, `\&`,
 //! `\\`, `\DELIMITER` and `\` followed by punctuation the character itself; a raw newline is an
 //! error, as in busybox and GNU sed. The input is read line by line (memory is bounded by the
@@ -7,7 +7,7 @@
 //! anything outside the subset (another command, a BRE without -E, flags other than g) is refused
 //! with status 2.
 
-use super::{Io, ere::Ere, files, options};
+use super::{Io, ere, ere::Ere, files, options};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
@@ -38,6 +38,12 @@ impl From<String> for Failure {
 }
 
 pub fn run(args: &[String], io: &mut Io) -> i32 {
+    // busybox reads what follows `-i` in its argument as a backup suffix: `-iE` keeps the old
+    // file as FILEE and reads a BRE, `-ii` keeps FILEi.
+    let options_end = args.iter().position(|a| a == "--" || !a.starts_with('-') || a == "-").unwrap_or(args.len());
+    if let Some(suffixed) = args[..options_end].iter().find(|a| a.find('i').is_some_and(|at| at + 1 != a.len())) {
+        return io.fail("sed", 2, format!("{suffixed}: -i followed by a backup suffix is not supported (write -Ei)"));
+    }
     let (letters, operands) = match options(args, "Ei") {
         Ok(parsed) => parsed,
         Err(e) => return io.fail("sed", 2, e),
@@ -86,6 +92,12 @@ impl Substitution {
         }
         let delimiter = chars.next().filter(|d| *d != '\\' && *d != '\n');
         let delimiter = delimiter.ok_or_else(|| refuse("`s` needs a delimiter".into()))?;
+        // busybox reads `\n`, `\t`, `\r` as control characters and keeps `\b`, `\s`, `\w`, `\1` as
+        // escapes before it splits at an alphanumeric delimiter (`sn\nnXn` looks for a newline),
+        // and finds no end for `[`.
+        if delimiter.is_ascii_alphanumeric() || delimiter == '[' {
+            return Err(refuse(format!("{delimiter:?} as the delimiter of `s` is not supported")));
+        }
         let rest: Vec<char> = chars.collect();
         let (pattern, after) = split_at_delimiter(&rest, delimiter).map_err(|e| Failure(1, e))?;
         let (replacement, after) = split_at_delimiter(after, delimiter).map_err(|e| Failure(1, e))?;
@@ -98,8 +110,17 @@ impl Substitution {
         if pattern.is_empty() {
             return Err(refuse("an empty regular expression (the previous one) is not supported".into()));
         }
+        let pattern = control_escapes_in_brackets(&pattern);
         let regex = Ere::compile(&pattern, true).map_err(|e| Failure(if e.refused { 2 } else { 1 }, e.message))?;
         let replacement = parse_replacement(&replacement, delimiter, regex.groups)?;
+        if let Some(group) = replacement.iter().find_map(|piece| match piece {
+            Piece::Group(g) if regex.inside_repetition.contains(g) => Some(g),
+            _ => None,
+        }) {
+            return Err(refuse(format!(
+                "\\{group}: a group inside a repeated group (what it holds after the last repetition differs between sed implementations)"
+            )));
+        }
         Ok(Substitution { regex, replacement, global })
     }
 
@@ -256,6 +277,56 @@ fn split_at_delimiter(chars: &[char], delimiter: char) -> Result<(String, &[char
     Err(format!("`s` is not closed by {delimiter:?}"))
 }
 
+/// `\n`, `\t` and `\r` inside a bracket expression as the characters they name: busybox's sed
+/// (and GNU's) reads `[^\n]` as "not a newline" and `[\t]` as a tab, where in POSIX the backslash
+/// would be one more member of the set. Outside brackets the check refuses `\` and a letter.
+fn control_escapes_in_brackets(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                out.extend(chars.get(i..i + 2).unwrap_or(&chars[i..]));
+                i += 2;
+            }
+            '[' => {
+                // A bracket that does not close is left to the check, which says so.
+                let end = ere::bracket(&chars, i).unwrap_or(chars.len());
+                let mut j = i;
+                while j < end {
+                    let control = match (chars[j], chars.get(j + 1)) {
+                        ('\\', Some('n')) if j + 1 < end => Some('\n'),
+                        ('\\', Some('t')) if j + 1 < end => Some('\t'),
+                        ('\\', Some('r')) if j + 1 < end => Some('\r'),
+                        _ => None,
+                    };
+                    match control {
+                        Some(c) => {
+                            out.push(c);
+                            j += 2;
+                        }
+                        None if chars[j] == '\\' && j + 1 < end => {
+                            out.extend(&chars[j..j + 2]);
+                            j += 2;
+                        }
+                        None => {
+                            out.push(chars[j]);
+                            j += 1;
+                        }
+                    }
+                }
+                i = end;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Err: status 1 for what busybox fails on too (a raw newline, a missing group), 2 for what
 /// hardinit refuses (`\` and a letter other than n and t).
 fn parse_replacement(text: &str, delimiter: char, groups: usize) -> Result<Vec<Piece>, Failure> {
@@ -344,6 +415,9 @@ mod tests {
         assert_eq!(sed(r"s|a\|b|X|g", "a|b ab"), "X ab", "an escaped delimiter is literal in the pattern");
         assert_eq!(sed(r"s/(a)(b)/\2\1\0/", "ab"), "baab");
         assert_eq!(sed(r"s/b/\t/", "ab"), "a\t");
+        assert_eq!(sed(r"s/[^\n]/X/g", "a\\n"), "XXX", "in brackets \\n is a newline, as busybox reads it");
+        assert_eq!(sed(r"s/[\t\\]/X/g", "\t\\t"), "XXt");
+        assert_eq!(sed(r"s/[\]n]/X/g", "\\n] n]"), "X n]", "`[\\]` ends before `n]`");
         assert_eq!(substitute("s/b/X/g", b"\xffb\n").unwrap(), b"\xffX\n", "bytes, not UTF-8");
     }
 
@@ -391,6 +465,10 @@ mod tests {
             (&["-Ei", "s/a/b/"], 2),
             (&["-E", "s//b/"], 2),
             (&["-E", "s/a**/b/"], 2),
+            (&["-E", r"sn\nnXn"], 2),
+            (&["-E", "s[a[b["], 2),
+            (&["-iE", "s/a/b/"], 2),
+            (&["-E", r"s/((a)|b)+/\2/"], 2),
             (&["-E", r"s/a/\2/"], 1),
             (&["-E", "s/a/b"], 1),
             (&["-E", "s/[a/b/"], 1),
