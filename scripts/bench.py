@@ -283,21 +283,39 @@ def docker_engine():
             return host, None
     os.makedirs(DOCKERD_DIR, exist_ok=True)
     host = f"unix://{DOCKERD_DIR}/docker.sock"
+    # As tests/common/docker.rs: shared for the whole run, exclusive only tried (another user holds
+    # its shared lock while it runs), every wait bounded.
     lock = open(f"{DOCKERD_DIR}/lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_SH)
-    if not answers(host):
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    if not answers(host):
-        log = open(f"{DOCKERD_DIR}/dockerd.log", "w")
-        daemon = ["setsid", "dockerd", "--bridge=none", "--iptables=false", "--ip-masq=false", "--host", host]
-        daemon += ["--data-root", f"{DOCKERD_DIR}/data", "--exec-root", f"{DOCKERD_DIR}/exec"]
-        subprocess.Popen(daemon + ["--pidfile", f"{DOCKERD_DIR}/dockerd.pid"], stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while not answers(host):
-            if time.monotonic() > deadline:
-                return None, None
-            time.sleep(0.1)
-    fcntl.flock(lock, fcntl.LOCK_SH)
+    deadline = time.monotonic() + 180
+
+    def take(how):
+        while True:
+            try:
+                fcntl.flock(lock, how | fcntl.LOCK_NB)
+                return True
+            except OSError:
+                if how == fcntl.LOCK_EX or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.2)
+
+    if not take(fcntl.LOCK_SH):
+        return None, None
+    while not answers(host):
+        if take(fcntl.LOCK_EX):
+            if not answers(host):
+                log = open(f"{DOCKERD_DIR}/dockerd.log", "w")
+                daemon = ["setsid", "dockerd", "--bridge=none", "--iptables=false", "--ip-masq=false", "--host", host]
+                daemon += ["--data-root", f"{DOCKERD_DIR}/data", "--exec-root", f"{DOCKERD_DIR}/exec"]
+                subprocess.Popen(daemon + ["--pidfile", f"{DOCKERD_DIR}/dockerd.pid"], stdout=log, stderr=log)
+                started = time.monotonic() + 60
+                while not answers(host) and time.monotonic() < started:
+                    time.sleep(0.1)
+            return (host, lock) if take(fcntl.LOCK_SH) and answers(host) else (None, None)
+        if time.monotonic() > deadline:
+            return None, None
+        time.sleep(0.5)
+        if not take(fcntl.LOCK_SH):
+            return None, None
     return host, lock
 
 

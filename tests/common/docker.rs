@@ -102,16 +102,34 @@ fn find_or_start() -> Result<Engine, String> {
     // Every process that uses our dockerd holds the lock shared for its whole life; the one that
     // finds it down starts it holding the lock exclusively, so two never start it at once, and it
     // is stopped at exit only by a process that can take the lock exclusively: the last user.
+    // The exclusive lock is only tried, never waited for: another user keeps its shared lock for
+    // as long as it runs, and a daemon that died under it would leave this one waiting until then.
     let lock = std::fs::File::create(dir.join("lock")).map_err(|e| e.to_string())?;
-    flock(&lock, libc::LOCK_SH);
-    if !answers(&host) {
-        // Not shared while converting: another user may stop or start it meanwhile, hence the
-        // second look.
-        flock(&lock, libc::LOCK_EX);
-        if !answers(&host) {
-            start_dockerd(&dir, &host)?;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let held_elsewhere = || format!("{host} does not answer, and another process holds {}", dir.join("lock").display());
+    let share = || {
+        while !flock(&lock, libc::LOCK_SH | libc::LOCK_NB) {
+            if Instant::now() > deadline {
+                return Err(held_elsewhere());
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        flock(&lock, libc::LOCK_SH);
+        Ok(())
+    };
+    share()?;
+    while !answers(&host) {
+        // A conversion is not atomic: a refused one has dropped the shared lock too.
+        if flock(&lock, libc::LOCK_EX | libc::LOCK_NB) {
+            let started = if answers(&host) { Ok(()) } else { start_dockerd(&dir, &host) };
+            share()?;
+            started?;
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(held_elsewhere());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        share()?;
     }
     LOCK.set(lock).unwrap();
     // SAFETY: registers a plain extern "C" function with no arguments, run once at exit.
