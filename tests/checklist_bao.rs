@@ -457,6 +457,14 @@ const CASES: &[Case] = &[
         expect: &[("tls-verify", "WARN")],
     },
     Case {
+        name: "transit-seal-with-a-server-name-of-its-own-still-skips-verification",
+        files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}  tls_server_name = \"localhost\"\n}\n")],
+        args: CONFIG,
+        env: &[("VAULT_SKIP_VERIFY", "true")],
+        dirs: DATA,
+        expect: &[("tls-verify", "WARN")],
+    },
+    Case {
         name: "transit-seal-verifies-by-default",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}}\n")],
         args: CONFIG,

@@ -121,10 +121,6 @@ fn implicit_seal(files: &[ConfigFile], rules: &ServerRules, env: Environment) ->
 /// `tls-verify`: no stanza turns off certificate verification of the servers it talks to.
 fn tls_verify(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Finding {
     const SKIPS: [&str; 3] = ["tls_skip_verify", "tls_insecure_skip_verify", "skip_verify"];
-    /// The transit seal's TLS settings: with none of them, its client keeps the TLS settings of
-    /// the environment (api.DefaultConfig reads SKIP_VERIFY).
-    const TRANSIT_TLS: [&str; 6] =
-        ["tls_ca_cert", "tls_ca_path", "tls_client_cert", "tls_client_key", "tls_server_name", "tls_skip_verify"];
     let mut problems = Vec::new();
     let skip_variable = rules.variable(env, "SKIP_VERIFY").filter(|(_, v)| super::hcl::parse_go_bool(v) == Some(true));
     if let Some((name, value)) = &skip_variable {
@@ -133,8 +129,12 @@ fn tls_verify(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Fi
                 "{name}={value} in the server's environment: the transit seal {variable} configures (no seal stanza) keeps it"
             ));
         }
+        // The transit seal's client starts from the environment (api.DefaultConfig reads
+        // SKIP_VERIFY), and the stanza's TLS settings only add to it: api's configureTLS sets
+        // InsecureSkipVerify, never clears it, so a CA or a server name of its own verifies
+        // nothing either.
         for block in blocks(files, Stanza::Seal) {
-            if seal_kind(&block, rules, env) == "transit" && TRANSIT_TLS.iter().all(|k| block.setting(k).is_none()) {
+            if seal_kind(&block, rules, env) == "transit" {
                 problems.push(format!(
                     "{name}={value} in the server's environment: the {} \"transit\" stanza at {} keeps it",
                     block.name,
@@ -808,8 +808,8 @@ mod tests {
         // Telemetry blocks decode over each other.
         let metrics = "listener \"tcp\" {\n  telemetry {\n    unauthenticated_metrics_access = true\n  }\n  telemetry {\n    unauthenticated_metrics_access = false\n  }\n}\n";
         assert_eq!(status_of("metrics", metrics).0, Status::Pass);
-        // The transit seal's client keeps SKIP_VERIFY from the environment, unless the stanza
-        // sets its own TLS.
+        // The transit seal's client keeps SKIP_VERIFY from the environment, whatever TLS the
+        // stanza sets.
         let skip = |n: &str| (n == "VAULT_SKIP_VERIFY").then(|| "true".to_string());
         let verify_of = |text: &str| {
             let found = configuration(&files(text), &ServerCommand::default(), &OPENBAO, &skip);
@@ -823,7 +823,10 @@ mod tests {
                 "VAULT_SKIP_VERIFY=true in the server's environment: the kms \"transit\" stanza at /c/server.hcl:1 keeps it"
             )
         );
-        assert_eq!(verify_of("seal \"transit\" {\n  tls_ca_cert = \"/ca.pem\"\n}\n").status, Status::Pass);
+        for own in ["tls_ca_cert = \"/ca.pem\"", "tls_server_name = \"t\"", "tls_skip_verify = \"false\""] {
+            let text = format!("seal \"transit\" {{\n  {own}\n}}\n");
+            assert_eq!(verify_of(&text).status, Status::Warn, "{text}");
+        }
         assert_eq!(verify_of("seal \"awskms\" {}\n").status, Status::Pass);
         // The storage's keys are exact: `TLS_SKIP_VERIFY` is not read by the storage.
         assert_eq!(status_of("tls-verify", "storage \"consul\" {\n  TLS_SKIP_VERIFY = true\n}\n").0, Status::Pass);
