@@ -357,6 +357,22 @@ const CASES: &[Case] = &[
         dirs: &[("open", 0o777, false), ("open/data", 0o700, true)],
         expect: &[("storage", "WARN")],
     },
+    // Raft makes a missing path itself (0700, the server's): not a warning where it will be the
+    // server's alone.
+    Case {
+        name: "raft-path-the-server-creates",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"{dir}/data/new/raft\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("storage", "PASS")],
+    },
     Case {
         name: "raft-path-of-the-last-file",
         files: &[
@@ -830,7 +846,7 @@ fn run_bao(prepared: &Prepared) -> Observed {
     let _ = child.kill();
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let storage = ["data", "good", "open", "open/data"]
+    let storage = ["data", "good", "open", "open/data", "data/new/raft"]
         .iter()
         .map(|d| dir.join(d))
         .filter(|d| d.join("vault.db").exists() || d.join("raft").exists())

@@ -461,7 +461,14 @@ pub fn named_files(
                 continue;
             }
         };
-        match resolve(Path::new(&path)) {
+        let resolved = match resolve(Path::new(&path)) {
+            Ok(resolved) => Ok(resolved),
+            Err(e) => match to_be_created(Path::new(&path), identity, view) {
+                Some(planned) => planned,
+                None => Err(e),
+            },
+        };
+        match resolved {
             Err(e) => storage.push(format!("{place}: {e}")),
             Ok(resolved) => {
                 let node = &resolved.node;
@@ -557,6 +564,47 @@ pub fn named_files(
         ),
         audit_finding,
     ]
+}
+
+/// A storage directory that does not exist yet, as the server will make it: raft creates its
+/// path and every missing directory above it, mode 0700, as the server's user (physical/raft's
+/// EnsurePath), in the nearest directory that exists. None when the path is not simply missing;
+/// `Err` when the server's user cannot make it there.
+fn to_be_created(path: &Path, identity: &Identity, view: &FileView) -> Option<Result<permissions::Resolved, String>> {
+    let missing = (view.lookup)(path).err().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+    if !missing {
+        return None;
+    }
+    let parent = path.ancestors().skip(1).find_map(|up| permissions::resolve(up, view.lookup).ok())?;
+    let reaches = parent.steps.iter().all(|step| step.dir_node.permission(identity, permissions::SEARCH).is_some());
+    if !parent.node.is_dir()
+        || !reaches
+        || parent.node.permission(identity, permissions::WRITE | permissions::SEARCH).is_none()
+    {
+        return Some(Err(format!(
+            "{} does not exist, and the server's user cannot create it in {} ({})",
+            path.display(),
+            parent.path.display(),
+            parent.node.describe()
+        )));
+    }
+    let entry = parent.path.join(path.strip_prefix(&parent.path).ok()?.components().next()?);
+    let mut steps = parent.steps.clone();
+    steps.push(permissions::Step {
+        dir: parent.path.clone(),
+        dir_node: parent.node.clone(),
+        entry: entry.clone(),
+        entry_uid: identity.uid,
+    });
+    let node = Node {
+        uid: identity.uid,
+        gid: identity.gid,
+        mode: libc::S_IFDIR | 0o700,
+        acl: None,
+        read_only: parent.node.read_only,
+        modified: (0, 0),
+    };
+    Some(Ok(permissions::Resolved { path: path.to_path_buf(), node, steps }))
 }
 
 const WHY_CONFIG: &str = "a server that can rewrite its own configuration keeps a compromise across restarts";
@@ -962,8 +1010,38 @@ mod tests {
         // The sticky bit keeps every user to its own entries.
         set("open", 0o1777);
         let sticky = storage();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(sticky.status, Status::Pass, "{}", sticky.summary);
+        // A path raft will create (two levels of it) is judged where it will be made.
+        let at = |path: &str| {
+            let config = format!("storage \"raft\" {{\n  path = \"{}/{path}\"\n}}\n", dir.display());
+            let parsed = vec![ConfigFile { path: dir.join("c.hcl"), items: hcl::parse(config.as_bytes()).unwrap() }];
+            let found = named_files(&parsed, &[], &me, &dir.join("no-audit"), &FileView::now(), &OPENBAO, &|_| None);
+            found.into_iter().find(|f| f.id == "storage").unwrap()
+        };
+        set("open", 0o700);
+        assert_eq!(at("open/data/raft/new").status, Status::Pass, "{}", at("open/data/raft/new").summary);
+        set("open", 0o777);
+        assert!(at("open/new").summary.contains("open/new can be replaced"), "{}", at("open/new").summary);
+        let stranger = Identity { uid: 4343, gid: 4343, groups: vec![4343], ..me.clone() };
+        set("open", 0o755);
+        let found = named_files(
+            &[ConfigFile {
+                path: dir.join("c.hcl"),
+                items: hcl::parse(
+                    format!("storage \"raft\" {{\n  path = \"{}/open/x\"\n}}\n", dir.display()).as_bytes(),
+                )
+                .unwrap(),
+            }],
+            &[],
+            &stranger,
+            &dir.join("no-audit"),
+            &FileView::now(),
+            &OPENBAO,
+            &|_| None,
+        );
+        let refused = found.into_iter().find(|f| f.id == "storage").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(refused.summary.contains("the server's user cannot create it in"), "{}", refused.summary);
     }
 
     #[test]
