@@ -61,6 +61,7 @@ const DOCUMENTED: &[(&str, Kind, &str)] = &[
     ("continuation-after-dollar", Kind::Before, "a line continuation right after `$` or inside a name"),
     ("continuation-after-dollar-quoted", Kind::Before, "a line continuation right after `$` or inside a name"),
     ("continuation-inside-name", Kind::Before, "a line continuation right after `$` or inside a name"),
+    ("length-of-status", Kind::Before, "`${#?}` too: dash reads it as the length of `$?`"),
 ];
 
 /// One script and what it starts with.
@@ -476,6 +477,8 @@ fn written() -> Vec<Case> {
         case("item13-required-in-last-stage", "echo a | grep -E ${X?}; echo $?"),
         case("required-unset", "echo a; echo ${X?}; echo b"),
         case("required-set-empty", "X=; echo \"[${X?}]\""),
+        case("length-of-status", "echo ${#?}").args(&["name", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]),
+        case("count-braced", "echo ${#} ${#}x \"${#}\" ${??} ${0?}").args(&["name", "a"]),
         case("if-elif-else", "if false; then echo a; elif true; then echo b; else echo c; fi"),
         case("if-else", "if false; then echo a; else echo c; fi"),
         case("while-loop", "n=0; while [ $n -lt 3 ]; do echo $n; n=$((n+1)); done"),

@@ -338,6 +338,10 @@ impl Lexer {
                     }
                     _ => return refuse(pos, "a parameter expansion other than ${NAME} and ${NAME?}"),
                 };
+                // dash reads `${#?}` as the length of `$?`, not as `${#}` required.
+                if name == "#" && required {
+                    return refuse(pos, "`${#?}` (the length of `$?` in dash)");
+                }
                 Ok(Part::Param { name, required, quoted })
             }
             Some('(') if self.peek_at(1) == Some('(') => {
