@@ -157,6 +157,23 @@ const CASES: &[Case] = &[
         expect: &[("tls", "WARN")],
     },
     Case {
+        name: "profiling-and-in-flight-requests-without-a-token",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!(
+                    "tcp",
+                    "  profiling {\n    unauthenticated_pprof_access = true\n  }\n  inflight_requests_logging {\n    unauthenticated_in_flight_requests_access = true\n  }\n"
+                ),
+                "{raft}"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("metrics", "WARN")],
+    },
+    Case {
         name: "refused-tls-disable-as-a-list",
         files: &[("c.hcl", concat!(plain_listener!("tcp", "  tls_disable = [true]\n"), "{raft}"))],
         args: CONFIG,
@@ -749,7 +766,8 @@ struct Observed {
     seal_tokens: Vec<String>,
     /// The tokens it sent over TLS to a server whose certificate it had no CA for.
     unverified_tokens: Vec<String>,
-    /// The listener ports that served their metrics to a request without a token.
+    /// The listener ports that served their metrics, profiles or in-flight requests to a request
+    /// without a token.
     open_metrics: Vec<u16>,
     /// The listener ports that serve sys/raw.
     raw_endpoint: Vec<u16>,
@@ -828,10 +846,13 @@ fn run_bao(prepared: &Prepared) -> Observed {
         Vec::new()
     };
     let answering = || answers.iter().filter(|(_, answer)| matches!(answer, Answer::ClearText | Answer::Tls));
-    let open_metrics = answering()
-        .filter(|(port, answer)| status_of(*port, *answer, "/v1/sys/metrics?format=prometheus", None) == "200")
-        .map(|(port, _)| *port)
-        .collect();
+    // Metrics, profiles or in-flight requests served without a token.
+    let opened = |port: u16, answer: Answer| {
+        ["/v1/sys/metrics?format=prometheus", "/v1/sys/pprof/cmdline", "/v1/sys/in-flight-req"]
+            .iter()
+            .any(|path| status_of(port, answer, path, None) == "200")
+    };
+    let open_metrics = answering().filter(|(port, answer)| opened(*port, *answer)).map(|(port, _)| *port).collect();
     let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
     let root_token = printed.lines().find_map(|l| l.trim().strip_prefix("Root Token: ")).map(str::trim);
     let raw_endpoint = answering()
@@ -897,7 +918,10 @@ fn disagreements(
         out.push("PASS tls-verify, but the seal talked to a TLS server it could not have verified".into());
     }
     if passes("metrics") && !seen.open_metrics.is_empty() {
-        out.push(format!("PASS metrics, but 127.0.0.1:{:?} served them without a token", seen.open_metrics));
+        out.push(format!(
+            "PASS metrics, but 127.0.0.1:{:?} served metrics, profiles or in-flight requests without a token",
+            seen.open_metrics
+        ));
     }
     if passes("raw-storage") && !seen.raw_endpoint.is_empty() {
         out.push(format!("PASS raw-storage, but 127.0.0.1:{:?} serves sys/raw", seen.raw_endpoint));

@@ -284,16 +284,26 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
         // server.go turns it on for the dev listener.
         metrics.push(format!("dev mode serves its metrics on {} without a token", command.dev_listen_address));
     }
+    // A listener's blocks that open an endpoint to requests without a token (the listener's
+    // ListenerTelemetry, ListenerProfiling and ListenerInFlightRequestLogging): bao 2.7.2 serves
+    // sys/pprof and sys/in-flight-req that way even sealed.
+    const OPENED: [(&str, &str); 3] = [
+        ("telemetry", "unauthenticated_metrics_access"),
+        ("profiling", "unauthenticated_pprof_access"),
+        ("inflight_requests_logging", "unauthenticated_in_flight_requests_access"),
+    ];
     for listener in blocks(files, Stanza::Listener) {
-        // Each telemetry block decodes over the previous ones: the last setting counts.
-        let mut body: Vec<&Item> = Vec::new();
-        for item in listener.body.iter().filter(|i| key_is(i, "telemetry")) {
-            if let Value::Object(items) = &item.value {
-                body.extend(items.iter());
+        for (block, name) in OPENED {
+            // Each block decodes over the previous ones of its name: the last setting counts.
+            let mut body: Vec<&Item> = Vec::new();
+            for item in listener.body.iter().filter(|i| key_is(i, block)) {
+                if let Value::Object(items) = &item.value {
+                    body.extend(items.iter());
+                }
             }
-        }
-        if let Some((_, line)) = setting(&body, "unauthenticated_metrics_access").filter(|(l, _)| truthy(l)) {
-            metrics.push(format!("{}: unauthenticated_metrics_access is on", at(listener.path, line)));
+            if let Some((_, line)) = setting(&body, name).filter(|(l, _)| truthy(l)) {
+                metrics.push(format!("{}: {name} is on", at(listener.path, line)));
+            }
         }
     }
     vec![
@@ -307,9 +317,9 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
         finding(
             "metrics",
             metrics,
-            "unauthenticated metrics tell anyone who can reach the listener about the server's use",
-            "remove unauthenticated_metrics_access, and scrape with a token",
-            "metrics need a token",
+            "unauthenticated metrics, profiles and in-flight requests tell anyone who can reach the listener about the server's use, its memory and its clients",
+            "remove the unauthenticated_*_access setting, and scrape or profile with a token",
+            "metrics, profiling and in-flight requests need a token",
         ),
     ]
 }
@@ -932,6 +942,16 @@ mod tests {
         let dotted = "seal \"TRANS\u{130}T\" {\n  address = \"https://t\"\n}\n";
         let just_skip = |n: &str| (n == "VAULT_SKIP_VERIFY").then(|| "true".to_string());
         assert_eq!(find(dotted, &none, &just_skip, "tls-verify").status, Status::Warn);
+        // Profiling and in-flight requests opened to requests without a token.
+        let opened = "listener \"tcp\" {\n  profiling {\n    unauthenticated_pprof_access = \"1\"\n  }\n  inflight_requests_logging {\n    unauthenticated_in_flight_requests_access = true\n  }\n}\n";
+        let found = find(opened, &none, &|_| None, "metrics");
+        assert_eq!(
+            (found.status, found.summary.as_str()),
+            (
+                Status::Warn,
+                "/c/server.hcl:3: unauthenticated_pprof_access is on; /c/server.hcl:6: unauthenticated_in_flight_requests_access is on"
+            )
+        );
         // Recovery mode serves sys/raw.
         let args: Vec<std::ffi::OsString> = ["server", "-recovery", "-config=/c"].iter().map(Into::into).collect();
         let recovery = ServerCommand::parse(&OPENBAO, &args, &|_| None);
