@@ -153,15 +153,13 @@ fn initialise(base: &str, ca: Option<&Path>) -> (String, String) {
     let mount = json!({"type": "kv", "options": {"version": "2"}});
     assert_eq!(http("POST", &format!("{base}/v1/sys/mounts/secret"), Some(&token), Some(&mount), ca).0, 204);
     let secret = json!({"data": {"password": "correct horse battery staple"}});
-    assert_eq!(http("POST", &format!("{base}/v1/secret/data/app"), Some(&token), Some(&secret), ca).0, 200);
+    write_to_new_kv2(&format!("{base}/v1/secret/data/app"), &token, &secret, ca);
     (key, token)
 }
 
 fn unseal(base: &str, key: &str, ca: Option<&Path>) {
-    let (status, reply) = http("PUT", &format!("{base}/v1/sys/unseal"), None, Some(&json!({"key": key})), ca);
-    assert_eq!((status, &reply["sealed"]), (200, &json!(false)), "{reply}");
-    wait_until(LONG, || (http("GET", &format!("{base}/v1/sys/health"), None, None, ca).0 == 200).then_some(()))
-        .expect("active");
+    unseal_until_active(base, key, ca)
+        .unwrap_or_else(|health| panic!("not active a minute after the unseal: {health:?}"));
 }
 
 fn secret_is_there(base: &str, token: &str, ca: Option<&Path>) {

@@ -287,16 +287,9 @@ fn start_server(dir: &Scratch, config: &Path, name: &str) -> Running {
 }
 
 fn unseal(running: &Running, base: &str, key: &str) {
-    let (status, reply) = http("PUT", &format!("{base}/v1/sys/unseal"), None, Some(&json!({"key": key})));
-    assert_eq!((status, &reply["sealed"]), (200, &json!(false)), "{reply}");
-    let unsealed = std::time::Instant::now();
-    let mut health = (0, Value::Null);
-    wait_until(LONG, || {
-        health = http("GET", &format!("{base}/v1/sys/health"), None, None);
-        (health.0 == 200).then_some(())
-    })
-    .unwrap_or_else(|| panic!("not active {LONG:?} after the unseal: {health:?}\n{}", running.stderr()));
-    eprintln!("active {:?} after the unseal", unsealed.elapsed());
+    if let Err(health) = unseal_until_active(base, key, None) {
+        panic!("not active a minute after the unseal: {health:?}\n{}", running.stderr());
+    }
 }
 
 #[test]
@@ -319,14 +312,7 @@ fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume()
     let mount = json!({"type": "kv", "options": {"version": "2"}});
     assert_eq!(http("POST", &format!("{base}/v1/sys/mounts/secret"), Some(&token), Some(&mount)).0, 204);
     let secret = json!({"data": {"password": "correct horse battery staple"}});
-    // A new KV v2 mount answers 400 ("Upgrading from non-versioned to versioned data") until its
-    // first upgrade is done: on a loaded machine, seconds.
-    let mut last = (0, Value::Null);
-    wait_until(LONG, || {
-        last = http("POST", &format!("{base}/v1/secret/data/app"), Some(&token), Some(&secret));
-        (last.0 == 200).then_some(())
-    })
-    .unwrap_or_else(|| panic!("the secret was never written: {last:?}"));
+    write_to_new_kv2(&format!("{base}/v1/secret/data/app"), &token, &secret, None);
     running.stop_cleanly();
     let data = std::fs::metadata(dir.path("data")).unwrap();
     assert_eq!((data.uid(), data.gid()), (100, 1000), "the volume was given to openbao");

@@ -94,6 +94,12 @@ pub fn install(source: &Path, target: &Path, mode: u32) {
 pub fn static_hardinit() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
+        // A suite started under nohup (or anything else that ignores SIGHUP) passes the ignored
+        // SIGHUP on to all it starts, and hardinit hands the server the dispositions it received
+        // (by design): every SIGHUP test would then see nothing happen. The servers under test
+        // start from the default, as a container's processes do.
+        // SAFETY: signal(2) with a valid signal and SIG_DFL; no handler runs.
+        assert_ne!(unsafe { libc::signal(libc::SIGHUP, libc::SIG_DFL) }, libc::SIG_ERR);
         if let Some(path) = std::env::var_os("HARDINIT_STATIC_BIN") {
             return PathBuf::from(path);
         }
@@ -355,6 +361,32 @@ pub fn http(
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (payload, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (status.trim().parse().unwrap_or(0), serde_json::from_str(payload).unwrap_or(serde_json::Value::Null))
+}
+
+/// Unseals the server at `base` with its one key and waits until it is the active node: the last
+/// health reply if it is not within a minute.
+pub fn unseal_until_active(base: &str, key: &str, ca: Option<&Path>) -> Result<(), (u16, serde_json::Value)> {
+    let body = serde_json::json!({ "key": key });
+    let (status, reply) = http("PUT", &format!("{base}/v1/sys/unseal"), None, Some(&body), ca);
+    assert_eq!((status, &reply["sealed"]), (200, &serde_json::Value::Bool(false)), "{reply}");
+    let mut health = (0, serde_json::Value::Null);
+    wait_until(Duration::from_secs(60), || {
+        health = http("GET", &format!("{base}/v1/sys/health"), None, None, ca);
+        (health.0 == 200).then_some(())
+    })
+    .ok_or(health)
+}
+
+/// Writes `secret` to `url` in a KV v2 mount made a moment ago: a new mount answers 400
+/// ("Upgrading from non-versioned to versioned data") until its first upgrade is done, seconds on
+/// a loaded machine.
+pub fn write_to_new_kv2(url: &str, token: &str, secret: &serde_json::Value, ca: Option<&Path>) {
+    let mut last = (0, serde_json::Value::Null);
+    wait_until(Duration::from_secs(60), || {
+        last = http("POST", url, Some(token), Some(secret), ca);
+        (last.0 == 200).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the secret was never written to {url}: {last:?}"));
 }
 
 pub fn send(pid: i32, signal: &str) {
