@@ -55,7 +55,8 @@ cargo test --locked --test reproducible >"$reproducible_log" 2>&1 &
 reproducible=$!
 started=$(date +%s)
 native_status=0
-cargo test --locked -- --test-threads "${HARDINIT_TEST_THREADS:-4}" --skip two_clones_with_other_folders || native_status=$?
+# Every suite runs even after one fails, so that one CI log shows every failure.
+cargo test --locked --no-fail-fast -- --test-threads "${HARDINIT_TEST_THREADS:-4}" --skip two_clones_with_other_folders || native_status=$?
 native_seconds=$(($(date +%s) - started))
 emulated_status=0
 wait "$emulated" || emulated_status=$?
