@@ -327,6 +327,10 @@ fn corpus() -> Vec<Case> {
             .with(Setup::File("cfg", b"address = \"POD_IP:8200\"\n".to_vec())),
     );
     cases.push(case("sed -E 's/a/x\ny/' input.txt; echo $?"));
+    // A backslash before a newline: busybox writes a newline (a value would add lines).
+    cases.push(case("sed -E 's/a/x\\\ny/' input.txt").refused("a backslash before a newline in the replacement"));
+    // A group the pattern does not have: busybox writes nothing, GNU sed fails.
+    cases.push(case("sed -E 's/a/[\\1]/' input.txt").refused("a group the pattern does not have"));
     // Errors in the pattern: both fail (status and stderr aside, nothing printed, nothing written).
     cases.push(case("grep -E 'a{2' input.txt").refused("a `{` that is not a bound"));
     cases.push(case("sed -E 's/a{2/x/' input.txt; echo $?"));

@@ -327,8 +327,8 @@ fn control_escapes_in_brackets(pattern: &str) -> String {
     out
 }
 
-/// Err: status 1 for what busybox fails on too (a raw newline, a missing group), 2 for what
-/// hardinit refuses (`\` and a letter other than n and t).
+/// Err: status 1 for what busybox fails on too (a raw newline), 2 for what hardinit refuses (`\`
+/// and a letter other than n and t, a backslash before a newline, a group the pattern lacks).
 fn parse_replacement(text: &str, delimiter: char, groups: usize) -> Result<Vec<Piece>, Failure> {
     let mut pieces = Vec::new();
     let mut literal = String::new();
@@ -351,14 +351,19 @@ fn parse_replacement(text: &str, delimiter: char, groups: usize) -> Result<Vec<P
                 Some(d @ '0'..='9') => {
                     let group = d as usize - '0' as usize;
                     if group > groups {
-                        return Err(Failure(1, format!("\\{group}: the pattern has {groups} group(s)")));
+                        // busybox writes nothing for it, GNU sed fails: refused.
+                        return Err(Failure(2, format!("\\{group}: the pattern has {groups} group(s)")));
                     }
                     flush(&mut literal, &mut pieces);
                     pieces.push(Piece::Group(group));
                 }
                 Some('n') => literal.push('\n'),
                 Some('t') => literal.push('\t'),
-                Some('\n') => return Err(Failure(1, "a newline in the replacement (write \\n)".into())),
+                // busybox writes a newline for it, as POSIX says: refused, so that a value never
+                // adds lines to a configuration.
+                Some('\n') => {
+                    return Err(Failure(2, "a backslash and a newline in the replacement (write \\n)".into()));
+                }
                 Some(c) if c.is_ascii_punctuation() || c == delimiter => literal.push(c),
                 Some(c) => return Err(Failure(2, format!("\\{c} in the replacement is not supported"))),
                 None => return Err(Failure(1, "a trailing backslash in the replacement".into())),
@@ -423,9 +428,9 @@ mod tests {
 
     #[test]
     fn a_raw_newline_in_the_replacement_is_an_error() {
-        for script in ["s|POD_IP|10.0.0.1\"\nui = true\nx = \"|g", "s/a/x\\\ny/"] {
+        for (script, expected) in [("s|POD_IP|10.0.0.1\"\nui = true\nx = \"|g", 1), ("s/a/x\\\ny/", 2)] {
             let (status, out, err) = run_builtin("sed", &["-E", script], b"POD_IP a\n");
-            assert_eq!((status, out.as_str()), (1, ""), "{script:?}");
+            assert_eq!((status, out.as_str()), (expected, ""), "{script:?}");
             assert!(err.contains("newline in the replacement"), "{err}");
         }
     }
@@ -469,7 +474,7 @@ mod tests {
             (&["-E", "s[a[b["], 2),
             (&["-iE", "s/a/b/"], 2),
             (&["-E", r"s/((a)|b)+/\2/"], 2),
-            (&["-E", r"s/a/\2/"], 1),
+            (&["-E", r"s/a/\2/"], 2),
             (&["-E", "s/a/b"], 1),
             (&["-E", "s/[a/b/"], 1),
             (&["-E", "s/(a/b/"], 1),
