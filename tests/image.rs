@@ -299,7 +299,12 @@ fn a_secret_written_before_sigterm_is_there_after_a_restart_on_the_same_volume()
     }
     let dir = Scratch::new("img-persist");
     let port = free_port();
-    let config = config_volume(&dir, "/openbao", port, "");
+    // OpenBao 2.7.2 unseals a node as a read-enabled standby first; when raft's first election
+    // at unseal comes after the core's first try for the lock (under qemu-user on a loaded
+    // machine), that standby's setup stalled for over a minute (its own retry is one minute,
+    // ha.go waitForLeadership). One node has nothing to read from: without standby reads it
+    // simply takes the lock when raft has elected it.
+    let config = config_volume(&dir, "/openbao", port, "disable_standby_reads = true");
     let base = format!("http://127.0.0.1:{port}");
 
     let running = start_server(&dir, &config, "img-persist-1");
