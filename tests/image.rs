@@ -288,7 +288,7 @@ fn start_server(dir: &Scratch, config: &Path, name: &str) -> Running {
 
 fn unseal(running: &Running, base: &str, key: &str) {
     if let Err(health) = unseal_until_active(base, key, None) {
-        panic!("not active a minute after the unseal: {health:?}\n{}", running.stderr());
+        panic!("not active 150 s after the unseal: {health:?}\n{}", running.stderr());
     }
 }
 

@@ -364,13 +364,14 @@ pub fn http(
 }
 
 /// Unseals the server at `base` with its one key and waits until it is the active node: the last
-/// health reply if it is not within a minute.
+/// health reply if it is not within 150 s (beyond OpenBao's own one-minute retry of a
+/// read-enabled standby whose setup stalled, ha.go waitForLeadership).
 pub fn unseal_until_active(base: &str, key: &str, ca: Option<&Path>) -> Result<(), (u16, serde_json::Value)> {
     let body = serde_json::json!({ "key": key });
     let (status, reply) = http("PUT", &format!("{base}/v1/sys/unseal"), None, Some(&body), ca);
     assert_eq!((status, &reply["sealed"]), (200, &serde_json::Value::Bool(false)), "{reply}");
     let mut health = (0, serde_json::Value::Null);
-    wait_until(Duration::from_secs(60), || {
+    wait_until(Duration::from_secs(150), || {
         health = http("GET", &format!("{base}/v1/sys/health"), None, None, ca);
         (health.0 == 200).then_some(())
     })
