@@ -158,8 +158,7 @@ fn initialise(base: &str, ca: Option<&Path>) -> (String, String) {
 }
 
 fn unseal(base: &str, key: &str, ca: Option<&Path>) {
-    unseal_until_active(base, key, ca)
-        .unwrap_or_else(|health| panic!("not active 150 s after the unseal: {health:?}"));
+    unseal_until_active(base, key, ca).unwrap_or_else(|health| panic!("not active 150 s after the unseal: {health:?}"));
 }
 
 fn secret_is_there(base: &str, token: &str, ca: Option<&Path>) {
