@@ -42,6 +42,9 @@ type Dir = (&'static str, u32, bool);
 
 struct Case {
     name: &'static str,
+    /// The server binary's file name: `bao`, or a copy of it under another name (hardinit tells
+    /// the flavours apart by the name).
+    server: &'static str,
     /// Files of the case's folder: `{dir}` is the folder, `{p1}` `{p2}` listener ports, `{c0}`
     /// `{c1}` `{c2}` cluster ports, `{transit}` the stand-in transit server's port.
     files: &'static [(&'static str, &'static str)],
@@ -87,6 +90,7 @@ const CASES: &[Case] = &[
     // Item 1: labels lower-cased, `type` over the label, JSON, several listeners and files.
     Case {
         name: "listener-label-upper-case",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("TCP", ""), "{raft}"))],
         args: CONFIG,
         env: &[],
@@ -95,6 +99,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "listener-label-mixed-case-json",
+        server: "bao",
         files: &[(
             "c.json",
             r#"{"listener": {"Tcp": {"address": "127.0.0.1:{p1}", "cluster_address": "127.0.0.1:{c1}", "tls_disable": true}}, "storage": {"raft": {"path": "{dir}/data"}}, "cluster_addr": "http://127.0.0.1:{c0}", "api_addr": "http://127.0.0.1:{p1}"}"#,
@@ -106,6 +111,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "listener-type-tcp-under-a-unix-label",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("unix", "  type = \"tcp\"\n"), "{raft}"))],
         args: CONFIG,
         env: &[],
@@ -114,6 +120,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "listener-type-unix-under-a-tcp-label",
+        server: "bao",
         files: &[(
             "c.hcl",
             "listener \"tcp\" {\n  type = \"unix\"\n  address = \"{dir}/home/bao.sock\"\n  tls_disable = 1\n}\n{tls}{raft}",
@@ -125,6 +132,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "tls-on",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}")],
         args: CONFIG,
         env: &[],
@@ -133,6 +141,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "two-listeners-one-in-clear-text",
+        server: "bao",
         files: &[(
             "c.hcl",
             "{tls}listener \"Tcp\" {\n  address = \"127.0.0.1:{p2}\"\n  cluster_address = \"127.0.0.1:{c2}\"\n  tls_disable = \"true\"\n}\n{raft}",
@@ -144,6 +153,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "two-files-the-second-in-clear-text",
+        server: "bao",
         files: &[
             ("a.hcl", "{tls}{raft}"),
             (
@@ -158,6 +168,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "profiling-and-in-flight-requests-without-a-token",
+        server: "bao",
         files: &[(
             "c.hcl",
             concat!(
@@ -175,6 +186,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "refused-tls-disable-as-a-list",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", "  tls_disable = [true]\n"), "{raft}"))],
         args: CONFIG,
         env: &[],
@@ -184,6 +196,7 @@ const CASES: &[Case] = &[
     // A file of a -config directory, named after it: read with the directory, at its place.
     Case {
         name: "file-of-a-listed-directory-read-with-it",
+        server: "bao",
         files: &[
             ("d/a.hcl", "{tls}cluster_addr = \"http://127.0.0.1:{c0}\"\napi_addr = \"http://127.0.0.1:{p1}\"\n"),
             ("d/z.hcl", "storage \"raft\" {\n  path = \"{dir}/good\"\n}\n"),
@@ -197,6 +210,7 @@ const CASES: &[Case] = &[
     // Item 2: the server's own flags.
     Case {
         name: "disable-redirects-before-config",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &["-disable-redirects", "-config={dir}/c.hcl"],
         env: &[],
@@ -205,6 +219,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "output-curl-string-before-config",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &["-output-curl-string", "-config", "{dir}/c.hcl"],
         env: &[],
@@ -213,6 +228,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "output-policy-before-config",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &["-output-policy", "-config={dir}/c.hcl"],
         env: &[],
@@ -221,6 +237,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "boolean-flag-with-its-value",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &["--output-policy=true", "-dev-no-store-token=1", "-config={dir}/c.hcl"],
         env: &[],
@@ -229,6 +246,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "disable-redirects-then-dev",
+        server: "bao",
         files: &[],
         args: &["-disable-redirects", "-dev", "-dev-listen-address=127.0.0.1:{p1}"],
         env: &[],
@@ -237,6 +255,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "dev-ha-then-dev-false",
+        server: "bao",
         files: &[],
         args: &["-dev-ha", "-dev=false", "-dev-listen-address", "127.0.0.1:{p1}"],
         env: &[],
@@ -245,6 +264,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "dev-listen-address-from-the-environment",
+        server: "bao",
         files: &[],
         args: &["-dev"],
         env: &[("VAULT_DEV_LISTEN_ADDRESS", "127.0.0.1:{p1}")],
@@ -254,6 +274,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "dev-tls",
+        server: "bao",
         files: &[],
         args: &["-dev-tls", "-dev-tls-cert-dir={dir}/home", "-dev-listen-address=127.0.0.1:{p1}"],
         env: &[],
@@ -262,6 +283,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "recovery-mode-serves-sys-raw",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &["-recovery", "-config={dir}/c.hcl"],
         env: &[],
@@ -270,6 +292,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "unknown-flag",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &["-no-such-flag", "-config={dir}/c.hcl"],
         env: &[],
@@ -278,6 +301,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "vault-only-flag",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &["-experiment", "-dev", "-config={dir}/c.hcl"],
         env: &[],
@@ -286,6 +310,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "configuration-from-the-environment",
+        server: "bao",
         files: &[("c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
         args: &[],
         env: &[("BAO_CONFIG_PATH", "{dir}/c.hcl")],
@@ -295,6 +320,7 @@ const CASES: &[Case] = &[
     // Item 3: the storage directory the server really uses.
     Case {
         name: "storage-label-upper-case",
+        server: "bao",
         files: &[(
             "c.hcl",
             concat!(
@@ -309,6 +335,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "storage-label-upper-case-json",
+        server: "bao",
         files: &[(
             "c.json",
             r#"{"storage": {"RAFT": {"path": "{dir}/open"}}, "listener": {"tcp": {"address": "127.0.0.1:{p1}", "cluster_address": "127.0.0.1:{c1}", "tls_disable": 1}}, "cluster_addr": "http://127.0.0.1:{c0}", "api_addr": "http://127.0.0.1:{p1}"}"#,
@@ -320,6 +347,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "storage-as-backend",
+        server: "bao",
         files: &[(
             "c.hcl",
             concat!(
@@ -334,6 +362,24 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "raft-path-from-bao-raft-path",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"{dir}/good\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[("BAO_RAFT_PATH", "{dir}/open")],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("storage", "WARN")],
+    },
+    // OpenBao copied (not linked) under Vault's name is judged as Vault, which never reads
+    // BAO_RAFT_PATH: raft wrote in the open directory while the check said PASS.
+    Case {
+        name: "raft-path-from-bao-raft-path-of-a-copy-named-vault",
+        server: "vault",
         files: &[(
             "c.hcl",
             concat!(
@@ -348,6 +394,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "raft-path-from-vault-raft-path",
+        server: "bao",
         files: &[(
             "c.hcl",
             concat!(
@@ -362,6 +409,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "raft-path-in-a-directory-every-user-can-write",
+        server: "bao",
         files: &[(
             "c.hcl",
             concat!(
@@ -378,6 +426,7 @@ const CASES: &[Case] = &[
     // server's alone.
     Case {
         name: "raft-path-the-server-creates",
+        server: "bao",
         files: &[(
             "c.hcl",
             concat!(
@@ -392,6 +441,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "raft-path-of-the-last-file",
+        server: "bao",
         files: &[
             (
                 "a.hcl",
@@ -409,6 +459,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "raft-as-the-ha-storage",
+        server: "bao",
         files: &[(
             "c.hcl",
             concat!(
@@ -424,6 +475,7 @@ const CASES: &[Case] = &[
     // Item 7: seals, kms stanzas included; references are not secrets.
     Case {
         name: "kms-transit-token-in-clear-text",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}kms \"transit\" {\n{transit}  token = \"s.clear-text-token\"\n}\n")],
         args: CONFIG,
         env: &[],
@@ -432,6 +484,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "seal-transit-token-label-case",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}seal \"Transit\" {\n{transit}  token = \"s.another-clear-token\"\n}\n")],
         args: CONFIG,
         env: &[],
@@ -440,6 +493,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "seal-transit-token-from-env-reference",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit}  token = \"env://MYTOK\"\n}\n")],
         args: CONFIG,
         env: &[("MYTOK", "e5b1c9-from-env")],
@@ -448,6 +502,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "seal-transit-token-from-file-reference",
+        server: "bao",
         files: &[
             ("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit}  token = \"file://{dir}/token\"\n}\n"),
             ("token", "f3a7d2-from-file"),
@@ -459,6 +514,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "transit-seal-skips-verification-by-its-environment",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}}\n")],
         args: CONFIG,
         env: &[("VAULT_SKIP_VERIFY", "true")],
@@ -467,6 +523,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "transit-seal-label-lower-cased-as-go-does",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}seal \"TRANS\u{130}T\" {\n{transit_tls}}\n")],
         args: CONFIG,
         env: &[("VAULT_SKIP_VERIFY", "true")],
@@ -475,6 +532,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "transit-seal-from-the-environment-alone",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}")],
         args: CONFIG,
         env: &[
@@ -491,6 +549,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "transit-seal-with-a-server-name-of-its-own-still-skips-verification",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}  tls_server_name = \"localhost\"\n}\n")],
         args: CONFIG,
         env: &[("VAULT_SKIP_VERIFY", "true")],
@@ -499,6 +558,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "transit-seal-verifies-by-default",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}}\n")],
         args: CONFIG,
         env: &[],
@@ -507,6 +567,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "seal-transit-token-from-its-variable",
+        server: "bao",
         files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit}}\n")],
         args: CONFIG,
         env: &[("VAULT_TRANSIT_SEAL_TOKEN", "a9c4e8-from-variable")],
@@ -523,6 +584,8 @@ struct Prepared {
     env: Vec<(String, String)>,
     /// The configuration files' texts as written, to look for a secret the server used.
     texts: Vec<String>,
+    /// The server binary, as the case names it.
+    server: PathBuf,
 }
 
 impl Prepared {
@@ -548,9 +611,15 @@ impl Prepared {
         let scratch = Scratch::new(&format!("bao-{}", case.name));
         let ports =
             ["p1", "p2", "c0", "c1", "c2", "transit", "transit_tls"].into_iter().map(|n| (n, free_port())).collect();
-        let mut prepared = Prepared { dir: scratch, ports, args: Vec::new(), env: Vec::new(), texts: Vec::new() };
+        let server = if case.server == "bao" { bao() } else { scratch.path(&format!("bin/{}", case.server)) };
+        let mut prepared =
+            Prepared { dir: scratch, ports, args: Vec::new(), env: Vec::new(), texts: Vec::new(), server };
         let dir = prepared.dir.0.clone();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if case.server != "bao" {
+            std::fs::create_dir(dir.join("bin")).unwrap();
+            install(&bao(), &prepared.server, 0o755);
+        }
         self_signed(&dir.join("cert.pem"), &dir.join("key.pem"), "localhost", "IP:127.0.0.1");
         for (name, mode, server_owns) in case.dirs.iter().chain(&[("home", 0o700, true)]) {
             let path = dir.join(name);
@@ -581,7 +650,7 @@ impl Prepared {
 fn verdicts(prepared: &Prepared) -> BTreeMap<String, (String, String)> {
     let out = command(hardinit())
         .args(["--strict", "check", "--json", "--"])
-        .arg(bao())
+        .arg(&prepared.server)
         .arg("server")
         .args(&prepared.args)
         .envs(prepared.env.iter().map(|(k, v)| (k, v)))
@@ -809,7 +878,7 @@ fn run_bao(prepared: &Prepared) -> Observed {
     let mut child = Command::new("unshare")
         .args(["--pid", "--fork", "--kill-child", "setpriv"])
         .args([format!("--reuid={SERVER_UID}"), format!("--regid={SERVER_UID}"), "--clear-groups".into(), "--".into()])
-        .arg(bao())
+        .arg(&prepared.server)
         .arg("server")
         .args(&prepared.args)
         .env_clear()

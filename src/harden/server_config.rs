@@ -7,7 +7,7 @@
 //! refused), counting the bytes really read: /proc files report a size of 0.
 
 use super::hcl::{self, Item, Literal, Value};
-use super::server_flags::{Environment, ServerRules};
+use super::server_flags::{Environment, OPENBAO, ServerRules};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -243,14 +243,21 @@ pub struct StoragePath {
 /// NewRaftBackend) or `file` (`path` only), and the effective HA storage's when it is `raft`
 /// (the same NewRaftBackend: `storage "inmem"` with `ha_storage "raft"` writes raft's files
 /// there). `Err` for one without a path: the server refuses it.
+///
+/// The flavour is told by the binary's file name: a server judged Vault may be OpenBao copied
+/// under Vault's name, which reads BAO_RAFT_PATH first. Its directory is judged as well (for a
+/// real Vault, only when BAO_RAFT_PATH is set).
 pub fn storage_paths(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Vec<Result<StoragePath, String>> {
     let mut found: Vec<Result<StoragePath, String>> = Vec::new();
     let storage = effective(files, Stanza::Storage);
     let ha_storage = effective(files, Stanza::HaStorage).filter(|b| b.kind.as_deref() == Some("raft"));
+    let readers: &[&ServerRules] = if rules.reads_bao_variables() { &[rules] } else { &[rules, &OPENBAO] };
     for block in storage.iter().chain(ha_storage.iter()) {
-        let Some(selected) = data_directory(block, rules, env) else { continue };
-        if !found.contains(&selected) {
-            found.push(selected);
+        for reader in readers {
+            let Some(selected) = data_directory(block, reader, env) else { continue };
+            if !found.contains(&selected) {
+                found.push(selected);
+            }
         }
     }
     found
@@ -587,7 +594,10 @@ mod tests {
         assert_eq!((found.path, found.source), (PathBuf::from("/env"), "BAO_RAFT_PATH".to_string()));
         assert_eq!(path(&raft, &OPENBAO, &vault_env).path, PathBuf::from("/vault-env"));
         assert_eq!(path(&raft, &VAULT, &vault_env).path, PathBuf::from("/vault-env"));
-        assert_eq!(path(&raft, &VAULT, &bao_env).path, PathBuf::from("/last"));
+        // Vault never reads BAO_RAFT_PATH, but OpenBao copied under Vault's name does: both.
+        let judged_vault: Vec<PathBuf> =
+            storage_paths(&raft, &VAULT, &bao_env).into_iter().map(|p| p.unwrap().path).collect();
+        assert_eq!(judged_vault, ["/last", "/env"].map(PathBuf::from));
         // BAO_RAFT_PATH set but empty: the configuration's path, not VAULT_RAFT_PATH.
         let empty = |n: &str| match n {
             "BAO_RAFT_PATH" => Some(String::new()),

@@ -160,6 +160,11 @@ impl ServerRules {
         self.flags.iter().flat_map(|set| set.iter())
     }
 
+    /// Whether this flavour reads `BAO_X` variables: Vault never does.
+    pub fn reads_bao_variables(&self) -> bool {
+        self.prefix == "BAO_"
+    }
+
     /// The variable `suffix` (`RAFT_PATH`) as this flavour reads it, with the name it came from.
     /// OpenBao takes `BAO_X` when it is set, even to "", and only then `VAULT_X`.
     pub fn variable(&self, env: Environment, suffix: &str) -> Option<(String, String)> {
