@@ -60,6 +60,18 @@ const RAFT: &str = "storage \"raft\" {\n  path = \"{dir}/data\"\n}\ncluster_addr
 const CONFIG: &[&str] = &["-config={dir}/c.hcl"];
 const DATA: &[Dir] = &[("data", 0o700, true)];
 
+/// A transit seal of the stand-in transit server over TLS, configured by BAO_SEAL_TYPE and the
+/// seal's variables alone, skipping verification.
+const SEAL_FROM_THE_ENVIRONMENT: &[(&str, &str)] = &[
+    ("BAO_SEAL_TYPE", "transit"),
+    ("VAULT_SKIP_VERIFY", "true"),
+    ("VAULT_TRANSIT_SEAL_ADDR", "https://127.0.0.1:{transit_tls}"),
+    ("VAULT_TRANSIT_SEAL_TOKEN", "s.from-the-environment"),
+    ("VAULT_TRANSIT_SEAL_KEY_NAME", "k"),
+    ("VAULT_TRANSIT_SEAL_MOUNT_PATH", "transit/"),
+    ("VAULT_TRANSIT_SEAL_DISABLE_RENEWAL", "true"),
+];
+
 /// A directory the server's user could share with anyone: root's, mode 0777.
 const OPEN_AND_GOOD: &[Dir] = &[("open", 0o777, false), ("good", 0o700, true), ("data", 0o700, true)];
 
@@ -535,15 +547,7 @@ const CASES: &[Case] = &[
         server: "bao",
         files: &[("c.hcl", "{tls}{raft}")],
         args: CONFIG,
-        env: &[
-            ("BAO_SEAL_TYPE", "transit"),
-            ("VAULT_SKIP_VERIFY", "true"),
-            ("VAULT_TRANSIT_SEAL_ADDR", "https://127.0.0.1:{transit_tls}"),
-            ("VAULT_TRANSIT_SEAL_TOKEN", "s.from-the-environment"),
-            ("VAULT_TRANSIT_SEAL_KEY_NAME", "k"),
-            ("VAULT_TRANSIT_SEAL_MOUNT_PATH", "transit/"),
-            ("VAULT_TRANSIT_SEAL_DISABLE_RENEWAL", "true"),
-        ],
+        env: SEAL_FROM_THE_ENVIRONMENT,
         dirs: DATA,
         expect: &[("tls-verify", "WARN")],
     },
@@ -573,6 +577,54 @@ const CASES: &[Case] = &[
         env: &[("VAULT_TRANSIT_SEAL_TOKEN", "a9c4e8-from-variable")],
         dirs: DATA,
         expect: &[("seal-credentials", "PASS")],
+    },
+    // OpenBao copied (not linked) under Vault's name reads the BAO_X variables Vault never reads:
+    // each of them judged for it too.
+    Case {
+        name: "transit-seal-skips-verification-by-bao-skip-verify-of-a-copy-named-vault",
+        server: "vault",
+        files: &[("c.hcl", "{tls}{raft}seal \"transit\" {\n{transit_tls}}\n")],
+        args: CONFIG,
+        env: &[("BAO_SKIP_VERIFY", "true")],
+        dirs: DATA,
+        expect: &[("tls-verify", "WARN")],
+    },
+    Case {
+        name: "transit-seal-from-bao-seal-type-of-a-copy-named-vault",
+        server: "vault",
+        files: &[("c.hcl", "{tls}{raft}")],
+        args: CONFIG,
+        env: SEAL_FROM_THE_ENVIRONMENT,
+        dirs: DATA,
+        expect: &[("tls-verify", "WARN")],
+    },
+    // pkcs11's `token` is a label; BAO_SEAL_TYPE makes the stanza a transit seal, whose token
+    // is the secret it sends.
+    Case {
+        name: "seal-type-from-bao-seal-type-of-a-copy-named-vault",
+        server: "vault",
+        files: &[("c.hcl", "{tls}{raft}seal \"pkcs11\" {\n{transit}  token = \"s.clear-under-a-pkcs11-label\"\n}\n")],
+        args: CONFIG,
+        env: &[("BAO_SEAL_TYPE", "transit")],
+        dirs: DATA,
+        expect: &[("seal-credentials", "WARN")],
+    },
+    // The configuration BAO_CONFIG_PATH adds (a listener in clear text) is read by such a copy
+    // alone: hardinit cannot tell which server it is, and refuses.
+    Case {
+        name: "configuration-from-bao-config-path-of-a-copy-named-vault",
+        server: "vault",
+        files: &[
+            ("c.hcl", "{tls}{raft}"),
+            (
+                "p.hcl",
+                "listener \"tcp\" {\n  address = \"127.0.0.1:{p2}\"\n  cluster_address = \"127.0.0.1:{c2}\"\n  tls_disable = 1\n}\n",
+            ),
+        ],
+        args: CONFIG,
+        env: &[("BAO_CONFIG_PATH", "{dir}/p.hcl")],
+        dirs: DATA,
+        expect: &[("root-token", "FAIL"), ("tls", "FAIL")],
     },
 ];
 

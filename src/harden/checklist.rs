@@ -121,11 +121,16 @@ fn implicit_seal(files: &[ConfigFile], rules: &ServerRules, env: Environment) ->
 /// `tls-verify`: no stanza turns off certificate verification of the servers it talks to.
 fn tls_verify(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Finding {
     const SKIPS: [&str; 3] = ["tls_skip_verify", "tls_insecure_skip_verify", "skip_verify"];
-    let mut problems = Vec::new();
-    let skip_variable = rules.variable(env, "SKIP_VERIFY").filter(|(_, v)| super::hcl::parse_go_bool(v) == Some(true));
-    if let Some((name, value)) = &skip_variable {
+    let mut problems: Vec<String> = Vec::new();
+    // Each flavour's reading of the variables (Vault's and, with BAO_X set, OpenBao's: see
+    // ServerRules::readings), the worse of them kept.
+    for rules in rules.readings(env, &["SKIP_VERIFY", "SEAL_TYPE"]) {
+        let skip_variable =
+            rules.variable(env, "SKIP_VERIFY").filter(|(_, v)| super::hcl::parse_go_bool(v) == Some(true));
+        let Some((name, value)) = &skip_variable else { continue };
+        let mut found = Vec::new();
         if let Some((variable, _)) = implicit_seal(files, rules, env).filter(|(_, kind)| kind == "transit") {
-            problems.push(format!(
+            found.push(format!(
                 "{name}={value} in the server's environment: the transit seal {variable} configures (no seal stanza) keeps it"
             ));
         }
@@ -135,11 +140,16 @@ fn tls_verify(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Fi
         // nothing either.
         for block in blocks(files, Stanza::Seal) {
             if seal_kind(&block, rules, env) == "transit" {
-                problems.push(format!(
+                found.push(format!(
                     "{name}={value} in the server's environment: the {} \"transit\" stanza at {} keeps it",
                     block.name,
                     at(block.path, block.line)
                 ));
+            }
+        }
+        for problem in found {
+            if !problems.contains(&problem) {
+                problems.push(problem);
             }
         }
     }
@@ -226,30 +236,43 @@ fn is_reference(value: &str) -> bool {
 /// seals), for the seal type the server will configure (SEAL_TYPE in its environment wins over
 /// the label of a seal that is not disabled).
 fn seal_credentials(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Finding {
-    let mut problems = Vec::new();
-    for block in blocks(files, Stanza::Seal) {
-        let kind = seal_kind(&block, rules, env);
-        let listed = SEAL_SECRETS.iter().find(|(k, _)| *k == kind).map(|(_, names)| *names);
-        for item in &block.body {
-            let [name] = item.keys.as_slice() else { continue };
-            // The wrappers read their keys exactly, but `PIN = "1234"` is a secret in the file
-            // all the same: names are compared ignoring case.
-            let lower = name.to_ascii_lowercase();
-            let secret = match listed {
-                Some(names) => names.contains(&lower.as_str()),
-                None => any_seal_secret(&lower),
-            };
-            // The last of several items of one key is the one the server reads.
-            if !secret || block.setting(name).map(|(_, line)| line) != Some(item.line) {
-                continue;
+    let mut problems: Vec<String> = Vec::new();
+    // The seal type by each flavour's reading of SEAL_TYPE (see ServerRules::readings).
+    let readings = rules.readings(env, &["SEAL_TYPE"]);
+    let kinds = |block: &super::server_config::Block| {
+        let mut kinds: Vec<String> = Vec::new();
+        for rules in &readings {
+            let kind = seal_kind(block, rules, env);
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
             }
-            let Value::Literal(value) = &item.value else { continue };
-            if value.as_text().is_some_and(|v| !v.is_empty() && !is_reference(v)) {
-                problems.push(format!(
-                    "{}: {name} written in the {} \"{kind}\" stanza",
-                    at(block.path, item.line),
-                    block.name
-                ));
+        }
+        kinds
+    };
+    for block in blocks(files, Stanza::Seal) {
+        for kind in kinds(&block) {
+            let listed = SEAL_SECRETS.iter().find(|(k, _)| *k == kind).map(|(_, names)| *names);
+            for item in &block.body {
+                let [name] = item.keys.as_slice() else { continue };
+                // The wrappers read their keys exactly, but `PIN = "1234"` is a secret in the file
+                // all the same: names are compared ignoring case.
+                let lower = name.to_ascii_lowercase();
+                let secret = match listed {
+                    Some(names) => names.contains(&lower.as_str()),
+                    None => any_seal_secret(&lower),
+                };
+                // The last of several items of one key is the one the server reads.
+                if !secret || block.setting(name).map(|(_, line)| line) != Some(item.line) {
+                    continue;
+                }
+                let Value::Literal(value) = &item.value else { continue };
+                if value.as_text().is_some_and(|v| !v.is_empty() && !is_reference(v)) {
+                    problems.push(format!(
+                        "{}: {name} written in the {} \"{kind}\" stanza",
+                        at(block.path, item.line),
+                        block.name
+                    ));
+                }
             }
         }
     }
@@ -913,6 +936,49 @@ mod tests {
     fn dev_command() -> ServerCommand {
         let args: Vec<std::ffi::OsString> = ["server", "-dev"].iter().map(Into::into).collect();
         ServerCommand::parse(&OPENBAO, &args, &|_| None)
+    }
+
+    #[test]
+    fn a_server_judged_vault_is_judged_by_openbaos_variables_too() {
+        use crate::harden::server_flags::VAULT;
+        let find = |text: &str, rules: &ServerRules, env: Environment, id: &str| {
+            let found = configuration(&files(text), &ServerCommand::default(), rules, env);
+            found.into_iter().find(|f| f.id == id).unwrap()
+        };
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+        };
+        let transit = "seal \"transit\" {\n  address = \"https://t\"\n}\n";
+        // BAO_SKIP_VERIFY: Vault ignores it, OpenBao copied under Vault's name keeps it.
+        let bao_skip = lookup(&[("BAO_SKIP_VERIFY", "true")]);
+        let found = find(transit, &VAULT, &bao_skip, "tls-verify");
+        assert_eq!(found.status, Status::Warn);
+        assert!(found.summary.starts_with("BAO_SKIP_VERIFY=true in the server's environment"), "{}", found.summary);
+        // Both readings skip: each names the variable it read.
+        let both = lookup(&[("BAO_SKIP_VERIFY", "true"), ("VAULT_SKIP_VERIFY", "true")]);
+        let found = find(transit, &VAULT, &both, "tls-verify");
+        assert_eq!(found.summary.matches("keeps it").count(), 2, "{}", found.summary);
+        // The worse reading wins either way: OpenBao's BAO_SKIP_VERIFY=false does not clear
+        // Vault's VAULT_SKIP_VERIFY.
+        let vault_skips = lookup(&[("BAO_SKIP_VERIFY", "false"), ("VAULT_SKIP_VERIFY", "true")]);
+        assert_eq!(find(transit, &VAULT, &vault_skips, "tls-verify").status, Status::Warn);
+        // BAO_SEAL_TYPE: the seal it adds from the environment, and the type it gives a stanza.
+        let bao_seal = lookup(&[("BAO_SEAL_TYPE", "transit"), ("VAULT_SKIP_VERIFY", "1")]);
+        let found = find("", &VAULT, &bao_seal, "tls-verify");
+        assert_eq!(found.status, Status::Warn);
+        assert!(found.summary.contains("the transit seal BAO_SEAL_TYPE configures"), "{}", found.summary);
+        let labelled = "seal \"pkcs11\" {\n  token = \"s.secret\"\n}\n";
+        let found = find(labelled, &VAULT, &lookup(&[("BAO_SEAL_TYPE", "transit")]), "seal-credentials");
+        assert_eq!(
+            (found.status, found.summary.as_str()),
+            (Status::Warn, "/c/server.hcl:2: token written in the seal \"transit\" stanza")
+        );
+        // A real Vault without BAO_X set is judged as before: by VAULT_X alone.
+        assert_eq!(find(labelled, &VAULT, &lookup(&[]), "seal-credentials").status, Status::Pass);
+        assert_eq!(find("", &VAULT, &lookup(&[("VAULT_SKIP_VERIFY", "1")]), "tls-verify").status, Status::Pass);
+        assert_eq!(find(transit, &VAULT, &lookup(&[("VAULT_SKIP_VERIFY", "1")]), "tls-verify").status, Status::Warn);
+        // OpenBao itself reads BAO_X before VAULT_X, and nothing more.
+        assert_eq!(find(transit, &OPENBAO, &vault_skips, "tls-verify").status, Status::Pass);
     }
 
     #[test]

@@ -165,6 +165,18 @@ impl ServerRules {
         self.prefix == "BAO_"
     }
 
+    /// The flavours whose readings of the variables `suffixes` are judged: this one's, and
+    /// OpenBao's as well when this one does not read `BAO_X` and one of them is set. The flavour
+    /// is told by the binary's file name, and OpenBao copied under Vault's name reads them; a
+    /// Vault without them is judged as Vault alone.
+    pub fn readings(&self, env: Environment, suffixes: &[&str]) -> Vec<&ServerRules> {
+        let mut readings = vec![self];
+        if !self.reads_bao_variables() && suffixes.iter().any(|suffix| env(&format!("BAO_{suffix}")).is_some()) {
+            readings.push(&OPENBAO);
+        }
+        readings
+    }
+
     /// The variable `suffix` (`RAFT_PATH`) as this flavour reads it, with the name it came from.
     /// OpenBao takes `BAO_X` when it is set, even to "", and only then `VAULT_X`.
     pub fn variable(&self, env: Environment, suffix: &str) -> Option<(String, String)> {
@@ -212,6 +224,15 @@ impl ServerCommand {
         // flags append to it.
         if let Some((_, paths)) = rules.config_variable.and_then(|suffix| rules.variable(env, suffix)) {
             command.configs.extend(paths.split(',').map(|p| PathBuf::from(p.trim())));
+        }
+        // OpenBao copied under Vault's name would add the files BAO_CONFIG_PATH names, Vault
+        // does not: which configuration the server reads is unknown.
+        if rules.config_variable.is_none() && env("BAO_CONFIG_PATH").is_some() {
+            command.refused = Some(format!(
+                "{} server: BAO_CONFIG_PATH is set, which OpenBao reads and Vault does not, and the server is judged Vault by its file name (OpenBao copied under that name would read the files it names); keep OpenBao's name bao or link to it, or unset BAO_CONFIG_PATH",
+                rules.name
+            ));
+            return command;
         }
         command.dev_listen_address = rules
             .variable(env, "DEV_LISTEN_ADDRESS")
@@ -391,5 +412,31 @@ mod tests {
         let c = parse_with(&OPENBAO, &["server", "-dev"], &[("VAULT_DEV_LISTEN_ADDRESS", "0.0.0.0:8200")]);
         assert_eq!(c.dev_listen_address, "0.0.0.0:8200");
         assert_eq!(parse(&["server", "-dev"]).dev_listen_address, "127.0.0.1:8200");
+    }
+
+    #[test]
+    fn a_server_judged_vault_with_bao_config_path_set_is_refused() {
+        // OpenBao copied under Vault's name adds BAO_CONFIG_PATH's files, Vault does not.
+        let c = parse_with(&VAULT, &["server", "-config=/c"], &[("BAO_CONFIG_PATH", "/p.hcl")]);
+        let refused = c.refused.unwrap_or_default();
+        assert!(refused.starts_with("vault server: BAO_CONFIG_PATH is set"), "{refused}");
+        assert!(parse_with(&VAULT, &["server", "-config=/c"], &[("BAO_CONFIG_PATH", "")]).refused.is_some());
+        // Not for another command, nor for Vault without it, nor for OpenBao.
+        assert!(parse_with(&VAULT, &["version"], &[("BAO_CONFIG_PATH", "/p")]).refused.is_none());
+        assert!(parse_with(&VAULT, &["server", "-config=/c"], &[("VAULT_CONFIG_PATH", "/p")]).refused.is_none());
+        assert!(parse_with(&OPENBAO, &["server"], &[("BAO_CONFIG_PATH", "/p")]).refused.is_none());
+    }
+
+    #[test]
+    fn openbaos_reading_is_added_only_for_vault_with_a_bao_variable_set() {
+        let names = |rules: &ServerRules, env: &[(&str, &str)]| -> Vec<&str> {
+            let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+            rules.readings(&lookup, &["SKIP_VERIFY", "SEAL_TYPE"]).iter().map(|r| r.name).collect()
+        };
+        assert_eq!(names(&VAULT, &[]), ["vault"]);
+        assert_eq!(names(&VAULT, &[("VAULT_SKIP_VERIFY", "1"), ("BAO_RAFT_PATH", "/r")]), ["vault"]);
+        // Set, even to "": OpenBao then reads it and not VAULT_X.
+        assert_eq!(names(&VAULT, &[("BAO_SEAL_TYPE", "")]), ["vault", "bao"]);
+        assert_eq!(names(&OPENBAO, &[("BAO_SKIP_VERIFY", "1")]), ["bao"]);
     }
 }
