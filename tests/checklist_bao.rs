@@ -284,6 +284,16 @@ const CASES: &[Case] = &[
         // The dev listener serves its metrics without a token, and sys/raw.
         expect: &[("root-token", "WARN"), ("tls", "WARN"), ("metrics", "WARN"), ("raw-storage", "WARN")],
     },
+    // OpenBao copied under Vault's name binds where BAO_DEV_LISTEN_ADDRESS says.
+    Case {
+        name: "dev-listen-address-from-bao-dev-listen-address-of-a-copy-named-vault",
+        server: "vault",
+        files: &[],
+        args: &["-dev"],
+        env: &[("BAO_DEV_LISTEN_ADDRESS", "127.0.0.1:{p1}")],
+        dirs: &[],
+        expect: &[("root-token", "WARN"), ("tls", "WARN"), ("metrics", "WARN"), ("raw-storage", "WARN")],
+    },
     Case {
         name: "dev-tls",
         server: "bao",

@@ -53,8 +53,9 @@ fn tls(files: &[ConfigFile], command: &ServerCommand) -> Finding {
     let mut problems = Vec::new();
     let reach = |address: &str| if is_loopback(address) { "loopback only" } else { "reachable from the network" };
     if command.dev && !command.dev_tls {
-        let address = &command.dev_listen_address;
-        problems.push(format!("dev mode serves {address} ({}) without TLS", reach(address)));
+        for address in &command.dev_listen_addresses {
+            problems.push(format!("dev mode serves {address} ({}) without TLS", reach(address)));
+        }
     }
     for listener in blocks(files, Stanza::Listener).into_iter().filter(|b| b.kind.as_deref() == Some("tcp")) {
         let address = listener.setting("address").and_then(|(l, _)| l.as_text().map(str::to_string));
@@ -305,7 +306,10 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
     let mut metrics = Vec::new();
     if command.dev {
         // server.go turns it on for the dev listener.
-        metrics.push(format!("dev mode serves its metrics on {} without a token", command.dev_listen_address));
+        metrics.push(format!(
+            "dev mode serves its metrics on {} without a token",
+            command.dev_listen_addresses.join(" and ")
+        ));
     }
     // A listener's blocks that open an endpoint to requests without a token (the listener's
     // ListenerTelemetry, ListenerProfiling and ListenerInFlightRequestLogging): bao 2.7.2 serves
@@ -936,6 +940,28 @@ mod tests {
     fn dev_command() -> ServerCommand {
         let args: Vec<std::ffi::OsString> = ["server", "-dev"].iter().map(Into::into).collect();
         ServerCommand::parse(&OPENBAO, &args, &|_| None)
+    }
+
+    #[test]
+    fn the_dev_listener_of_a_server_judged_vault_is_where_openbao_would_bind_it_too() {
+        use crate::harden::server_flags::VAULT;
+        let args: Vec<std::ffi::OsString> = ["server", "-dev"].iter().map(Into::into).collect();
+        let env = |n: &str| (n == "BAO_DEV_LISTEN_ADDRESS").then(|| "0.0.0.0:8300".to_string());
+        let command = ServerCommand::parse(&VAULT, &args, &env);
+        let found = configuration(&[], &command, &VAULT, &env);
+        let summary = |id: &str| found.iter().find(|f| f.id == id).unwrap().summary.clone();
+        assert!(summary("tls").contains("0.0.0.0:8300 (reachable from the network)"), "{}", summary("tls"));
+        assert!(summary("tls").contains("127.0.0.1:8200 (loopback only)"), "{}", summary("tls"));
+        assert!(summary("metrics").contains("0.0.0.0:8300"), "{}", summary("metrics"));
+        // The flag binds both alike; a Vault without the variable is judged as before.
+        let flagged: Vec<std::ffi::OsString> =
+            ["server", "-dev", "-dev-listen-address=127.0.0.1:1"].iter().map(Into::into).collect();
+        let found = configuration(&[], &ServerCommand::parse(&VAULT, &flagged, &env), &VAULT, &env);
+        let tls = &found.iter().find(|f| f.id == "tls").unwrap().summary;
+        assert_eq!(tls, "dev mode serves 127.0.0.1:1 (loopback only) without TLS");
+        let found = configuration(&[], &ServerCommand::parse(&VAULT, &args, &|_| None), &VAULT, &|_| None);
+        let tls = &found.iter().find(|f| f.id == "tls").unwrap().summary;
+        assert_eq!(tls, "dev mode serves 127.0.0.1:8200 (loopback only) without TLS");
     }
 
     #[test]

@@ -206,8 +206,10 @@ pub struct ServerCommand {
     pub dev_tls: bool,
     /// `-recovery`: the server starts in recovery mode (sys/raw and generate-root only).
     pub recovery: bool,
-    /// Where the dev listener binds: `-dev-listen-address`, its variable, or 127.0.0.1:8200.
-    pub dev_listen_address: String,
+    /// Where the dev listener binds: `-dev-listen-address`, its variable, or 127.0.0.1:8200;
+    /// for a server judged Vault with BAO_DEV_LISTEN_ADDRESS set and no flag, where OpenBao
+    /// copied under Vault's name would bind it as well (see [`ServerRules::readings`]).
+    pub dev_listen_addresses: Vec<String>,
     /// A command line the server refuses, or that hardinit does not know: why. Nothing else in
     /// this value is to be trusted then.
     pub refused: Option<String>,
@@ -234,9 +236,14 @@ impl ServerCommand {
             ));
             return command;
         }
-        command.dev_listen_address = rules
-            .variable(env, "DEV_LISTEN_ADDRESS")
-            .map_or_else(|| "127.0.0.1:8200".to_string(), |(_, address)| address);
+        for rules in rules.readings(env, &["DEV_LISTEN_ADDRESS"]) {
+            let address = rules
+                .variable(env, "DEV_LISTEN_ADDRESS")
+                .map_or_else(|| "127.0.0.1:8200".to_string(), |(_, address)| address);
+            if !command.dev_listen_addresses.contains(&address) {
+                command.dev_listen_addresses.push(address);
+            }
+        }
         let mut switches: Vec<(&'static str, bool)> = Vec::new();
         let refuse = |why: String| format!("{} server: {why}", rules.name);
         let mut rest = args[1..].iter();
@@ -293,7 +300,7 @@ impl ServerCommand {
             match flag.name {
                 // The server trims each value (its string-slice flag does).
                 "config" => command.configs.push(PathBuf::from(trim(&value))),
-                "dev-listen-address" => command.dev_listen_address = value.to_string_lossy().into_owned(),
+                "dev-listen-address" => command.dev_listen_addresses = vec![value.to_string_lossy().into_owned()],
                 _ => {}
             }
         }
@@ -395,7 +402,7 @@ mod tests {
         assert!(!parse(&["server", "-recovery", "-recovery=false", "-config=/c"]).recovery);
         let c = parse(&["server", "-dev-tls", "-dev-listen-address", "0.0.0.0:1"]);
         assert!(c.dev && c.dev_tls);
-        assert_eq!(c.dev_listen_address, "0.0.0.0:1");
+        assert_eq!(c.dev_listen_addresses, ["0.0.0.0:1"]);
     }
 
     #[test]
@@ -410,8 +417,8 @@ mod tests {
         // Vault's -config has no variable.
         assert!(parse_with(&VAULT, &["server"], &[("VAULT_CONFIG_PATH", "/v")]).configs.is_empty());
         let c = parse_with(&OPENBAO, &["server", "-dev"], &[("VAULT_DEV_LISTEN_ADDRESS", "0.0.0.0:8200")]);
-        assert_eq!(c.dev_listen_address, "0.0.0.0:8200");
-        assert_eq!(parse(&["server", "-dev"]).dev_listen_address, "127.0.0.1:8200");
+        assert_eq!(c.dev_listen_addresses, ["0.0.0.0:8200"]);
+        assert_eq!(parse(&["server", "-dev"]).dev_listen_addresses, ["127.0.0.1:8200"]);
     }
 
     #[test]
