@@ -7,7 +7,7 @@
 //! refused), counting the bytes really read: /proc files report a size of 0.
 
 use super::hcl::{self, Item, Literal, Value};
-use super::server_flags::{Environment, OPENBAO, ServerRules};
+use super::server_flags::{Environment, ServerRules};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -244,16 +244,16 @@ pub struct StoragePath {
 /// (the same NewRaftBackend: `storage "inmem"` with `ha_storage "raft"` writes raft's files
 /// there). `Err` for one without a path: the server refuses it.
 ///
-/// The flavour is told by the binary's file name: a server judged Vault may be OpenBao copied
-/// under Vault's name, which reads BAO_RAFT_PATH first. Its directory is judged as well (for a
-/// real Vault, only when BAO_RAFT_PATH is set).
+/// A server judged Vault by its name may be OpenBao copied under Vault's name, which reads
+/// BAO_RAFT_PATH first: with it set, that reading's directory is judged as well
+/// ([`ServerRules::readings`]).
 pub fn storage_paths(files: &[ConfigFile], rules: &ServerRules, env: Environment) -> Vec<Result<StoragePath, String>> {
     let mut found: Vec<Result<StoragePath, String>> = Vec::new();
     let storage = effective(files, Stanza::Storage);
     let ha_storage = effective(files, Stanza::HaStorage).filter(|b| b.kind.as_deref() == Some("raft"));
-    let readers: &[&ServerRules] = if rules.reads_bao_variables() { &[rules] } else { &[rules, &OPENBAO] };
+    let readings = rules.readings(env, &["RAFT_PATH"]);
     for block in storage.iter().chain(ha_storage.iter()) {
-        for reader in readers {
+        for reader in &readings {
             let Some(selected) = data_directory(block, reader, env) else { continue };
             if !found.contains(&selected) {
                 found.push(selected);

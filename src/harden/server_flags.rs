@@ -161,7 +161,7 @@ impl ServerRules {
     }
 
     /// Whether this flavour reads `BAO_X` variables: Vault never does.
-    pub fn reads_bao_variables(&self) -> bool {
+    fn reads_bao_variables(&self) -> bool {
         self.prefix == "BAO_"
     }
 

@@ -453,7 +453,7 @@ const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
 /// A free TCP port on 127.0.0.1 for a server in the host's network namespace. The next port is
 /// claimed with it: a dev server's cluster listener binds the API port plus one.
 pub fn free_port() -> u16 {
-    free_ports(2)
+    free_port_pair().0
 }
 
 /// Two free consecutive ports P and P+1 on 127.0.0.1 (the dev server's cluster listener takes the
