@@ -8,6 +8,8 @@
 //!   bench_child orphans N               leave N short-lived orphans (children that exit after
 //!                                       their parent), print the start ns, then wait for SIGTERM
 //!   bench_child leftover                start a grandchild that ignores SIGTERM, then wait for it
+// A test program, not part of hardinit: it calls libc itself, as the programs it stands in for do.
+#![allow(unsafe_code)]
 
 use std::io::Write;
 

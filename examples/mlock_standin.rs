@@ -2,6 +2,8 @@
 //! touches 64 MiB (far beyond the default RLIMIT_MEMLOCK, as a real server's heap is), then calls
 //! mlockall(MCL_CURRENT | MCL_FUTURE) as Vault does at start. Prints "locked" and exits 0, or
 //! "mlockall: ERROR" and exits 1. Built for the musl target, so it runs in any container.
+// A test program, not part of hardinit: it calls libc itself, as the programs it stands in for do.
+#![allow(unsafe_code)]
 
 fn main() {
     const SIZE: usize = 64 << 20;
