@@ -265,6 +265,13 @@ fn spawn_server(
             spawn::to_cstring(pair, "the environment")
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let image = sys::process::ExecImage::new(spawn::to_cstring(path.into_os_string(), "the server path")?, argv, envp);
+    let mut image =
+        sys::process::ExecImage::new(spawn::to_cstring(path.into_os_string(), "the server path")?, argv, envp);
+    // After a drop from root, PID 1's real and saved uid are its own and its effective uid the
+    // server's: the server takes that one as all three, and so shares no uid with PID 1.
+    let (real, effective, saved) = sys::privilege::uids().map_err(|e| Fatal::system("getresuid", e))?;
+    if (real, saved) != (effective, effective) {
+        image = image.as_uid(effective);
+    }
     spawn::start(&Spawn { image, inherited, session, keep_fds: options.keep_fds, umask: Some(options.hardening.umask) })
 }
