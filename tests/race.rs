@@ -15,7 +15,7 @@ use common::runc::{GROUP, PASSWD};
 use common::*;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 /// Symlink/hard-link pairs in each of the two walked trees.
 const PAIRS: usize = 25;
+/// Device node/symlink pairs in /vault/file.
+const DEVICES: usize = 10;
 /// How long strace holds every statx and openat of the walk before it returns, in microseconds.
 const DELAY_US: u64 = 20_000;
 
@@ -103,6 +105,18 @@ fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
     write_file(&own, "vault's", (100, 1000), 0o600);
     let mut pairs = plant_pairs(&root.join("vault/file/race"), &target, (0, 0), PAIRS);
     pairs.extend(plant_pairs(&root.join("vault/config/race"), &own, (100, 1000), PAIRS));
+    // Device nodes in the volume (a root-made one a user can rename) are left alone: a device
+    // swapped in for a judged symlink must not be chowned either.
+    let devices = root.join("vault/file/devices");
+    std::fs::create_dir(&devices).unwrap();
+    std::fs::set_permissions(&devices, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for n in 0..DEVICES {
+        let (link, device) = (devices.join(format!("link-{n}")), devices.join(format!("device-{n}")));
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let made = Command::new("mknod").args(["-m", "0644"]).arg(&device).args(["c", "1", "3"]).status();
+        assert!(made.unwrap().success(), "mknod {}", device.display());
+        pairs.push((c_path(&link), c_path(&device)));
+    }
     let outside: Vec<(PathBuf, (u32, u32, u32))> =
         [target.clone(), own.clone(), root.join("etc"), root.join("home/vault")]
             .map(|p| (p.clone(), ownership(&p)))
@@ -140,14 +154,14 @@ fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let exchanged = exchanges.load(Ordering::Relaxed);
     eprintln!(
-        "race: {PAIRS} pairs in each of 2 trees, statx and openat held {DELAY_US} us each, {exchanged} exchanges in {elapsed:?}"
+        "race: {PAIRS} pairs in each of 2 trees and {DEVICES} device pairs, statx and openat held {DELAY_US} us each, {exchanged} exchanges in {elapsed:?}"
     );
     for line in stderr.lines().filter(|l| l.contains("/vault/file: ") || l.contains("/vault/config: ")) {
         eprintln!("race: {line}");
     }
     assert!(stderr.contains("/vault/file: ") && stderr.contains("given to 100:1000"), "the walk ran: {stderr}");
     // Every entry of the race's two directories was looked at with the window held open.
-    let windows = Duration::from_micros(DELAY_US) * (4 * PAIRS) as u32;
+    let windows = Duration::from_micros(DELAY_US) * (4 * PAIRS + 2 * DEVICES) as u32;
     assert!(elapsed >= windows, "the windows were widened ({elapsed:?} < {windows:?}): {stderr}");
     assert!(exchanged > 1000, "the racer ran ({exchanged} exchanges)");
     for (path, was) in &outside {
@@ -157,5 +171,17 @@ fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
             "{}: outside the volume, changed through a swapped name: {stderr}",
             path.display()
         );
+    }
+    // Whichever name a device ends up under, it is still root's.
+    for entry in std::fs::read_dir(&devices).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::symlink_metadata(&path).unwrap().file_type().is_char_device() {
+            assert_eq!(
+                ownership(&path),
+                (0, 0, 0o644),
+                "{}: a device node changed through a swapped name",
+                path.display()
+            );
+        }
     }
 }
