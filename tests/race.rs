@@ -76,17 +76,23 @@ fn write_file(path: &Path, text: &str, owner: (u32, u32), mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-#[test]
-fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
+/// Whether the race harness can run here: root, unshare and strace (a skip, or with
+/// HARDINIT_REQUIRE_PRIVILEGED=1 a failure, otherwise).
+fn can_run() -> bool {
     if !privileged(false) {
-        return;
+        return false;
     }
     if Command::new("strace").arg("-V").stdout(Stdio::null()).status().is_err() {
         assert_ne!(std::env::var("HARDINIT_REQUIRE_PRIVILEGED").as_deref(), Ok("1"), "strace is missing");
         eprintln!("SKIPPED: strace is missing (scripts/setup.sh installs it)");
-        return;
+        return false;
     }
-    let scratch = Scratch::new("race");
+    true
+}
+
+/// A root filesystem laid out as the image: the static hardinit as docker-entrypoint.sh and
+/// /bin/sh, a `vault` that exits at once, vault 100:1000, root's /vault/{config,file,logs}.
+fn image_root(scratch: &Scratch) -> PathBuf {
     let root = scratch.path("rootfs");
     for dir in ["bin", "usr/local/bin", "etc", "proc", "home/vault", "vault/config", "vault/file", "vault/logs"] {
         std::fs::create_dir_all(root.join(dir)).unwrap();
@@ -97,6 +103,33 @@ fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
     write_file(&root.join("bin/vault"), "#!/bin/sh\nexit 0\n", (0, 0), 0o755);
     write_file(&root.join("etc/passwd"), PASSWD, (0, 0), 0o644);
     write_file(&root.join("etc/group"), GROUP, (0, 0), 0o644);
+    root
+}
+
+/// `docker-entrypoint.sh version` as root in a PID and mount namespace chrooted into `root`,
+/// started through `wrapper` (strace and its options, say); its output and how long it took.
+fn run_entrypoint(root: &Path, wrapper: &[&str]) -> (std::process::Output, Duration) {
+    let proc_mount = format!("--mount-proc={}", root.join("proc").display());
+    let began = Instant::now();
+    let out = command(wrapper[0])
+        .env_remove("HARDINIT_USER")
+        .args(&wrapper[1..])
+        .args(["unshare", "--pid", "--fork", "--kill-child", &proc_mount])
+        .args(["/usr/bin/env", "PATH=/bin:/usr/local/bin", "/usr/sbin/chroot"])
+        .arg(root)
+        .args(["/usr/local/bin/docker-entrypoint.sh", "version"])
+        .output()
+        .unwrap();
+    (out, began.elapsed())
+}
+
+#[test]
+fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
+    if !can_run() {
+        return;
+    }
+    let scratch = Scratch::new("race");
+    let root = image_root(&scratch);
     // Outside the volumes: root's file, and the server's own (a file the configuration walk would
     // hand to root through a swapped name).
     let target = root.join("etc/target");
@@ -137,18 +170,8 @@ fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
         })
     };
     let delay = format!("inject=statx,openat:delay_exit={DELAY_US}");
-    let proc_mount = format!("--mount-proc={}", root.join("proc").display());
-    let began = Instant::now();
-    let out = command("strace")
-        .env_remove("HARDINIT_USER")
-        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=statx,openat", "-e", &delay, "--"])
-        .args(["unshare", "--pid", "--fork", "--kill-child", &proc_mount])
-        .args(["/usr/bin/env", "PATH=/bin:/usr/local/bin", "/usr/sbin/chroot"])
-        .arg(&root)
-        .args(["/usr/local/bin/docker-entrypoint.sh", "version"])
-        .output()
-        .unwrap();
-    let elapsed = began.elapsed();
+    let strace = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=statx,openat", "-e", &delay, "--"];
+    let (out, elapsed) = run_entrypoint(&root, &strace);
     stop.store(true, Ordering::Relaxed);
     racer.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -184,4 +207,41 @@ fn a_name_exchanged_between_check_and_act_changes_nothing_outside_the_volume() {
             );
         }
     }
+}
+
+/// Runs its arguments under a seccomp filter that answers fchmodat2 (452 on x86_64) ENOSYS, as a
+/// kernel before 6.6 does (Debian 12's strace does not know the call by number or name).
+const WITHOUT_FCHMODAT2: &str = r#"
+import ctypes, os, struct, sys
+ALLOW, ENOSYS = 0x7FFF0000, 0x00050000 | 38
+program = [
+    (0x20, 0, 0, 4), (0x15, 0, 3, 0xC000003E),   # arch != x86_64: allow
+    (0x20, 0, 0, 0), (0x15, 0, 1, 452),          # nr == fchmodat2: ENOSYS
+    (0x06, 0, 0, ENOSYS), (0x06, 0, 0, ALLOW),
+]
+code = b"".join(struct.pack("HBBI", *op) for op in program)
+buffer = ctypes.create_string_buffer(code)
+fprog = struct.pack("HxxxxxxQ", len(program), ctypes.addressof(buffer))
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0) != 0:
+    sys.exit("seccomp: " + os.strerror(ctypes.get_errno()))
+os.execvp(sys.argv[1], sys.argv[1:])
+"#;
+
+/// Where the kernel has no fchmodat2 (before Linux 6.6), a regular file's mode is changed
+/// through the inode reopened by /proc/self/fd, the one that was judged: the configuration's
+/// root-only file still becomes readable by the server's group.
+#[test]
+fn without_fchmodat2_the_mode_is_changed_through_the_judged_descriptor() {
+    if !privileged(false) || std::env::consts::ARCH != "x86_64" || emulated() {
+        return;
+    }
+    let scratch = Scratch::new("race-chmod");
+    let root = image_root(&scratch);
+    let file = root.join("vault/config/server.hcl");
+    write_file(&file, "ui = true\n", (0, 0), 0o600);
+    let (out, _) = run_entrypoint(&root, &[PYTHON, "-c", WITHOUT_FCHMODAT2]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(ownership(&file), (0, 1000, 0o640), "{stderr}");
+    assert!(stderr.contains("/vault/config: 1 entry made readable"), "{stderr}");
 }
