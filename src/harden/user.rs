@@ -338,7 +338,7 @@ pub(super) fn drop_to_user(
     }
     let user = user_finding(match own_uid {
         Some(own) => format!(
-            "{user_summary}; hardinit (PID 1) keeps uid {own} as its real and saved uid, which the server does not share: it cannot signal, prlimit or ptrace PID 1"
+            "{user_summary}; hardinit keeps uid {own} as its real and saved uid, which the server does not share: the server cannot signal, prlimit or ptrace hardinit"
         ),
         None if started_as_root && identity.uid != 0 => {
             format!("{user_summary}; hardinit shares the server's uid: {PID1_UID} is not mapped in this user namespace")
