@@ -37,6 +37,8 @@ need qemu-aarch64-static qemu-user-static
 need update-binfmts binfmt-support
 # libFuzzer (cargo fuzz) is built with the system C++ compiler.
 need g++ g++
+# The race harness (tests/race.rs) widens check-then-act windows with strace's fault injection.
+need strace strace
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | awk 'NF && !seen[$0]++')
 
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || echo /usr/local/bin)

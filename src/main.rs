@@ -84,12 +84,26 @@ fn run(args: Vec<OsString>, script_began: Option<(i64, i64)>) -> Result<i32, Fat
     let context = harden::Context { plan, script_began };
     let args = &options.command[1..];
     if !context.plan.0.is_empty() {
-        let preflight = harden::run(&options.hardening, &server_path, args, harden::Mode::Preflight, &context)?;
+        let stop = || stop_requested().ok().flatten().is_some();
+        let mut preflight = harden::run(&options.hardening, &server_path, args, harden::Mode::Preflight, &context)?;
+        let mut remaining = context.plan.clone();
+        // The configuration is read as the server's user. Where that user may not read it yet
+        // (a root-only file in a volume), the configuration's own change comes first, since it
+        // only takes write access away and lets the server's group read; then it is judged.
+        if harden::unreadable_by_server(preflight.configuration.as_ref()) {
+            let (configuration, rest) = remaining.split_read_only();
+            if !configuration.0.is_empty() {
+                info!("the server's user cannot read its configuration as it is: its directory is made readable first");
+                entrypoint::give_volumes(&configuration, &stop);
+                remaining = rest;
+                preflight = harden::run(&options.hardening, &server_path, args, harden::Mode::Preflight, &context)?;
+            }
+        }
         // Decided as the start itself will decide: --strict, --allow and the memory guard included.
         if let Some(refused) = preflight.findings.iter().find(|f| options.hardening.refuses(f)) {
             return Err(refused.refusal());
         }
-        entrypoint::give_volumes(&context.plan, &|| stop_requested().ok().flatten().is_some());
+        entrypoint::give_volumes(&remaining, &stop);
     }
 
     // Harden: everything is dropped and verified before the server exists.
@@ -251,6 +265,13 @@ fn spawn_server(
             spawn::to_cstring(pair, "the environment")
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let image = sys::process::ExecImage::new(spawn::to_cstring(path.into_os_string(), "the server path")?, argv, envp);
+    let mut image =
+        sys::process::ExecImage::new(spawn::to_cstring(path.into_os_string(), "the server path")?, argv, envp);
+    // After a drop from root, PID 1's real and saved uid are its own and its effective uid the
+    // server's: the server takes that one as all three, and so shares no uid with PID 1.
+    let (real, effective, saved) = sys::privilege::uids().map_err(|e| Fatal::system("getresuid", e))?;
+    if (real, saved) != (effective, effective) {
+        image = image.as_uid(effective);
+    }
     spawn::start(&Spawn { image, inherited, session, keep_fds: options.keep_fds, umask: Some(options.hardening.umask) })
 }

@@ -552,3 +552,31 @@ fn the_configuration_is_left_readable_not_writable_by_the_server_and_decided_bef
     });
     running.stop_cleanly();
 }
+
+#[test]
+fn the_decision_before_the_chown_reads_the_configuration_as_the_server_and_quotes_nothing_it_cannot_read() {
+    if !privileged(true) {
+        return;
+    }
+    // /vault/config the server's, as the official image's `chown -R vault:vault` leaves it: the
+    // server's user plants a link to a root-only file among the configuration files.
+    const TOKEN: &str = "hvs.CAESIJ-only-root-reads-this";
+    let mut container = vault_image("ep-preflight-reader", &["server"]);
+    let port = free_port();
+    let config = format!(
+        "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = 1\n}}\n"
+    );
+    container.file("/vault/config/server.hcl", &config, 100, 1000);
+    container.file("/run/secrets/app.env", &format!("VAULT_TOKEN={TOKEN}\n"), 0, 0);
+    let rootfs = container.rootfs();
+    std::fs::set_permissions(rootfs.join("run/secrets/app.env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("/run/secrets/app.env", rootfs.join("vault/config/zz.hcl")).unwrap();
+    std::os::unix::fs::lchown(rootfs.join("vault/config/zz.hcl"), Some(100), Some(1000)).unwrap();
+    std::os::unix::fs::chown(rootfs.join("vault/config"), Some(100), Some(1000)).unwrap();
+    let mut running = container.start();
+    assert_eq!(running.wait(LONG), 78, "{}", running.stderr());
+    let stderr = running.stderr();
+    assert!(!stderr.contains("hvs.CAESIJ"), "a byte of a file the server cannot read was quoted: {stderr}");
+    assert!(stderr.contains("/vault/config/zz.hcl: Permission denied"), "{stderr}");
+    assert_eq!(mode_and_owner(&rootfs.join("run/secrets/app.env")), (0o600, 0, 0), "the secret is as it was");
+}

@@ -61,7 +61,8 @@ fn started_as_root_with_ipc_lock_the_server_holds_exactly_ipc_lock_as_uid_100() 
     assert_eq!(server.limit("Max core file size"), (expected.into(), expected.into()));
     assert_eq!(server.coredump_filter(), "00000000");
     let init = ProcessView { pid: running.init_pid() };
-    assert_eq!(init.ids("Uid"), [100; 4], "hardinit itself does not stay root");
+    // Effective uid the server's (to signal it), real and saved uid its own (beyond its reach).
+    assert_eq!(init.ids("Uid"), [65533, 100, 65533, 100], "hardinit itself does not stay root");
     for set in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         assert_eq!(init.field(set), "0000000000004000", "hardinit's {set}");
     }
@@ -591,4 +592,45 @@ fn the_mlock_rule_predicts_the_servers_own_mlockall() {
     assert!(output.contains("user namespace"), "{output}");
     let (status, output) = userns("off");
     assert_eq!(status, 1, "the lock fails there too: {output}");
+}
+
+/// A stand-in server, started by hardinit as PID 1 of a real PID namespace (root, dropping to
+/// the test user), tries every way a process of the same user reaches another: prlimit (the
+/// kernel SIGKILLs an init past RLIMIT_CPU), kill, ptrace-guarded /proc reads and /proc writes.
+#[test]
+fn the_server_cannot_reach_pid_1_which_still_signals_it() {
+    if !privileged(false) {
+        return;
+    }
+    let scratch = Scratch::new("reach-pid-1");
+    let report = scratch.path("report");
+    let script = format!(
+        r#"try() {{ what=$1; shift; if "$@" >/dev/null 2>&1; then echo "$what reached"; else echo "$what denied"; fi; }}
+{{
+try prlimit prlimit --pid 1 --core=0:0
+try kill kill -0 1
+try oom_score_adj sh -c 'echo 1000 > /proc/1/oom_score_adj'
+try comm sh -c 'echo x > /proc/1/comm'
+try environ cat /proc/1/environ
+try mem sh -c 'head -c 1 /proc/1/mem'
+echo ready
+}} > {report}
+exec sleep 60"#,
+        report = report.display()
+    );
+    let mut cmd = as_namespace_init(&["--memory-guard", "off", "--", "sh", "-c", &script]);
+    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let init = forked_child_of(&child);
+    wait_until(LONG, || scratch.read("report").contains("ready").then_some(())).expect("the stand-in server reports");
+    let lines = scratch.read("report");
+    let uids = ProcessView { pid: init }.ids("Uid");
+    // PID 1 can still signal the server: the SIGTERM it forwards ends the server's sleep.
+    assert!(Command::new("kill").args(["-TERM", &init.to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(128 + libc::SIGTERM), "the forwarded SIGTERM ended the server: {stderr}");
+    for what in ["prlimit", "kill", "oom_score_adj", "comm", "environ", "mem"] {
+        assert!(lines.contains(&format!("{what} denied")), "{what}: PID 1 reachable by the server: {lines}");
+    }
+    assert_eq!(uids, [65533, 4242, 65533, 4242], "PID 1's real and saved uid are its own: {stderr}");
 }

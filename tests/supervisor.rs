@@ -68,7 +68,16 @@ fn every_forwarded_signal_reaches_the_server_when_sent_from_inside_the_namespace
     args.extend(["recv".into(), log.to_string_lossy().into_owned(), "--send-to-init".into()]);
     let signals = forwarded_signals();
     args.extend(signals.iter().cloned());
-    let out = run(as_namespace_init(&args.iter().map(String::as_str).collect::<Vec<_>>()), LONG);
+    // Sent by a process of PID 1's own uid: hardinit started as the server's user (Kubernetes
+    // runAsUser), where no uid change happens. After a drop from root the server cannot signal
+    // PID 1 at all (tests/hardening.rs, the_server_cannot_reach_pid_1_which_still_signals_it).
+    let (uid, gid) = TEST_USER.split_once(':').unwrap();
+    let mut cmd = command("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "setpriv"])
+        .args([format!("--reuid={uid}"), format!("--regid={gid}"), "--clear-groups".into()])
+        .arg(hardinit())
+        .args(&args);
+    let out = run(cmd, LONG);
     assert_eq!(code(out.status), 0, "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(lines_of(&log).len(), signals.len() + 1, "one line per signal after 'ready'");
 }
@@ -451,12 +460,14 @@ fn help_and_version_exit_zero_on_stdout() {
 fn a_closed_stderr_does_not_make_hardinit_chase_its_own_sigpipe() {
     // Every log line written to a closed pipe raises SIGPIPE in hardinit itself; forwarding or
     // logging it would raise the next one, and SIGCHLD (a higher number) would never be taken.
-    let mut child = supervised()
-        .args(["-v", "--", "sh", "-c", "sleep 0.2; kill -HUP $PPID; sleep 5; exit 3"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        supervised().args(["-v", "--", "sh", "-c", "sleep 5; exit 3"]).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stderr.take());
+    // From outside: the server, which no longer shares a uid with hardinit, cannot signal it.
+    let init = supervised_pid(&child);
+    wait_until(LONG, || children_of(init).first().copied()).expect("the server started");
+    // SAFETY: kill(2) with a pid of our own child, not -1, 0 or a group.
+    assert_eq!(unsafe { libc::kill(init, libc::SIGHUP) }, 0);
     assert_eq!(code(finish(child, LONG)), 129, "SIGHUP forwarded once, server killed by it");
 }
 

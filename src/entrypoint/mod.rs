@@ -14,7 +14,7 @@ use crate::harden::permissions::{Give, Plan};
 use crate::{info, warn};
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,29 +203,27 @@ fn write_local_config(flavour: Flavour, text: &str, owner: Option<&Identity>) ->
             ),
         )
     };
-    match std::fs::symlink_metadata(&dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(refuse(format!("{} is not a directory (symlinks are not followed)", dir.display()))),
+    // The directory is opened once, without following a symlink anywhere on its path; every
+    // name below is looked up relative to it.
+    let directory = match crate::sys::fs::Dir::open_nofollow(&dir) {
+        Ok(d) => d,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+            return Err(refuse(format!("{} is not a directory (symlinks are not followed)", dir.display())));
+        }
         Err(e) => return Err(refuse(e.to_string())),
-    }
+    };
     // An unpredictable name, so that nothing planted can be in the way; leftovers of a start
     // killed between create and rename are ours to clear (unlink never follows a link).
     const PREFIX: &str = ".local.json.hardinit-";
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries.flatten() {
-            if entry.file_name().to_str().is_some_and(|n| n.starts_with(PREFIX)) {
-                let _ = std::fs::remove_file(entry.path());
-            }
+    for name in directory.names().unwrap_or_default() {
+        if name.to_bytes().starts_with(PREFIX.as_bytes()) {
+            let _ = directory.remove_child(&name);
         }
     }
-    let temporary = dir.join(format!("{PREFIX}{:016x}", crate::sys::process::random_u64()));
+    let temporary = std::ffi::CString::new(format!("{PREFIX}{:016x}", crate::sys::process::random_u64()))
+        .map_err(|e| refuse(e.to_string()))?;
     let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o640)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&temporary)?;
+        let mut file = directory.create_child(&temporary, 0o640)?;
         // The script writes it with echo: the text and a newline.
         file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
@@ -236,10 +234,10 @@ fn write_local_config(flavour: Flavour, text: &str, owner: Option<&Identity>) ->
             std::os::unix::fs::fchown(&file, Some(0), Some(owner.gid))?;
         }
         file.sync_all()?;
-        std::fs::rename(&temporary, &target)
+        directory.rename_child(&temporary, c"local.json")
     })();
     if let Err(e) = result {
-        let _ = std::fs::remove_file(&temporary);
+        let _ = directory.remove_child(&temporary);
         return Err(refuse(e.to_string()));
     }
     Ok(())

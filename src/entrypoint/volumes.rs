@@ -1,15 +1,16 @@
 //! `chown -R` of the server's directories, done so that a hostile volume cannot redirect it: no
 //! symlink is followed (the link itself changes owner, never its target), no other mount is
 //! entered (a bind mount from the same filesystem included: the mount id tells, st_dev does not),
-//! device nodes are left alone, a file with more than one hard link is left alone (it may be a
+//! device nodes are left alone, an entry with more than one hard link is left alone (it may be a
 //! file outside the volume, /etc/shadow on the same filesystem), and the walk stops at a depth
-//! limit. Each file is opened first and changed through its descriptor, so what is checked is what
-//! is changed.
+//! limit. Each entry's name is looked up once, into an O_PATH|O_NOFOLLOW descriptor; the check
+//! and the change both go through it, so what is checked is what is changed, whatever a user
+//! who can rename entries does meanwhile (sys::fs).
 
 use crate::harden::permissions::{Give, Node};
-use crate::sys::fs::{Dir, Entry, name_text, stat_file};
+use crate::sys::fs::{Dir, Entry, Handle, name_text};
 use crate::sys::xattr;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::path::Path;
 
 /// Deeper than this, the walk reports and does not descend (one open directory per level).
@@ -88,11 +89,7 @@ struct Walk<'a> {
 /// early.
 pub fn give_tree(top: &Path, give: &Give, stop: &dyn Fn() -> bool) -> Report {
     let mut report = Report::default();
-    let Ok(top_c) = CString::new(top.as_os_str().as_encoded_bytes()) else {
-        report.leave(Kind::Failed, top, "bad path");
-        return report;
-    };
-    let dir = match Dir::open(&top_c) {
+    let dir = match Dir::open_nofollow(top) {
         Ok(d) => d,
         Err(e) => {
             report.leave(Kind::Failed, top, format!("not changed: {e} (a symlink is never followed)"));
@@ -106,7 +103,7 @@ pub fn give_tree(top: &Path, give: &Give, stop: &dyn Fn() -> bool) -> Report {
             return report;
         }
     };
-    let read_only = top.to_str().is_some_and(|p| crate::sys::fs::is_read_only(p).unwrap_or(false));
+    let read_only = dir.is_read_only().unwrap_or(false);
     let walk = Walk { give, mount_id, read_only, stop };
     walk.change_dir(&dir, top, &mut report);
     walk.walk(&dir, top, 1, &mut report);
@@ -121,7 +118,7 @@ pub fn walk_reaches(top: &Path, path: &Path) -> bool {
     let Ok(relative) = path.strip_prefix(top) else {
         return false;
     };
-    let Some(dir) = CString::new(top.as_os_str().as_encoded_bytes()).ok().and_then(|c| Dir::open(&c).ok()) else {
+    let Ok(dir) = Dir::open_nofollow(top) else {
         return false;
     };
     let Ok(mount_id) = dir.stat().map(|st| st.mount_id) else {
@@ -154,6 +151,7 @@ fn node_of(entry: &Entry, acl: Option<Vec<u8>>, read_only: bool) -> Node {
 }
 
 impl Walk<'_> {
+    /// A directory, through the descriptor it was judged by.
     fn change_dir(&self, dir: &Dir, path: &Path, report: &mut Report) {
         let result = dir.stat().and_then(|st| {
             let node = node_of(&st, xattr::get_open(dir, xattr::POSIX_ACL_ACCESS)?, self.read_only);
@@ -188,8 +186,10 @@ impl Walk<'_> {
                 return;
             }
             let full = path.join(name_text(&name));
-            let entry = match dir.stat_child(&name) {
-                Ok(e) => e,
+            // The name is looked up once, here: from now on the walk holds the inode itself, and a
+            // name exchanged behind it (renameat2 RENAME_EXCHANGE) changes nothing it does.
+            let (handle, entry) = match dir.open_entry(&name).and_then(|h| h.stat().map(|e| (h, e))) {
+                Ok(found) => found,
                 Err(e) => {
                     report.leave(Kind::Failed, &full, e);
                     continue;
@@ -204,82 +204,54 @@ impl Walk<'_> {
                     report.leave(Kind::TooDeep, &full, format!("deeper than {MAX_DEPTH} levels: not entered"));
                     continue;
                 }
-                match dir.open_child(&name) {
-                    Ok(child) if child.stat().is_ok_and(|st| st.mount_id == self.mount_id && !st.mount_root) => {
+                match handle.open_dir() {
+                    Ok(child) if child.stat().is_ok_and(|st| st.identity == entry.identity) => {
                         self.change_dir(&child, &full, report);
                         self.walk(&child, &full, depth + 1, report);
                     }
                     Ok(_) => report.leave(Kind::Moved, &full, "changed while walking: not entered"),
                     Err(e) => report.leave(Kind::Failed, &full, e),
                 }
-            } else if entry.is_regular() {
-                self.change_file(dir, &name, &full, report);
+            } else if entry.links > 1 {
+                // Another name of the same inode may be outside the volume (/etc/shadow on the
+                // same filesystem); a symlink's too (a hard link to a link is one).
+                report.leave(Kind::HardLinked, &full, format!("{} hard links: not changed", entry.links));
             } else {
-                self.change_entry(dir, &name, &full, entry, report);
+                self.change_entry(&handle, &entry, &full, report);
             }
         }
     }
 
-    /// Symlinks (the link itself), FIFOs and sockets, by name, never followed.
-    fn change_entry(&self, dir: &Dir, name: &CStr, full: &Path, entry: Entry, report: &mut Report) {
-        if !entry.is_symlink() && entry.links > 1 {
-            report.leave(Kind::HardLinked, full, format!("{} hard links: not changed", entry.links));
-            return;
-        }
-        // A link's or a FIFO's own mode means nothing to a reader: only the owner is given.
-        let Some(given) = self.give.apply(&node_of(&entry, None, self.read_only)) else {
-            return;
-        };
-        if (given.uid, given.gid) == (entry.uid, entry.gid) {
-            return;
-        }
-        match dir.chown_child(name, given.uid, given.gid) {
-            Ok(()) => report.changed += 1,
+    /// Regular files, symlinks (the link itself), FIFOs and sockets: through the O_PATH
+    /// descriptor they were judged by.
+    fn change_entry(&self, handle: &Handle, entry: &Entry, full: &Path, report: &mut Report) {
+        let result = (|| -> std::io::Result<bool> {
+            // A link's or a FIFO's own mode and ACL mean nothing to a reader: only the owner is
+            // given. A regular file's ACL only counts where the server is to read, not write.
+            let acl = match self.give {
+                Give::ReadOnlyTo(_) if entry.is_regular() => handle.xattr(xattr::POSIX_ACL_ACCESS)?,
+                _ => None,
+            };
+            let node = node_of(entry, acl, self.read_only);
+            let Some(given) = self.give.apply(&node) else {
+                return Ok(false);
+            };
+            if (given.uid, given.gid) != (node.uid, node.gid) {
+                handle.chown(given.uid, given.gid)?;
+            }
+            if entry.is_regular() {
+                // After the chown, which clears set-id bits itself: read back what it left.
+                let now = handle.stat()?.mode;
+                if given.mode & 0o7777 != now & 0o7777 {
+                    handle.chmod(given.mode & 0o7777)?;
+                }
+            }
+            Ok(true)
+        })();
+        match result {
+            Ok(true) => report.changed += 1,
+            Ok(false) => {}
             Err(e) => report.leave(Kind::Failed, full, e),
-        }
-    }
-
-    /// Regular files: opened without following, checked and changed through the descriptor.
-    fn change_file(&self, dir: &Dir, name: &CStr, full: &Path, report: &mut Report) {
-        let file = match dir.open_child_file(name) {
-            Ok(f) => f,
-            Err(e) => {
-                report.leave(Kind::Failed, full, e);
-                return;
-            }
-        };
-        let entry = match stat_file(&file) {
-            Ok(m) => m,
-            Err(e) => {
-                report.leave(Kind::Failed, full, e);
-                return;
-            }
-        };
-        if entry.links > 1 {
-            report.leave(Kind::HardLinked, full, format!("{} hard links: not changed", entry.links));
-        } else if entry.mount_id != self.mount_id || entry.mount_root || !entry.is_regular() {
-            report.leave(Kind::Moved, full, "changed while walking: not changed");
-        } else {
-            let result = xattr::get_open(&file, xattr::POSIX_ACL_ACCESS).and_then(|acl| {
-                let node = node_of(&entry, acl, self.read_only);
-                let Some(given) = self.give.apply(&node) else {
-                    return Ok(false);
-                };
-                if (given.uid, given.gid) != (node.uid, node.gid) {
-                    std::os::unix::fs::fchown(&file, Some(given.uid), Some(given.gid))?;
-                }
-                // After the chown, which clears set-id bits itself.
-                if given.mode != node.mode {
-                    use std::os::unix::fs::PermissionsExt;
-                    file.set_permissions(std::fs::Permissions::from_mode(given.mode & 0o7777))?;
-                }
-                Ok(true)
-            });
-            match result {
-                Ok(true) => report.changed += 1,
-                Ok(false) => {}
-                Err(e) => report.leave(Kind::Failed, full, e),
-            }
         }
     }
 }

@@ -107,8 +107,8 @@ impl Settings {
 }
 
 /// Apply changes the process; Check only looks. Preflight looks too, before the entrypoint's
-/// chown: as Check, except that the configuration is read with hardinit's own credentials (the
-/// volumes holding it are not the server's yet).
+/// chown: as Check (the configuration read as the server's user, in a forked reader), except that
+/// the files the configuration names are judged as the planned change will leave them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Apply,
@@ -122,6 +122,7 @@ pub struct Hardened {
     pub environment: Vec<(String, String)>,
     /// The server's configuration as read for the checks (None: not a `server` command), for
     /// what else needs it (--reload-on-change auto) without a second read.
+    /// In Preflight and a root Check, read as the server's user.
     pub configuration: Option<Result<Vec<server_config::ConfigFile>, server_config::ConfigError>>,
     /// The container's checklist for a one-off command (`version`, `operator init`, `status`):
     /// evaluated, never enforced, shown only with -v.
@@ -172,8 +173,10 @@ pub fn run(
     let capability = match target_identity(settings) {
         Ok(identity) => {
             server_identity = Some(identity.clone());
-            // `check` as root reads the configuration as the server will, not as root.
-            if mode == Mode::Check && sys::effective_uid() == 0 && identity.uid != 0 {
+            // `check` and the decision before the entrypoint's changes, as root, read the
+            // configuration as the server will, not as root: a link planted in a directory the
+            // server can write must not make root read, and quote, a file the server cannot.
+            if matches!(mode, Mode::Check | Mode::Preflight) && sys::effective_uid() == 0 && identity.uid != 0 {
                 read_as = Some(identity.clone());
             }
             // As su-exec and gosu do: the server's HOME is its own, not root's (a -dev server
@@ -286,6 +289,15 @@ pub fn run(
         }
     }
     Ok(Hardened { findings, environment, configuration, unreported })
+}
+
+/// Whether the configuration could not be read because the reader (the server's user) was
+/// denied access (EACCES), as opposed to a configuration that is wrong.
+pub fn unreadable_by_server(
+    configuration: Option<&Result<Vec<server_config::ConfigFile>, server_config::ConfigError>>,
+) -> bool {
+    let denied = std::io::Error::from_raw_os_error(libc::EACCES).to_string();
+    matches!(configuration, Some(Err(e)) if e.message.contains(&denied))
 }
 
 /// Opens each of `paths` for reading as the server's user, where the kernel can be asked: at

@@ -455,6 +455,12 @@ impl Give {
 pub struct Plan(pub Vec<(PathBuf, Give)>);
 
 impl Plan {
+    /// The configuration's changes ([`Give::ReadOnlyTo`]), and the rest.
+    pub fn split_read_only(&self) -> (Plan, Plan) {
+        let (read_only, rest) = self.0.iter().cloned().partition(|(_, give)| matches!(give, Give::ReadOnlyTo(_)));
+        (Plan(read_only), Plan(rest))
+    }
+
     /// `path` as it will be once the plan is carried out. `reaches`: whether the walk that
     /// carries out a tree's change reaches `path` (it does not enter other mounts, follow links,
     /// or change hard-linked files).

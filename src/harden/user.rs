@@ -103,6 +103,33 @@ fn last_capability() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
 }
 
+/// PID 1's real and saved uid after the drop, unless the server is this uid (then
+/// [`PID1_UID_ALTERNATIVE`]): below 65536, so that user namespaces (rootless Podman, Kubernetes'
+/// hostUsers: false) map it, and none of the conventional ones (65532 distroless's nonroot,
+/// 65534 nobody, 65535 the 16-bit -1).
+pub const PID1_UID: u32 = 65533;
+pub const PID1_UID_ALTERNATIVE: u32 = 65531;
+
+/// Becomes the server's uid as the effective uid, keeping [`PID1_UID`] as the real and saved uid:
+/// the kernel lets a process signal another only when one of its real and effective uids is the
+/// target's real or saved uid (kill_ok_by_cred), and prlimit and ptrace another only when all the
+/// ids are the same (__prlimit_check, __ptrace_may_access). So the server (all its uids its own)
+/// cannot reach PID 1, while PID 1 (effective uid the server's real one) can signal the server.
+/// The server takes its uid in full in the forked child, before execve. Where the namespace does
+/// not map PID1_UID (EINVAL), the uid is the server's in full, as before: Some(own uid) or None.
+fn take_the_servers_uid(uid: u32) -> std::io::Result<Option<u32>> {
+    if uid == 0 {
+        sys::set_uid(0)?;
+        return Ok(None);
+    }
+    let own = if uid == PID1_UID { PID1_UID_ALTERNATIVE } else { PID1_UID };
+    match sys::set_uids(own, uid, own) {
+        Ok(()) => Ok(Some(own)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => sys::set_uid(uid).map(|()| None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Drops to the server's user keeping only CAP_IPC_LOCK, raised into the ambient set so that it
 /// survives the exec of a plain server binary (no setcap on the server), then sets no_new_privs
 /// and reads every set back.
@@ -246,8 +273,13 @@ pub(super) fn drop_to_user(
         sys::set_keep_capabilities(true).map_err(|e| Fatal::system("PR_SET_KEEPCAPS", e))?;
         sys::set_groups(&identity.groups).map_err(|e| fail("setgroups", e, SETID_FIX))?;
         sys::set_gid(identity.gid).map_err(|e| fail(&format!("changing to gid {}", identity.gid), e, SETID_FIX))?;
-        sys::set_uid(identity.uid).map_err(|e| fail(&format!("changing to uid {}", identity.uid), e, SETID_FIX))?;
     }
+    let own_uid = if started_as_root {
+        take_the_servers_uid(identity.uid)
+            .map_err(|e| fail(&format!("changing to uid {}", identity.uid), e, SETID_FIX))?
+    } else {
+        None
+    };
     let sets = CapSets { effective: wanted, permitted: wanted, inheritable: wanted };
     sys::set_capabilities(sets).map_err(|e| Fatal::system("capset", e))?;
     if ipc_lock {
@@ -257,14 +289,26 @@ pub(super) fn drop_to_user(
         sys::set_keep_capabilities(false).map_err(|e| Fatal::system("PR_SET_KEEPCAPS", e))?;
     }
     sys::set_no_new_privs().map_err(|e| Fatal::system("PR_SET_NO_NEW_PRIVS", e))?;
+    // A change of effective uid makes the process dumpable again where the host's
+    // fs.suid_dumpable says so: PID 1's /proc files would become the server's to write.
+    sys::set_not_dumpable().map_err(|e| Fatal::system("PR_SET_DUMPABLE", e))?;
 
-    // Trust nothing: what the kernel says now is what the server inherits.
+    // Trust nothing: what the kernel says now is what the server inherits (its real and saved
+    // uid aside, which the server takes in the forked child and reads back there).
     let status = ProcStatus::read()?;
     let mut mismatches = Vec::new();
-    for (key, want) in [("Uid", identity.uid), ("Gid", identity.gid)] {
-        if status.ids(key) != [want; 4] {
-            mismatches.push(format!("{key} is {:?}, not {want}", status.get(key)));
-        }
+    let uids = match own_uid {
+        Some(own) => [own, identity.uid, own, identity.uid],
+        None => [identity.uid; 4],
+    };
+    if status.ids("Uid") != uids {
+        mismatches.push(format!("Uid is {:?}, not {uids:?}", status.get("Uid")));
+    }
+    if status.ids("Gid") != [identity.gid; 4] {
+        mismatches.push(format!("Gid is {:?}, not {}", status.get("Gid"), identity.gid));
+    }
+    if sys::is_dumpable().unwrap_or(true) {
+        mismatches.push("hardinit is dumpable".into());
     }
     let mut groups = status.ids("Groups");
     groups.sort_unstable();
@@ -292,7 +336,15 @@ pub(super) fn drop_to_user(
         );
         return Err(finding.refusal());
     }
-    let user = user_finding(user_summary);
+    let user = user_finding(match own_uid {
+        Some(own) => format!(
+            "{user_summary}; hardinit keeps uid {own} as its real and saved uid, which the server does not share: the server cannot signal, prlimit or ptrace hardinit"
+        ),
+        None if started_as_root && identity.uid != 0 => {
+            format!("{user_summary}; hardinit shares the server's uid: {PID1_UID} is not mapped in this user namespace")
+        }
+        None => user_summary,
+    });
     let bounding =
         if bounding_shrunk { "bounding set shrunk to the same" } else { "bounding set left as is (no CAP_SETPCAP)" };
     let caps = format!("{how}; CapInh/Prm/Eff/Amb = {wanted:#x}, {bounding}, no_new_privs on");

@@ -117,6 +117,27 @@ pub fn set_uid(uid: u32) -> io::Result<()> {
     check(unsafe { libc::setresuid(uid, uid, uid) }).map(drop)
 }
 
+/// setresuid(real, effective, saved), for an identity that is not one uid thrice: PID 1 keeps a
+/// real and saved uid of its own while its effective uid is the server's.
+pub fn set_uids(real: u32, effective: u32, saved: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::setresuid(real, effective, saved) }).map(drop)
+}
+
+/// getresuid(2): the real, effective and saved uid, as the kernel holds them.
+pub fn uids() -> io::Result<(u32, u32, u32)> {
+    let (mut real, mut effective, mut saved) = (0, 0, 0);
+    // SAFETY: three valid uid_t locations for the kernel to fill.
+    check(unsafe { libc::getresuid(&mut real, &mut effective, &mut saved) })?;
+    Ok((real, effective, saved))
+}
+
+/// PR_GET_DUMPABLE: 0 when no one without CAP_SYS_PTRACE may ptrace us, and our /proc files are
+/// root's.
+pub fn is_dumpable() -> io::Result<bool> {
+    prctl(libc::PR_GET_DUMPABLE, 0, 0).map(|v| v != 0)
+}
+
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() }

@@ -25,6 +25,9 @@ pub fn fork() -> io::Result<Forked> {
 /// A program, its arguments and its environment, converted to C strings before the fork so that
 /// the child does not allocate.
 pub struct ExecImage {
+    /// The uid the child takes as its real, effective and saved uid just before execve (PID 1
+    /// keeps a real and saved uid the server does not share).
+    uid: Option<u32>,
     path: CString,
     _argv: Vec<CString>,
     _envp: Vec<CString>,
@@ -37,15 +40,29 @@ impl ExecImage {
         let pointers = |v: &[CString]| v.iter().map(|s| s.as_ptr()).chain([std::ptr::null()]).collect();
         let argv_ptrs = pointers(&argv);
         let envp_ptrs = pointers(&envp);
-        ExecImage { path, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs }
+        ExecImage { uid: None, path, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs }
+    }
+
+    /// The child becomes `uid` (real, effective and saved), read back, before execve.
+    pub fn as_uid(mut self, uid: u32) -> ExecImage {
+        self.uid = Some(uid);
+        self
     }
 
     pub fn path(&self) -> &CStr {
         &self.path
     }
 
-    /// execve(2). Returns only on failure.
+    /// execve(2), after becoming [`ExecImage::as_uid`]'s uid if one was given. Returns only on
+    /// failure.
     pub fn exec(&self) -> io::Error {
+        if let Some(uid) = self.uid {
+            match super::privilege::set_uids(uid, uid, uid).and_then(|()| super::privilege::uids()) {
+                Ok(ids) if ids == (uid, uid, uid) => {}
+                Ok(_) => return io::Error::other("the kernel did not give the server's uid"),
+                Err(e) => return e,
+            }
+        }
         // SAFETY: path and both pointer arrays are NUL-terminated and owned by `self`, alive here.
         unsafe { libc::execve(self.path.as_ptr(), self.argv_ptrs.as_ptr(), self.envp_ptrs.as_ptr()) };
         io::Error::last_os_error()

@@ -36,6 +36,41 @@ pub fn get_open(file: &impl std::os::fd::AsRawFd, name: &CStr) -> io::Result<Opt
     }))
 }
 
+/// getxattrat(2) (Linux 6.13), the same number on every architecture.
+const SYS_GETXATTRAT: libc::c_long = 464;
+
+/// The kernel's `struct xattr_args` of getxattrat.
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// Reads attribute `name` of the inode an O_PATH descriptor holds (getxattrat with AT_EMPTY_PATH;
+/// fgetxattr refuses O_PATH descriptors). ENOSYS on kernels before 6.13, for the caller to handle.
+pub fn get_empty_path(fd: &impl std::os::fd::AsRawFd, name: &CStr) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; MAX_SIZE];
+    let mut args = XattrArgs { value: buf.as_mut_ptr() as u64, size: MAX_SIZE as u32, flags: 0 };
+    // SAFETY: both strings are NUL-terminated; `args` points at `buf`, writable for MAX_SIZE bytes,
+    // and its own size is passed.
+    let n = unsafe {
+        libc::syscall(
+            SYS_GETXATTRAT,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            name.as_ptr(),
+            &mut args as *mut XattrArgs,
+            std::mem::size_of::<XattrArgs>(),
+        )
+    };
+    Ok(absent_as_none(check_long(n))?.map(|n| {
+        buf.truncate(n as usize);
+        buf
+    }))
+}
+
 fn absent_as_none(result: io::Result<libc::c_long>) -> io::Result<Option<libc::c_long>> {
     match result {
         Ok(n) => Ok(Some(n)),
