@@ -1,0 +1,307 @@
+//! hardinit-lint on the unmodified vault-helm 0.34.1 and openbao-helm 0.29.2 charts
+//! (tests/fixtures/lint/charts), rendered by a real helm v4.1.4 (scripts/fetch-helm.sh) in every
+//! mode of shared/fixtures/helm/SOURCE.txt and with the injector, each render's findings as the
+//! README lists them; broken variants made with --set and -f, each caught; SARIF validated
+//! against the SARIF 2.1.0 schema; the exit codes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const LINT: &str = env!("CARGO_BIN_EXE_hardinit-lint");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn helm() -> &'static Path {
+    static HELM: OnceLock<PathBuf> = OnceLock::new();
+    HELM.get_or_init(|| {
+        if let Some(path) = std::env::var_os("HARDINIT_HELM_BIN") {
+            return PathBuf::from(path);
+        }
+        let out = Command::new("bash").arg(root().join("scripts/fetch-helm.sh")).output().expect("bash");
+        assert!(out.status.success(), "fetch-helm.sh: {}", String::from_utf8_lossy(&out.stderr));
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+}
+
+/// `helm template NAME CHART -n default ARGS...` of the chart copied unmodified into the fixtures.
+fn render(chart: &str, args: &[&str]) -> String {
+    let charts = root().join("tests/fixtures/lint/charts");
+    let out = Command::new(helm())
+        .current_dir(&charts)
+        .env("HELM_CACHE_HOME", std::env::temp_dir().join("hardinit-lint-helm-cache"))
+        .env("HELM_CONFIG_HOME", std::env::temp_dir().join("hardinit-lint-helm-config"))
+        .env("HELM_DATA_HOME", std::env::temp_dir().join("hardinit-lint-helm-data"))
+        .args(["template", chart, chart, "-n", "default"])
+        .args(args)
+        .output()
+        .expect("helm");
+    assert!(out.status.success(), "helm template {chart} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn lint(manifest: &str, flags: &[&str]) -> Output {
+    let mut child = Command::new(LINT)
+        .args(flags)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The findings that are not PASS, as `STATUS id` per container, in report order.
+fn verdicts(manifest: &str) -> Vec<String> {
+    let out = lint(manifest, &["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "PASS")
+        .map(|c| {
+            format!("{} {} {}", c["object"].as_str().unwrap(), c["status"].as_str().unwrap(), c["id"].as_str().unwrap())
+        })
+        .collect()
+}
+
+const ZONES_VALUES: &str = "server:
+  ha:
+    enabled: true
+    raft:
+      enabled: true
+      redundancyZones:
+        enabled: true
+      config: |
+        ui = true
+
+        listener \"tcp\" {
+          tls_disable = 1
+          address = \"[::]:8200\"
+          cluster_address = \"[::]:8201\"
+          # Enable unauthenticated metrics access (necessary for Prometheus Operator)
+          #telemetry {
+          #  unauthenticated_metrics_access = \"true\"
+          #}
+        }
+
+        storage \"raft\" {
+          path = \"/vault/data\"
+          # Uncomment for Vault Enterprise redundancy zones (requires server.ha.raft.redundancyZones.enabled = true)
+          autopilot_redundancy_zone = \"VAULT_REDUNDANCY_ZONE\"
+        }
+
+        service_registration \"kubernetes\" {}
+";
+
+fn values_file(name: &str, text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("hardinit-lint-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The modes of shared/fixtures/helm/SOURCE.txt, and the injector on.
+fn modes(chart: &str) -> Vec<(&'static str, Vec<String>)> {
+    let set = |v: &str| vec!["--set".to_string(), v.to_string()];
+    let mut modes = vec![
+        ("dev", set("server.dev.enabled=true")),
+        ("standalone", vec![]),
+        ("ha", set("server.ha.enabled=true")),
+        ("ha-raft", set("server.ha.enabled=true,server.ha.raft.enabled=true")),
+        ("standalone-extraargs", set("server.extraArgs=-log-level=debug -log-format=json")),
+        ("injector", set("injector.enabled=true")),
+    ];
+    if chart == "vault" {
+        let file = values_file("zones.yaml", ZONES_VALUES);
+        modes.push((
+            "ha-raft-zones",
+            vec!["--kube-version".into(), "1.35.0".into(), "-f".into(), file.display().to_string()],
+        ));
+    }
+    modes
+}
+
+include!("fixtures/lint/expected.rs");
+
+#[test]
+fn each_default_render_gives_the_findings_the_readme_lists() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut failures = Vec::new();
+    for chart in ["vault", "openbao"] {
+        for (mode, args) in modes(chart) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let got = verdicts(&render(chart, &args));
+            let want: Vec<String> = expected(chart, mode).iter().map(|s| s.to_string()).collect();
+            if got != want {
+                failures.push(format!("{chart} {mode}:\n  got  {got:#?}\n  want {want:#?}"));
+            }
+            // The README lists each render's findings, as `chart mode: STATUS id, ...`.
+            let line = format!("| {chart} | {mode} | {} |", readme_cell(&want));
+            if !readme.contains(&line) {
+                failures.push(format!("README.md lacks the line {line}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The findings of one render as the README's table cell: `WARN tls, WARN seccomp` (the
+/// injector's and the server's containers named where more than one).
+fn readme_cell(want: &[String]) -> String {
+    let mut objects: Vec<&str> = Vec::new();
+    for w in want {
+        let object = w.rsplitn(3, ' ').nth(2).unwrap();
+        if !objects.contains(&object) {
+            objects.push(object);
+        }
+    }
+    objects
+        .iter()
+        .map(|object| {
+            let ids: Vec<String> = want
+                .iter()
+                .filter(|w| w.rsplitn(3, ' ').nth(2).unwrap() == *object)
+                .map(|w| w.rsplitn(3, ' ').take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" "))
+                .collect();
+            format!("{object}: {}", ids.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Broken variants a user makes with --set and -f: each caught, with the finding that says so.
+#[test]
+fn broken_variants_are_caught() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("vault", &["--set", "server.statefulSet.securityContext.container.privileged=true"], "FAIL privileged"),
+        ("openbao", &["--set", "server.statefulSet.securityContext.container.privileged=true"], "FAIL privileged"),
+        ("vault", &["--set", "server.hostNetwork=true"], "WARN host-namespaces"),
+        ("vault", &["--set", "server.shareProcessNamespace=true"], "WARN pid-namespace"),
+        ("openbao", &["--set", "server.shareProcessNamespace=true"], "WARN pid-namespace"),
+        ("vault", &["--set", "server.extraEnvironmentVars.VAULT_TOKEN=hvs.0123456789"], "WARN root-token"),
+        ("vault", &["--set", "server.extraEnvironmentVars.VAULT_TOKEN=hvs.0123456789"], "WARN env-secrets"),
+        ("openbao", &["--set", "server.extraEnvironmentVars.BAO_TOKEN=s.0123456789"], "WARN root-token"),
+        (
+            "vault",
+            &["--set", "server.resources.requests.memory=256Mi,server.resources.limits.memory=512Mi"],
+            "WARN memory",
+        ),
+        (
+            "openbao",
+            &["--set", "server.resources.requests.memory=256Mi,server.resources.limits.memory=512Mi"],
+            "WARN memory",
+        ),
+        (
+            "vault",
+            &["--set", "server.ha.enabled=true,server.ha.disruptionBudget.enabled=false"],
+            "WARN disruption-budget",
+        ),
+        ("vault", &["--set", "server.ha.enabled=true,server.affinity="], "WARN anti-affinity"),
+        (
+            "vault",
+            &["--set", "server.ha.enabled=true,server.ha.disruptionBudget.maxUnavailable=2"],
+            "WARN disruption-budget",
+        ),
+        ("vault", &["--set", "server.preStopSleepSeconds=10"], "WARN grace-period"),
+        (
+            "vault",
+            &[
+                "--set",
+                "server.standalone.config=listener \"tcp\" { address = \"[::]:8200\"\n tls_disable = 1\n telemetry { unauthenticated_metrics_access = true } }",
+            ],
+            "WARN metrics",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (chart, args, want) in cases {
+        let default = verdicts(&render(chart, &[]));
+        let got = verdicts(&render(chart, args));
+        let server = format!("StatefulSet default/{chart}, container {chart} {want}");
+        if default.contains(&server) || !got.contains(&server) {
+            failures.push(format!("{chart} {args:?}: want {want} (not in the default render), got {got:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn sarif_validates_against_the_2_1_0_schema() {
+    let manifest = render("vault", &["--set", "server.ha.enabled=true,server.ha.raft.enabled=true"]);
+    let out = lint(&manifest, &["--format", "sarif", "--name", "charts/vault.yaml", "--allow", "image-digest"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = report["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "tls" && r["level"] == "warning"), "{results:#?}");
+    let tls = results.iter().find(|r| r["ruleId"] == "tls").unwrap();
+    let region = &tls["locations"][0]["physicalLocation"]["region"]["startLine"];
+    // The line of `tls_disable = 1` in the rendered ConfigMap.
+    let line = manifest.lines().nth(region.as_u64().unwrap() as usize - 1).unwrap();
+    assert!(line.contains("tls_disable = 1"), "line {region}: {line}");
+    let sarif = values_file("report.sarif", std::str::from_utf8(&out.stdout).unwrap());
+    let schema = root().join("tests/fixtures/lint/sarif-2.1.0-rtm.5.json");
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1])); report = json.load(open(sys.argv[2]))\n\
+             jsonschema.Draft4Validator.check_schema(schema)\n\
+             errors = list(jsonschema.Draft4Validator(schema).iter_errors(report))\n\
+             [print(e.message) for e in errors]\n\
+             bad = dict(report); bad['version'] = '2.0'\n\
+             assert list(jsonschema.Draft4Validator(schema).iter_errors(bad)), 'the schema accepts anything'\n\
+             sys.exit(1 if errors else 0)",
+        ])
+        .arg(&schema)
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&sarif);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let manifest = render("openbao", &[]);
+    assert_eq!(lint(&manifest, &[]).status.code(), Some(0));
+    assert_eq!(lint(&manifest, &["--strict"]).status.code(), Some(1));
+    let warned: Vec<String> = verdicts(&manifest)
+        .iter()
+        .filter(|v| v.contains(" WARN "))
+        .map(|v| v.rsplit(' ').next().unwrap().to_string())
+        .collect();
+    let allow = warned.join(",");
+    assert_eq!(lint(&manifest, &["--strict", "--allow", &allow]).status.code(), Some(0), "--allow {allow}");
+    let privileged = render("openbao", &["--set", "server.statefulSet.securityContext.container.privileged=true"]);
+    assert_eq!(lint(&privileged, &[]).status.code(), Some(1));
+    assert_eq!(lint(&privileged, &["--allow", "privileged"]).status.code(), Some(0));
+    for bad in ["a: [1, 2\n", "a: b\n c: d\n", "\u{0}", &"[".repeat(10_000)] {
+        let out = lint(bad, &[]);
+        assert_eq!(out.status.code(), Some(65), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.stdout.is_empty() && stderr.lines().count() == 1 && stderr.starts_with("hardinit-lint: stdin:"),
+            "{stderr}"
+        );
+    }
+    let out = Command::new(LINT).arg(root().join("tests/fixtures/lint")).output().unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let out = Command::new(LINT).args(["--format", "xml", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    // A file, and the report names it with the line of each finding.
+    let file = values_file("openbao.yaml", &manifest);
+    let out = Command::new(LINT).arg(&file).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(text.lines().any(|l| l.starts_with(&format!("{}:", file.display())) && l.contains("WARN tls: ")), "{text}");
+}
