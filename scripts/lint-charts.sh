@@ -2,8 +2,9 @@
 # Renders the unmodified charts of tests/fixtures/lint/charts with the real helm in every mode
 # (shared/fixtures/helm/SOURCE.txt, and the injector on), runs hardinit-lint on each render, and
 # prints the README's table of findings (every one that is not PASS) and tests/lint.rs's
-# expectations (tests/fixtures/lint/expected.rs).
-#   bash scripts/lint-charts.sh readme|expected
+# expectations.
+#   bash scripts/lint-charts.sh readme
+#   bash scripts/lint-charts.sh expected > tests/fixtures/lint/expected.rs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 helm=$(bash scripts/fetch-helm.sh)
@@ -13,6 +14,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The ha-raft-zones values of SOURCE.txt, as tests/lint.rs writes them.
 sed -n '/^const ZONES_VALUES: &str = "/,/^";$/p' tests/lint.rs | sed '1s/.*/server:/; $d; s/\\"/"/g' > "$work/zones.yaml"
+if [ "${1:-readme}" = expected ]; then
+    echo "// Made by \`bash scripts/lint-charts.sh expected\`: each render's findings that are not PASS."
+    echo "fn expected(chart: &str, mode: &str) -> &'static [&'static str] {"
+    echo "    match (chart, mode) {"
+fi
 for chart in vault openbao; do
     modes=(dev standalone ha ha-raft standalone-extraargs injector)
     [ "$chart" = vault ] && modes+=(ha-raft-zones)
@@ -45,3 +51,8 @@ else:
 ' "$chart" "$mode" "${1:-readme}"
     done
 done
+if [ "${1:-readme}" = expected ]; then
+    echo '        _ => panic!("no expectation for {chart} {mode}"),'
+    echo "    }"
+    echo "}"
+fi

@@ -270,6 +270,41 @@ fn sarif_validates_against_the_2_1_0_schema() {
     );
 }
 
+/// The Vault Agent Injector's containers as vault-k8s adds them to an application pod
+/// (shared/fixtures/injector, copied into tests/fixtures/lint/injector), in a pod with the image
+/// vault-helm's injector.agentImage names: both found as agents by their script, checked as
+/// containers (no server configuration), the application container left alone.
+#[test]
+fn injected_agent_containers_are_found() {
+    let load = |name: &str| {
+        let path = root().join(format!("tests/fixtures/lint/injector/{name}.json"));
+        let mut container: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        container["image"] = "hashicorp/vault:2.0.4".into();
+        for (i, mount) in container["volumeMounts"].as_array_mut().unwrap().iter_mut().enumerate() {
+            mount.as_object_mut().unwrap().remove("what");
+            mount["name"] = format!("volume-{i}").into();
+        }
+        container
+    };
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "default"},
+        "spec": {"initContainers": [load("agent-init")], "containers": [{"name": "app", "image": "busybox"}, load("agent-sidecar")]}
+    });
+    // JSON is YAML.
+    let got = verdicts(&pod.to_string());
+    let mut want = Vec::new();
+    for container in ["vault-agent-init", "vault-agent"] {
+        for verdict in ["WARN seccomp", "SKIP lsm", "SKIP signals", "WARN image-digest", "WARN entrypoint"] {
+            want.push(format!("Pod default/app, container {container} {verdict}"));
+        }
+    }
+    assert_eq!(got, want);
+    let out = lint(&pod.to_string(), &["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&"tls") && !ids.contains(&"memory") && ids.contains(&"capabilities"), "{ids:?}");
+}
+
 #[test]
 fn exit_codes() {
     let manifest = render("openbao", &[]);

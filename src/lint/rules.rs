@@ -374,9 +374,9 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
         grace_period(ctx);
         high_availability(ctx, cluster, &files);
         tls_secret(ctx, &files);
+        service_account_token(ctx, cluster, &files);
     }
     env_secrets(ctx, &env);
-    service_account_token(ctx, cluster, &files);
     image_digest(ctx);
     entrypoint(ctx);
 }
