@@ -230,6 +230,86 @@ fn broken_variants_are_caught() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The charts with values that meet every check (tests/fixtures/lint/hardened-*.yaml) and
+/// hardinit's image: every check a PASS, so --strict exits 0.
+fn hardened(chart: &str, extra: &[&str]) -> String {
+    let values = root().join(format!("tests/fixtures/lint/hardened-{chart}.yaml"));
+    let image = format!("server.image.repository={chart}-hardinit");
+    let mut args = vec!["-f", values.to_str().unwrap(), "--set", &image];
+    args.extend_from_slice(extra);
+    render(chart, &args)
+}
+
+#[test]
+fn a_hardened_render_passes_every_check() {
+    for chart in ["vault", "openbao"] {
+        let manifest = hardened(chart, &[]);
+        assert_eq!(verdicts(&manifest), Vec::<String>::new(), "{chart}");
+        let out = lint(&manifest, &["--strict", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{chart}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        for id in [
+            "tls",
+            "tls-verify",
+            "memory",
+            "capabilities",
+            "seccomp",
+            "lsm",
+            "signals",
+            "disruption-budget",
+            "anti-affinity",
+            "tls-secret",
+            "entrypoint",
+        ] {
+            assert!(ids.contains(&id), "{chart}: {id} not judged: {ids:?}");
+        }
+    }
+}
+
+/// What breaks the hardened render, each caught.
+#[test]
+fn broken_variants_of_the_hardened_render_are_caught() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("vault", &["--set", "server.statefulSet.securityContext.container.privileged=true"], "FAIL privileged"),
+        ("vault", &["--set", "server.extraEnvironmentVars.HARDINIT_REWRITE=TERM:0"], "WARN signals"),
+        ("openbao", &["--set", "server.extraEnvironmentVars.HARDINIT_REWRITE=TERM:KILL"], "WARN signals"),
+        ("vault", &["--set", "server.extraEnvironmentVars.HARDINIT_REWRITE=TERM:NOPE"], "FAIL signals"),
+        ("vault", &["--set", "server.volumeMounts=null"], "FAIL root-filesystem"),
+        ("vault", &["--set", "server.volumeMounts=null"], "WARN tls-secret"),
+        (
+            "vault",
+            &["--set", "server.statefulSet.securityContext.container.capabilities.add={SYS_ADMIN}"],
+            "WARN capabilities",
+        ),
+        (
+            "openbao",
+            &["--set", "server.statefulSet.securityContext.container.capabilities.add={IPC_LOCK}"],
+            "WARN capabilities",
+        ),
+        ("vault", &["--set", "server.image.tag=2.0.4"], "WARN image-digest"),
+        ("vault", &["--set", "server.statefulSet.securityContext.pod.seccompProfile.type=Unconfined"], "WARN seccomp"),
+        ("openbao", &["--set", "server.statefulSet.securityContext.pod.appArmorProfile.type=Unconfined"], "WARN lsm"),
+        ("vault", &["--set", "server.statefulSet.securityContext.pod.runAsUser=0"], "FAIL user"),
+        ("vault", &["--set", "server.terminationGracePeriodSeconds=6"], "WARN grace-period"),
+        (
+            "vault",
+            &["--set", "server.ha.replicas=5,server.ha.disruptionBudget.maxUnavailable=3"],
+            "WARN disruption-budget",
+        ),
+        ("openbao", &["--set", "server.resources.limits.memory=2Gi"], "WARN memory"),
+    ];
+    let mut failures = Vec::new();
+    for (chart, args, want) in cases {
+        let got = verdicts(&hardened(chart, args));
+        let server = format!("StatefulSet default/{chart}, container {chart} {want}");
+        if !got.contains(&server) {
+            failures.push(format!("{chart} {args:?}: want {want}, got {got:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn sarif_validates_against_the_2_1_0_schema() {
     let manifest = render("vault", &["--set", "server.ha.enabled=true,server.ha.raft.enabled=true"]);
@@ -303,6 +383,55 @@ fn injected_agent_containers_are_found() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ids: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert!(!ids.contains(&"tls") && !ids.contains(&"memory") && ids.contains(&"capabilities"), "{ids:?}");
+}
+
+/// A pod no chart makes: hostPID (the charts have no value for it), the image's entrypoint
+/// given `server` in args, a configuration directory of HCL and JSON keys, mlock left on.
+#[test]
+fn a_hand_written_pod() {
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: v}
+spec:
+  hostPID: true
+  containers:
+  - name: vault
+    image: hashicorp/vault:1.20.0
+    args: [server, -config=/vault/config]
+    volumeMounts: [{name: c, mountPath: /vault/config}]
+  volumes: [{name: c, configMap: {name: cfg}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data:
+  a.hcl: |
+    listener \"tcp\" {
+      address = \"127.0.0.1:8200\"
+      tls_disable = true
+    }
+  b.json: '{\"disable_mlock\": false}'
+  c.txt: not read
+";
+    let got = verdicts(manifest);
+    for want in ["WARN pid-namespace", "WARN host-namespaces", "FAIL memory", "WARN tls"] {
+        assert!(got.contains(&format!("Pod v, container vault {want}")), "{want}: {got:#?}");
+    }
+    let out = lint(manifest, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |id: &str| report["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
+    let tls = check("tls");
+    assert!(
+        tls["summary"]
+            .as_str()
+            .unwrap()
+            .contains("/vault/config/a.hcl:3: the listener on 127.0.0.1:8200 (loopback only)"),
+        "{tls}"
+    );
+    assert_eq!(tls["line"], 20, "{tls}");
+    let memory = check("memory")["summary"].as_str().unwrap().to_string();
+    assert!(memory.contains("/vault/config/b.json:1 leaves mlock on") && memory.contains("IPC_LOCK"), "{memory}");
 }
 
 #[test]

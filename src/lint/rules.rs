@@ -521,6 +521,13 @@ fn user_finding(ctx: &mut Ctx) {
     let gid = security(target, "runAsGroup").integer();
     let line = uid.line_or(security(target, "runAsNonRoot").line);
     let finding = match uid.integer() {
+        Some(0) if non_root => Finding::new(
+            "user",
+            Status::Fail,
+            "runAsUser: 0 with runAsNonRoot: true: the kubelet refuses to start the container",
+            WHY_USER,
+            "runAsUser: 100 (vault), or with hardinit as the entrypoint start as root without runAsNonRoot",
+        ),
         Some(0) if target.hardinit => {
             pass("user", "starts as uid 0: hardinit drops to the server's user before the server starts", WHY_USER)
         }
