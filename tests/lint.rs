@@ -434,6 +434,62 @@ data:
     assert!(memory.contains("/vault/config/b.json:1 leaves mlock on") && memory.contains("IPC_LOCK"), "{memory}");
 }
 
+/// Mutations of a real render (a cut, a line re-indented, a YAML indicator inserted): each one
+/// read or refused with one line and exit 65, never a crash. HARDINIT_LINT_SEED replays a run.
+#[test]
+fn mutated_manifests_never_crash() {
+    let seed: u64 = std::env::var("HARDINIT_LINT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+    });
+    const COUNT: usize = 150;
+    println!("mutated_manifests_never_crash: seed {seed} (HARDINIT_LINT_SEED={seed} replays), {COUNT} manifests");
+    let mut state = seed | 1;
+    let mut next = move |below: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % below as u64) as usize
+    };
+    let base = render("vault", &["--set", "server.ha.enabled=true,server.ha.raft.enabled=true"]);
+    let lines: Vec<&str> = base.lines().collect();
+    let mut codes = [0usize; 3];
+    for case in 0..COUNT {
+        let mut mutated: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        for _ in 0..1 + next(3) {
+            let at = next(mutated.len());
+            match next(3) {
+                0 => mutated.truncate(at.max(1)),
+                1 => mutated[at] = format!("{}{}", " ".repeat(next(12)), mutated[at].trim_start()),
+                _ => {
+                    let line = &mut mutated[at];
+                    let chars: Vec<char> = line.chars().collect();
+                    let position = next(chars.len() + 1);
+                    let indicator =
+                        ['[', ']', '{', '}', ':', '-', '\'', '"', '|', '>', '&', '*', '!', '#', '?', '%'][next(16)];
+                    *line =
+                        chars[..position].iter().chain(std::iter::once(&indicator)).chain(&chars[position..]).collect();
+                }
+            }
+        }
+        let manifest = mutated.join("\n");
+        let out = lint(&manifest, &["--format", "sarif"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) | Some(1) => {
+                codes[out.status.code().unwrap() as usize] += 1;
+                let _: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("case {case} (seed {seed}): {e}"));
+            }
+            Some(65) => {
+                codes[2] += 1;
+                assert!(out.stdout.is_empty() && stderr.lines().count() == 1, "case {case} (seed {seed}): {stderr}");
+            }
+            other => panic!("case {case} (seed {seed}): exit {other:?}: {stderr}"),
+        }
+    }
+    println!("exit 0: {}, exit 1: {}, exit 65: {}", codes[0], codes[1], codes[2]);
+}
+
 #[test]
 fn exit_codes() {
     let manifest = render("openbao", &[]);
