@@ -385,6 +385,30 @@ fn injected_agent_containers_are_found() {
     assert!(!ids.contains(&"tls") && !ids.contains(&"memory") && ids.contains(&"capabilities"), "{ids:?}");
 }
 
+/// The charts' placeholders (HOSTNAME, RAFT_ADDR...) replaced as their script's sed does: by
+/// the variable's value, or where the kubelet takes it from; a placeholder whose variable is not
+/// set stays as it is.
+#[test]
+fn the_charts_placeholders_are_substituted() {
+    let values = values_file(
+        "placeholders.yaml",
+        "server:\n  extraEnvironmentVars:\n    RAFT_ADDR: 127.0.0.1\n  standalone:\n    config: |\n      listener \"tcp\" {\n        address = \"HOSTNAME:8200\"\n        tls_disable = 1\n      }\n      listener \"tcp\" {\n        address = \"RAFT_ADDR:8210\"\n        tls_disable = 1\n      }\n      listener \"tcp\" {\n        address = \"TRANSIT_ADDR:8220\"\n        tls_disable = 1\n      }\n      storage \"raft\" {\n        path = \"/vault/data\"\n      }\n",
+    );
+    let manifest = render("vault", &["-f", values.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&values);
+    let out = lint(&manifest, &["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tls = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "tls").unwrap();
+    let summary = tls["summary"].as_str().unwrap();
+    for want in [
+        "the listener on <metadata.name>:8200 (reachable from the network)",
+        "the listener on 127.0.0.1:8210 (loopback only)",
+        "the listener on TRANSIT_ADDR:8220 (reachable from the network)",
+    ] {
+        assert!(summary.contains(want), "{want}: {summary}");
+    }
+}
+
 /// A pod no chart makes: hostPID (the charts have no value for it), the image's entrypoint
 /// given `server` in args, a configuration directory of HCL and JSON keys, mlock left on.
 #[test]
