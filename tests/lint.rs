@@ -456,6 +456,22 @@ data:
     assert_eq!(tls["line"], 20, "{tls}");
     let memory = check("memory")["summary"].as_str().unwrap().to_string();
     assert!(memory.contains("/vault/config/b.json:1 leaves mlock on") && memory.contains("IPC_LOCK"), "{memory}");
+    // Without b.json nothing states disable_mlock: Vault 1.20 refuses to start, 1.19 locks.
+    let unstated = manifest.replace("  b.json: '{\"disable_mlock\": false}'\n", "");
+    assert_ne!(unstated, manifest);
+    let summary = |manifest: &str| {
+        let out = lint(manifest, &["--format", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let memory = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "memory").unwrap().clone();
+        format!("{} {}", memory["status"].as_str().unwrap(), memory["summary"].as_str().unwrap())
+    };
+    assert!(
+        summary(&unstated).starts_with("FAIL the configuration does not state disable_mlock"),
+        "{}",
+        summary(&unstated)
+    );
+    let older = unstated.replace("hashicorp/vault:1.20.0", "hashicorp/vault:1.19.5");
+    assert!(summary(&older).starts_with("FAIL mlock rule (the server will call mlockall)"), "{}", summary(&older));
 }
 
 /// Mutations of a real render (a cut, a line re-indented, a YAML indicator inserted): each one

@@ -309,6 +309,7 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
     let command = ServerCommand::parse(rules, &args, &lookup);
     let mut memory_rule = None;
     let mut files: Vec<ConfigFile> = Vec::new();
+    let mut configuration_read = false;
     if target.role == Role::Server {
         let line = container.get("args").line_or(container.get("command").line);
         if let Some(why) = &command.refused {
@@ -330,6 +331,7 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
             };
             match read {
                 Ok(read) => {
+                    configuration_read = !command.dev;
                     for finding in checklist::configuration(&read.files, &command, rules, &lookup) {
                         let at = config_line(&finding.summary, &read.places).unwrap_or(line);
                         ctx.push(finding, HARDENING, at);
@@ -356,9 +358,28 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
             Flavour::Vault => lookup("VAULT_DISABLE_MLOCK"),
             Flavour::OpenBao => None,
         };
-        let rule = server_config::mlock_setting(&files, mlock_variable.as_deref())
-            .map(|setting| memory::choose_memory_rule(target.flavour, &command, &setting));
-        memory_finding(ctx, &rule);
+        let setting = server_config::mlock_setting(&files, mlock_variable.as_deref());
+        // Vault 1.20 and later refuse to start unless disable_mlock is stated (the image tag says
+        // which Vault it is; the configuration must have been read to tell).
+        let tag = manifest::image_tag(container.get("image").text().unwrap_or("")).and_then(version);
+        let unstated = configuration_read
+            && !command.dev
+            && target.flavour == Flavour::Vault
+            && tag.is_some_and(|v| v >= (1, 20, 0))
+            && setting.as_ref().is_ok_and(|s| s.source.is_none());
+        let rule = setting.map(|setting| memory::choose_memory_rule(target.flavour, &command, &setting));
+        if unstated {
+            let f = Finding::new(
+                "memory",
+                Status::Fail,
+                "the configuration does not state disable_mlock, and Vault 1.20 and later refuse to start without it",
+                memory::WHY_MEMORY,
+                "state disable_mlock = true (and keep the pod from swapping) or disable_mlock = false (with IPC_LOCK added)",
+            );
+            ctx.push(f, SWAP, container.get("image").line);
+        } else {
+            memory_finding(ctx, &rule);
+        }
         memory_rule = rule.ok();
     }
     capabilities_finding(ctx, memory_rule.as_ref());
