@@ -310,6 +310,39 @@ fn broken_variants_of_the_hardened_render_are_caught() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// What the configuration in the ConfigMap breaks, as a user writes it in the values, each caught
+/// by the in-container check of the same id.
+#[test]
+fn configuration_variants_of_the_hardened_render_are_caught() {
+    let hardened = std::fs::read_to_string(root().join("tests/fixtures/lint/hardened-vault.yaml")).unwrap();
+    let anchor = "        service_registration \"kubernetes\" {}\n";
+    assert!(hardened.contains(anchor));
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "        seal \"transit\" {\n          address = \"https://transit:8200\"\n          token = \"s.0123456789\"\n          tls_skip_verify = \"true\"\n        }\n",
+            &["WARN tls-verify", "WARN seal-credentials"],
+        ),
+        ("        raw_storage_endpoint = true\n", &["WARN raw-storage"]),
+        (
+            "        listener \"tcp\" {\n          address = \"127.0.0.1:8300\"\n          tls_disable = true\n        }\n",
+            &["WARN tls"],
+        ),
+        ("        disable_mlock = false\n", &["FAIL memory"]),
+    ];
+    for (added, wants) in cases {
+        let values = values_file("variant.yaml", &hardened.replace(anchor, &format!("{anchor}{added}")));
+        let image = "server.image.repository=vault-hardinit";
+        let got = verdicts(&render("vault", &["-f", values.to_str().unwrap(), "--set", image]));
+        let _ = std::fs::remove_file(&values);
+        for want in *wants {
+            assert!(
+                got.contains(&format!("StatefulSet default/vault, container vault {want}")),
+                "{added}: {want}: {got:#?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn sarif_validates_against_the_2_1_0_schema() {
     let manifest = render("vault", &["--set", "server.ha.enabled=true,server.ha.raft.enabled=true"]);
