@@ -233,8 +233,9 @@ fn script_of(argv: &[String]) -> Option<String> {
     argv.get(option + 2).cloned()
 }
 
-fn strings(node: &Node) -> Vec<String> {
-    node.items().iter().map(|n| n.text().unwrap_or("").to_string()).collect()
+/// A sequence of strings (`command`, `args`): what is not a string, dropped.
+pub fn strings(node: &Node) -> Vec<String> {
+    node.items().iter().filter_map(|n| n.text()).map(str::to_string).collect()
 }
 
 /// The Vault and OpenBao containers of a workload.
