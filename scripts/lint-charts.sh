@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 helm=$(bash scripts/fetch-helm.sh)
-cargo build --quiet --bin hardinit-lint
+cargo build --quiet --features lint --bin hardinit-lint
 lint=$PWD/target/debug/hardinit-lint
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
