@@ -589,6 +589,16 @@ fn exit_codes() {
     }
     let out = Command::new(LINT).arg(root().join("tests/fixtures/lint")).output().unwrap();
     assert_eq!(out.status.code(), Some(65));
+    // A FIFO no one writes to: refused at once, not waited on.
+    let fifo = std::env::temp_dir().join(format!("hardinit-lint-{}-fifo", std::process::id()));
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let out = Command::new(LINT).arg(&fifo).output().unwrap();
+    let _ = std::fs::remove_file(&fifo);
+    assert_eq!(out.status.code(), Some(65), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let out = Command::new(LINT).args(["--format", "xml", "-"]).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     // A file, and the report names it with the line of each finding.

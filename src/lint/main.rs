@@ -13,6 +13,7 @@ mod yaml;
 use clap::{Arg, ArgAction, Command};
 use hardinit::harden::Status;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 
 /// A manifest larger than this is refused (helm's output for both charts is under 100 KiB).
 const MAX_INPUT: u64 = 64 * 1024 * 1024;
@@ -38,7 +39,12 @@ fn read(path: &str) -> Result<String, String> {
     let reader: Box<dyn Read> = if path == "-" {
         Box::new(std::io::stdin())
     } else {
-        let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+        // Without blocking: opening a FIFO for reading would wait for a writer.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| format!("{path}: {e}"))?;
         if !file.metadata().map_err(|e| format!("{path}: {e}"))?.is_file() {
             return Err(format!("{path}: not a regular file"));
         }
