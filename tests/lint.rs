@@ -505,6 +505,20 @@ data:
     );
     let older = unstated.replace("hashicorp/vault:1.20.0", "hashicorp/vault:1.19.5");
     assert!(summary(&older).starts_with("FAIL mlock rule (the server will call mlockall)"), "{}", summary(&older));
+    // Without the ConfigMap, nothing the configuration decides is judged: SKIPs, IPC_LOCK left alone.
+    let alone = manifest
+        .split("---")
+        .next()
+        .unwrap()
+        .replace("    args: [server", "    securityContext: {capabilities: {add: [IPC_LOCK]}}\n    args: [server");
+    let got = verdicts(&alone);
+    for id in ["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics", "memory"] {
+        assert!(got.contains(&format!("Pod v, container vault SKIP {id}")), "{id}: {got:#?}");
+    }
+    let out = lint(&alone, &["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let capabilities = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "capabilities").unwrap();
+    assert!(!capabilities["summary"].as_str().unwrap().contains("IPC_LOCK is added"), "{capabilities}");
 }
 
 /// Mutations of a real render (a cut, a line re-indented, a YAML indicator inserted): each one

@@ -30,7 +30,7 @@ pub(super) fn capabilities_finding(ctx: &mut Ctx, rule: Option<&MemoryRule>) {
                 problems.push(
                     "IPC_LOCK is added, but OpenBao has no mlock since 2.0: it gives the server nothing".to_string(),
                 );
-            } else if !needs_lock && target.role == Role::Server {
+            } else if rule.is_some() && !needs_lock && target.role == Role::Server {
                 problems.push(
                     "IPC_LOCK is added, but the server does not lock its memory (disable_mlock or dev mode)"
                         .to_string(),

@@ -133,9 +133,12 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
     let mut memory_rule = None;
     let mut files: Vec<ConfigFile> = Vec::new();
     let mut configuration_read = false;
+    // Why the configuration could not be judged, and whether that is a FAIL or a SKIP.
+    let mut unread: Option<(Status, String)> = None;
     if target.role == Role::Server {
         let line = container.get("args").line_or(container.get("command").line);
         if let Some(why) = &command.refused {
+            unread = Some((Status::Fail, why.clone()));
             for id in ["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics"] {
                 let f = Finding::new(
                     id,
@@ -162,6 +165,7 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
                     files = read.files;
                 }
                 Err((status, why)) => {
+                    unread = Some((status, why.clone()));
                     for id in ["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics"] {
                         let f = Finding::new(
                             id,
@@ -191,7 +195,16 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
             && tag.is_some_and(|v| v >= (1, 20, 0))
             && setting.as_ref().is_ok_and(|s| s.source.is_none());
         let rule = setting.map(|setting| memory::choose_memory_rule(target.flavour, &command, &setting));
-        if unstated {
+        if let Some((status, why)) = &unread {
+            let f = Finding::new(
+                "memory",
+                *status,
+                format!("not evaluated: {why}"),
+                memory::WHY_MEMORY,
+                "the memory rule follows the configuration: put the ConfigMap the server mounts in the manifests linted, or correct it",
+            );
+            ctx.push(f, SWAP, line);
+        } else if unstated {
             let f = Finding::new(
                 "memory",
                 Status::Fail,
@@ -203,7 +216,7 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
         } else {
             memory_finding(ctx, &rule);
         }
-        memory_rule = rule.ok();
+        memory_rule = rule.ok().filter(|_| unread.is_none());
     }
     capabilities_finding(ctx, memory_rule.as_ref());
     user_finding(ctx);
