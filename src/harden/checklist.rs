@@ -680,7 +680,7 @@ pub fn root_token(command: &ServerCommand, env: Environment) -> Finding {
     )
 }
 
-const WHY_ROOT_TOKEN: &str = "a root token in an environment is readable by every process that can read /proc/<pid>/environ as that user, and by `docker inspect`";
+pub const WHY_ROOT_TOKEN: &str = "a root token in an environment is readable by every process that can read /proc/<pid>/environ as that user, and by `docker inspect`";
 
 /// The process findings: what the container gives the server.
 pub fn process() -> Vec<Finding> {
@@ -802,12 +802,12 @@ fn open_files(limit: u64) -> Finding {
     }
 }
 
-const WHY_ROOT: &str = "a writable root lets a compromised server change the image's binaries and configuration";
-const WHY_LSM: &str = "a mandatory access control profile limits what a compromised server can reach on the host";
-const WHY_SECCOMP: &str =
+pub const WHY_ROOT: &str = "a writable root lets a compromised server change the image's binaries and configuration";
+pub const WHY_LSM: &str = "a mandatory access control profile limits what a compromised server can reach on the host";
+pub const WHY_SECCOMP: &str =
     "seccomp removes the kernel interfaces the server never needs from what an attacker can reach";
 const WHY_FILES: &str = "every client connection, lease and raft peer is a file descriptor: too few and the server refuses clients under load";
-const WHY_PID: &str =
+pub const WHY_PID: &str =
     "processes that share the PID namespace can signal the server and read its /proc (environment, memory maps)";
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ fn written_from_variable(error: &str) -> Option<&'static str> {
     candidates.iter().copied().find(set)
 }
 
-pub(super) const WHY_MEMORY: &str = "swapped-out pages put the server's keys and secrets on disk";
+pub const WHY_MEMORY: &str = "swapped-out pages put the server's keys and secrets on disk";
 const FIX_MLOCK: &str = "docker run --cap-add IPC_LOCK, or Kubernetes securityContext.capabilities.add: [\"IPC_LOCK\"]; or set disable_mlock = true and keep swap off for the container";
 const FIX_MLOCK_USER_NAMESPACE: &str = "raise the limit from outside (docker run --ulimit memlock=-1, podman run --ulimit memlock=-1), or set disable_mlock = true and keep swap off for the container";
 const FIX_SWAP: &str = "limit the container's swap to 0 (docker run --memory-swap equal to --memory; Kubernetes NoSwap, the default), or swapoff on the host";

@@ -11,7 +11,7 @@ pub mod checklist;
 mod core_dumps;
 pub mod hcl;
 mod history;
-mod memory;
+pub mod memory;
 pub mod permissions;
 pub mod server_config;
 pub mod server_flags;
@@ -24,8 +24,8 @@ use history::disable_shell_history;
 use memory::prove_memory_stays_in_ram;
 use std::ffi::OsString;
 use std::path::Path;
-pub use user::target_identity;
 use user::{Capability, drop_to_user};
+pub use user::{WHY_CAP, WHY_USER, target_identity};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {

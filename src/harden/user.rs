@@ -10,6 +10,10 @@ fn read_account_file(path: &str) -> Result<Vec<u8>, Fatal> {
     accounts::read(std::path::Path::new(path)).map_err(|e| refuse(format!("cannot read {path}: {e}")))
 }
 
+pub const WHY_USER: &str = "a server running as root turns any compromise into a compromise of the container";
+pub const WHY_CAP: &str =
+    "the server keeps nothing but IPC_LOCK: no other capability, no way to gain one (no_new_privs)";
+
 /// Who the server will run as. As root: the `--user` (or default) from /etc/passwd and /etc/group.
 /// As non-root, no change is possible: the running identity, unless another was asked for.
 pub fn target_identity(settings: &Settings) -> Result<accounts::Identity, Fatal> {
@@ -138,9 +142,6 @@ pub(super) fn drop_to_user(
     settings: &Settings,
     mode: Mode,
 ) -> Result<(Finding, Capability), Fatal> {
-    const WHY_USER: &str = "a server running as root turns any compromise into a compromise of the container";
-    const WHY_CAP: &str =
-        "the server keeps nothing but IPC_LOCK: no other capability, no way to gain one (no_new_privs)";
     let name = identity.name.clone().unwrap_or_else(|| identity.uid.to_string());
     let started_as_root = sys::effective_uid() == 0;
     let group_zero = identity.gid == 0 || identity.groups.contains(&0);
