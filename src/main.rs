@@ -176,12 +176,26 @@ fn stop_requested() -> Result<Option<i32>, Fatal> {
 /// configuration alone, offline.
 fn run_check(options: &Options, json: bool, offline: &[std::path::PathBuf]) -> Result<i32, Fatal> {
     log::configure(options.log_level, options.log_json);
+    // As the image's entrypoint (`docker run IMAGE check`): the command the container would run,
+    // rewritten as the entrypoint rewrites it; the image's `server` when none is given.
+    let mut command = options.command.clone();
+    if let Some(choice) = options.entrypoint {
+        let flavour = match choice {
+            cli::Entrypoint::Vault => entrypoint::Flavour::Vault,
+            cli::Entrypoint::OpenBao => entrypoint::Flavour::OpenBao,
+            cli::Entrypoint::Auto => entrypoint::Flavour::detect(|p| std::path::Path::new(p).exists()),
+        };
+        if command.is_empty() {
+            command.push("server".into());
+        }
+        command = entrypoint::rewrite(flavour, &command, &entrypoint::process_env).0;
+    }
     let mut findings = if offline.is_empty() {
-        let server = match options.command.first() {
+        let server = match command.first() {
             Some(program) => spawn::resolve(program, std::env::var_os("PATH").as_deref())?,
             None => std::path::PathBuf::new(),
         };
-        let args = options.command.get(1..).unwrap_or_default();
+        let args = command.get(1..).unwrap_or_default();
         harden::run(&options.hardening, &server, args, harden::Mode::Check, &harden::Context::default())?.findings
     } else {
         harden::offline(&options.hardening, offline)

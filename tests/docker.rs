@@ -573,3 +573,85 @@ fn the_dockerfile_builds_offline_with_both_builders_and_the_openbao_target_needs
         let _ = engine.output(&["rmi", image]);
     }
 }
+
+/// `docker run IMAGE ARGS...` (no -d) on the host's network: its output, whatever its status.
+fn run_once(engine: &Engine, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["run", "--rm", "--network", "host"];
+    all.extend_from_slice(args);
+    engine.output(&all)
+}
+
+#[test]
+fn the_check_recipe_runs_hardinits_checklist_as_the_container_would_start() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-check");
+    let mut cleanup = Cleanup::new(engine);
+    let mut adapt = Adapt::new(&images(engine));
+    let recipe = shell_commands(&readme_recipe("check"), &dir.0);
+    assert_eq!(recipe.len(), 1, "{recipe:?}");
+    let args = adapt.docker(&recipe[0], &mut cleanup);
+    let out = engine.output(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}{}", stderr(&out));
+    // The image's server command was judged, as root (hardinit reads the configuration as openbao).
+    assert!(report.contains("PASS user:") && report.contains("PASS memory: swap rule"), "{report}");
+    assert!(!report.contains("FAIL"), "{report}");
+    // `hardinit check` typed after the image name is the same checklist, not a program run as
+    // the server's user.
+    let image = engine.image("openbao");
+    let typed = run_once(engine, &[&image, "hardinit", "check", "--json"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&typed.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&typed), stderr(&typed)));
+    assert_eq!(json["ok"], true, "{json}");
+    let statuses = |text: &str| -> Vec<String> {
+        text.lines().map(|l| l.split(':').next().unwrap_or_default().to_string()).collect()
+    };
+    let from_json: Vec<String> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["status"].as_str().unwrap(), c["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses(&report), from_json);
+}
+
+#[test]
+fn a_non_root_start_with_cap_add_ipc_lock_is_told_to_start_as_root_and_that_start_works() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-nonroot-ipc");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    config_dir(&dir.0, &adapt, "/vault");
+    let volume = format!("{}:/vault/config:ro", dir.path("config").display());
+    let image = engine.image("vault");
+    for user in ["100:1000", "1234:0"] {
+        let out = run_once(engine, &["--user", user, "--cap-add", "IPC_LOCK", "-v", &volume, &image, "server"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "--user {user}: {err}");
+        let refusal = err.lines().find(|l| l.contains("memory:")).unwrap_or_else(|| panic!("{err}"));
+        let fix = refusal.split_once("; fix: ").map(|(_, f)| f).unwrap_or_default();
+        assert!(!fix.contains("--cap-add IPC_LOCK"), "the fix repeats what the user did: {refusal}");
+        assert!(fix.contains("start the container as root") && fix.contains("disable_mlock = true"), "{refusal}");
+        assert!(fix.contains("--memory-swap equal to --memory"), "Docker's own swap fix: {refusal}");
+    }
+    // The fix, as named: the same start as root.
+    let name = common::docker::unique("nonroot-fixed");
+    cleanup.containers.push(name.clone());
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--cap-add",
+        "IPC_LOCK",
+        "-v",
+        &volume,
+        &image,
+        "server",
+    ]);
+    let base = format!("https://127.0.0.1:{}", adapt.port);
+    wait_ready(engine, &name, &base, Some(&dir.path("config/tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
+}

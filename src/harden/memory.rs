@@ -7,6 +7,7 @@ use super::server_flags::ServerCommand;
 use super::user::{Capability, IPC_LOCK_MASK};
 use super::{Finding, MemoryGuard, Mode, Status};
 use crate::error::Fatal;
+use crate::sys::privilege::CAP_IPC_LOCK;
 use crate::sys::privilege::{self as sys, Resource};
 use crate::sys::process as sys_process;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,85 @@ const FIX_MLOCK: &str = "docker run --cap-add IPC_LOCK, or Kubernetes securityCo
 const FIX_MLOCK_USER_NAMESPACE: &str = "raise the limit from outside (docker run --ulimit memlock=-1, podman run --ulimit memlock=-1), or set disable_mlock = true and keep swap off for the container";
 const FIX_SWAP: &str = "limit the container's swap to 0 (docker run --memory-swap equal to --memory; Kubernetes NoSwap, the default), or swapoff on the host";
 
+/// The runtime that started the container, as far as it shows itself inside: each has its own
+/// working fix, and a fix for another runtime sends the user nowhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// KUBERNETES_SERVICE_HOST, which the kubelet sets in every container.
+    Kubernetes,
+    /// /run/.containerenv, which podman mounts; rootless when its user namespace is not the host's.
+    Podman { rootless: bool },
+    /// /.dockerenv, which dockerd creates.
+    Docker,
+    /// None of these (runc, containerd alone, another runtime): every fix is named.
+    Unknown,
+}
+
+impl Runtime {
+    pub fn detect() -> Runtime {
+        if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty()) {
+            Runtime::Kubernetes
+        } else if Path::new("/run/.containerenv").exists() {
+            let said = std::fs::read_to_string("/run/.containerenv").unwrap_or_default();
+            Runtime::Podman { rootless: said.lines().any(|l| l == "rootless=1") || in_user_namespace() }
+        } else if Path::new("/.dockerenv").exists() {
+            Runtime::Docker
+        } else {
+            Runtime::Unknown
+        }
+    }
+
+    /// How to keep the container's swap at 0 here.
+    pub fn swap_fix(self) -> String {
+        match self {
+            Runtime::Kubernetes => "Kubernetes NoSwap (the default swapBehavior), or swapoff on the node".into(),
+            Runtime::Docker => {
+                "docker run --memory-swap equal to --memory (Compose: memswap_limit equal to mem_limit), or swapoff on the host".into()
+            }
+            Runtime::Podman { rootless: true } if cgroup_v1() => {
+                "rootless podman cannot limit a container's memory on cgroup v1 (it ignores --memory and --memory-swap): swapoff on the host, or run the container with rootful podman (sudo podman run --memory-swap equal to --memory)".into()
+            }
+            Runtime::Podman { .. } => "podman run --memory-swap equal to --memory, or swapoff on the host".into(),
+            Runtime::Unknown => FIX_SWAP.into(),
+        }
+    }
+
+    /// How to give the server IPC_LOCK (or do without it) here, for a start as root.
+    fn mlock_fix(self) -> String {
+        let without = format!("or set disable_mlock = true and keep swap off ({})", self.swap_fix());
+        match self {
+            Runtime::Kubernetes => format!("securityContext.capabilities.add: [\"IPC_LOCK\"]; {without}"),
+            Runtime::Docker => format!("docker run --cap-add IPC_LOCK; {without}"),
+            Runtime::Podman { rootless: false } => format!("podman run --cap-add IPC_LOCK; {without}"),
+            Runtime::Podman { rootless: true } => self.mlock_fix_in_user_namespace(),
+            Runtime::Unknown => FIX_MLOCK.into(),
+        }
+    }
+
+    /// In a user namespace IPC_LOCK counts for nothing against the host's RLIMIT_MEMLOCK.
+    fn mlock_fix_in_user_namespace(self) -> String {
+        match self {
+            // The user's own hard limit bounds --ulimit memlock: podman cannot raise it (runc:
+            // "error setting rlimit type 8: operation not permitted").
+            Runtime::Podman { rootless: true } => format!(
+                "set disable_mlock = true and keep swap off ({}); podman run --ulimit memlock=-1 works only once the host raised this user's hard memlock limit",
+                self.swap_fix()
+            ),
+            Runtime::Docker => format!(
+                "docker run --ulimit memlock=-1, or set disable_mlock = true and keep swap off ({})",
+                self.swap_fix()
+            ),
+            _ => FIX_MLOCK_USER_NAMESPACE.into(),
+        }
+    }
+}
+
+/// Whether the memory controller is cgroup v1's (a line naming it in /proc/self/cgroup).
+fn cgroup_v1() -> bool {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .is_ok_and(|t| t.lines().any(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|c| c == "memory"))))
+}
+
 /// Proves that the server's memory cannot reach disk: mlock works and IPC_LOCK is held, or swap
 /// is off for this container. `configuration`: what [`read_configuration`] gave for a `server`
 /// command (None for any other command).
@@ -128,7 +208,14 @@ pub(super) fn prove_memory_stays_in_ram(
                 Status::Warn,
                 "no server command given, so its configuration was not read",
                 WHY_MEMORY,
-                "hardinit check -- vault server -config=/vault/config (the command the container runs)",
+                {
+                    let flavour = crate::entrypoint::Flavour::detect(|p| Path::new(p).exists());
+                    format!(
+                        "give the command the container runs: hardinit check -- {} server -config={}/config (docker run --rm IMAGE check judges the image's own)",
+                        flavour.binary(),
+                        flavour.root()
+                    )
+                },
             ));
         }
         MemoryGuard::Auto => {
@@ -192,8 +279,24 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
     let fail = |summary: String, fix: &str| {
         Finding::new("memory", Status::Fail, format!("mlock rule ({why}): {summary}"), WHY_MEMORY, fix)
     };
+    let runtime = Runtime::detect();
     if !capability.ipc_lock {
-        return fail("the server would not hold CAP_IPC_LOCK".into(), FIX_MLOCK);
+        // A non-root start with IPC_LOCK in the bounding set (`--user 100:1000 --cap-add
+        // IPC_LOCK`): the runtime gave it, but only a root start or a file capability on hardinit
+        // can pass it on, and the image carries none.
+        if sys::effective_uid() != 0 && sys::in_bounding_set(CAP_IPC_LOCK).unwrap_or(false) {
+            return fail(
+                format!(
+                    "started as uid {}, the server cannot get CAP_IPC_LOCK: the runtime puts an added capability in the bounding set only, and a non-root process raises it only through a file capability, which this hardinit does not carry",
+                    sys::effective_uid()
+                ),
+                &format!(
+                    "start the container as root (no --user, no runAsUser): hardinit drops to the server's user itself and keeps IPC_LOCK for it; or set disable_mlock = true and keep swap off ({})",
+                    runtime.swap_fix()
+                ),
+            );
+        }
+        return fail("the server would not hold CAP_IPC_LOCK".into(), &runtime.mlock_fix());
     }
     let setid = std::fs::metadata(server)
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o6000 != 0)
@@ -209,7 +312,7 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
     }
     let limit = match sys::rlimit(Resource::MemoryLock) {
         Ok(l) => l,
-        Err(e) => return fail(format!("cannot read RLIMIT_MEMLOCK: {e}"), FIX_MLOCK),
+        Err(e) => return fail(format!("cannot read RLIMIT_MEMLOCK: {e}"), &runtime.mlock_fix()),
     };
     if limit.soft == sys::UNLIMITED {
         let summary = format!(
@@ -240,9 +343,12 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
             format!(
                 "locking beyond RLIMIT_MEMLOCK fails ({e}): in a user namespace (rootless Docker or Podman, userns-remap) IPC_LOCK never lifts the limit"
             ),
-            FIX_MLOCK_USER_NAMESPACE,
+            &runtime.mlock_fix_in_user_namespace(),
         ),
-        Err(e) => fail(format!("locking beyond RLIMIT_MEMLOCK fails ({e}): IPC_LOCK is not effective here"), FIX_MLOCK),
+        Err(e) => fail(
+            format!("locking beyond RLIMIT_MEMLOCK fails ({e}): IPC_LOCK is not effective here"),
+            &runtime.mlock_fix(),
+        ),
     }
 }
 
@@ -335,14 +441,14 @@ fn swap_finding(why: &str) -> Finding {
             Status::Fail,
             format!("swap rule ({why}): {host} and this container may use {n} bytes of swap"),
             WHY_MEMORY,
-            FIX_SWAP,
+            Runtime::detect().swap_fix(),
         ),
         Err(e) => Finding::new(
             "memory",
             Status::Fail,
             format!("swap rule ({why}): {host} and the container's swap limit is not 0 ({e})"),
             WHY_MEMORY,
-            FIX_SWAP,
+            Runtime::detect().swap_fix(),
         ),
     }
 }
