@@ -86,8 +86,10 @@ fn run(args: Vec<OsString>, script_began: Option<(i64, i64)>) -> Result<i32, Fat
     if !context.plan.0.is_empty() {
         let preflight = harden::run(&options.hardening, &server_path, args, harden::Mode::Preflight, &context)?;
         // Decided as the start itself will decide: --strict, --allow and the memory guard included.
-        if let Some(refused) = preflight.findings.iter().find(|f| options.hardening.refuses(f)) {
-            return Err(refused.refusal());
+        let refused: Vec<&harden::Finding> =
+            preflight.findings.iter().filter(|f| options.hardening.refuses(f)).collect();
+        if !refused.is_empty() {
+            return Err(harden::refusal_of(&refused));
         }
         entrypoint::give_volumes(&context.plan, &|| stop_requested().ok().flatten().is_some());
     }
@@ -96,7 +98,7 @@ fn run(args: Vec<OsString>, script_began: Option<(i64, i64)>) -> Result<i32, Fat
     let hardened = harden::run(&options.hardening, &server_path, args, harden::Mode::Apply, &context)?;
     let mut findings = hardened.findings;
     findings.push(signals);
-    check::log_startup(&findings, &hardened.unreported);
+    check::log_startup(&findings, &hardened.unreported, &options.hardening.allow);
     let mut environment = exports;
     environment.extend(hardened.environment);
     let configuration = hardened.configuration;

@@ -74,6 +74,35 @@ impl Finding {
     }
 }
 
+/// One refusal naming every finding that refuses the start, each with its fix, and for the WARNs
+/// that --strict refuses, how to accept them as they are: a start refused one finding at a time
+/// sends the user round the loop once per finding.
+pub fn refusal_of(refused: &[&Finding]) -> Fatal {
+    let strict: Vec<&str> = refused.iter().filter(|f| f.status == Status::Warn).map(|f| f.id).collect();
+    let accept = if strict.is_empty() {
+        String::new()
+    } else {
+        let ids = strict.join(",");
+        let them = if strict.len() == 1 { "it" } else { "them" };
+        format!(
+            "; under --strict a WARN refuses: to accept {them} as {} (--allow {ids}, or HARDINIT_ALLOW={ids}; one comma-separated value)",
+            if strict.len() == 1 { "it is" } else { "they are" }
+        )
+    };
+    match refused {
+        [] => Fatal::new(ExitCode::Internal, "a refusal without a finding".to_string()),
+        [one] => Fatal::new(ExitCode::Refused, format!("{}: {}; fix: {}{accept}", one.id, one.summary, one.fix)),
+        all => {
+            let each: Vec<String> = all.iter().map(|f| format!("{}: {}; fix: {}", f.id, f.summary, f.fix)).collect();
+            let ids: Vec<&str> = all.iter().map(|f| f.id).collect();
+            Fatal::new(
+                ExitCode::Refused,
+                format!("{} findings refuse the start ({}): {}{accept}", all.len(), ids.join(", "), each.join(" | ")),
+            )
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryGuard {
     Auto,
@@ -155,9 +184,18 @@ pub fn run(
     context: &Context,
 ) -> Result<Hardened, Fatal> {
     let mut findings = Vec::new();
+    // In Apply mode: the findings that refuse the start, named together once every check ran.
+    // Those about the server's user and its privileges stop the start at once: what follows
+    // them is judged with credentials the start cannot go on with.
+    let mut refused = Vec::new();
     let mut record = |finding: Finding| -> Result<(), Fatal> {
         if mode == Mode::Apply && settings.refuses(&finding) {
-            return Err(finding.refusal());
+            let stops_here = ["core-dumps", "user", "capabilities"].contains(&finding.id);
+            refused.push(finding);
+            if stops_here {
+                return Err(refusal_of(&refused.iter().collect::<Vec<_>>()));
+            }
+            return Ok(());
         }
         if mode == Mode::Apply && finding.status != Status::Pass && settings.allow.iter().any(|id| id == finding.id) {
             crate::info!("{}: accepted by --allow {}: {}", finding.id, finding.id, finding.summary);
@@ -284,6 +322,9 @@ pub fn run(
         } else {
             unreported.push(finding);
         }
+    }
+    if !refused.is_empty() {
+        return Err(refusal_of(&refused.iter().collect::<Vec<_>>()));
     }
     Ok(Hardened { findings, environment, configuration, unreported })
 }
