@@ -93,7 +93,17 @@ pub fn refusal_of(refused: &[&Finding]) -> Fatal {
         [] => Fatal::new(ExitCode::Internal, "a refusal without a finding".to_string()),
         [one] => Fatal::new(ExitCode::Refused, format!("{}: {}; fix: {}{accept}", one.id, one.summary, one.fix)),
         all => {
-            let each: Vec<String> = all.iter().map(|f| format!("{}: {}; fix: {}", f.id, f.summary, f.fix)).collect();
+            // Findings that share their cause and fix (those not evaluated for want of the
+            // configuration) are named together.
+            let mut each: Vec<(Vec<&str>, &str, &str)> = Vec::new();
+            for f in all {
+                match each.iter_mut().find(|(_, summary, fix)| *summary == f.summary && *fix == f.fix) {
+                    Some((ids, _, _)) => ids.push(f.id),
+                    None => each.push((vec![f.id], &f.summary, &f.fix)),
+                }
+            }
+            let each: Vec<String> =
+                each.iter().map(|(ids, summary, fix)| format!("{}: {summary}; fix: {fix}", ids.join(", "))).collect();
             let ids: Vec<&str> = all.iter().map(|f| f.id).collect();
             Fatal::new(
                 ExitCode::Refused,
