@@ -96,14 +96,18 @@ fn stops_cleanly(engine: &Engine, name: &str) {
 /// on 127.0.0.1 and the test's ports, its paths the flavour's), a certificate for 127.0.0.1 and
 /// its key, all owned by root, the key 0640 group 1000 as the README says.
 fn config_dir(dir: &Path, adapt: &Adapt, root: &str) -> std::path::PathBuf {
+    // The README's own commands make the certificate and give the key its owner and mode.
+    for words in shell_commands(&readme_recipe("tls"), dir) {
+        let mut cmd = Command::new(&words[0]);
+        cmd.args(&words[1..]).current_dir(dir);
+        let out = run(cmd, LONG);
+        assert!(out.status.success(), "{words:?}: {}", stderr(&out));
+    }
     let config = dir.join("config");
-    std::fs::create_dir_all(&config).unwrap();
     let text = adapt.addresses(&readme_recipe("server.hcl")).replace("/vault/", &format!("{root}/"));
     std::fs::write(config.join("server.hcl"), text).unwrap();
-    self_signed(&config.join("tls.crt"), &config.join("tls.key"), "localhost", "IP:127.0.0.1");
-    let key = config.join("tls.key");
-    std::os::unix::fs::chown(&key, Some(0), Some(1000)).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let key = std::fs::metadata(config.join("tls.key")).unwrap();
+    assert_eq!((key.uid(), key.gid(), key.mode() & 0o7777), (0, 1000, 0o640), "the README's key owner and mode");
     config
 }
 
