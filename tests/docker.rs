@@ -699,3 +699,25 @@ fn a_strict_start_names_every_refusing_finding_at_once_and_the_allow_it_names_st
     }
     stops_cleanly(engine, &name);
 }
+
+#[test]
+fn check_without_setuid_points_at_the_user_not_at_a_configuration_that_is_fine() {
+    let Some(engine) = engine() else { return };
+    let image = engine.image("openbao");
+    // The form that runs hardinit's check whatever the image's entrypoint does with `check`.
+    let out = run_once(
+        engine,
+        &["--cap-drop", "ALL", "--entrypoint", "/usr/local/bin/hardinit", &image, "check", "--", "bao", "server"],
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}{}", stderr(&out));
+    let fails: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert!(fails.iter().any(|l| l.starts_with("FAIL user:")), "{report}");
+    for line in fails.iter().filter(|l| !l.starts_with("FAIL user:")) {
+        let fix = line.split("; fix: ").nth(1).unwrap_or_default();
+        assert!(fix.contains("see the user FAIL") && !fix.starts_with("correct"), "{line}");
+    }
+    // The fix the user FAIL names: Docker's default capabilities; then nothing fails.
+    let fixed = run_once(engine, &["--entrypoint", "/usr/local/bin/hardinit", &image, "check", "--", "bao", "server"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
+}

@@ -374,7 +374,8 @@ pub fn unread(error: &super::server_config::ConfigError) -> Vec<Finding> {
                 Status::Fail,
                 format!("not evaluated: {error}"),
                 "the configuration must be read as the server reads it",
-                "correct the configuration or the command line (the server reads them the same way)",
+                super::memory::fix_when_unread(error)
+                    .unwrap_or("correct the configuration or the command line (the server reads them the same way)"),
             )
         })
         .collect()

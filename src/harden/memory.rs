@@ -71,12 +71,24 @@ pub(super) fn read_configuration(
             let report = sys_process::run_as_user(id.uid, id.gid, &id.groups, || {
                 server_config::encode(&server_config::gather(paths))
             })
-            .map_err(|e| ConfigError { message: format!("reading the configuration as uid {}: {e}", id.uid) })?;
+            .map_err(|e| ConfigError { message: format!("{NOT_READ_AS_SERVER} (uid {}): {e}", id.uid) })?;
             server_config::decode(&report)?
         }
         None => server_config::gather(paths)?,
     };
     server_config::parse_all(raw)
+}
+
+/// The start of a [`ConfigError`] that says nothing about the configuration: `check` as root could
+/// not become the server's user to read it (a container without CAP_SETUID or CAP_SETGID).
+const NOT_READ_AS_SERVER: &str = "could not become the server's user to read the configuration";
+
+/// The fix of a finding that could not be evaluated because of `error`, when the configuration is
+/// not what is wrong: the `user` finding says what is.
+pub(super) fn fix_when_unread(error: &ConfigError) -> Option<&'static str> {
+    error.message.starts_with(NOT_READ_AS_SERVER).then_some(
+        "nothing says the configuration is wrong: hardinit could not become the server's user to read it (see the user FAIL: give the container CAP_SETUID and CAP_SETGID, Docker's defaults, or start it as the server's user)",
+    )
 }
 
 /// The variable a configuration error really comes from, when it is in the local.json the
@@ -164,7 +176,7 @@ impl Runtime {
                 self.swap_fix()
             ),
             Runtime::Docker => format!(
-                "docker run --ulimit memlock=-1, or set disable_mlock = true and keep swap off ({})",
+                "raise the limit from outside (docker run --ulimit memlock=-1), or set disable_mlock = true and keep swap off ({})",
                 self.swap_fix()
             ),
             _ => FIX_MLOCK_USER_NAMESPACE.into(),
@@ -233,11 +245,12 @@ pub(super) fn prove_memory_stays_in_ram(
                 match read {
                     Ok(setting) => setting,
                     Err(e) => {
-                        let fix = match written_from_variable(&e.message) {
-                            Some(variable) => format!(
+                        let fix = match (fix_when_unread(&e), written_from_variable(&e.message)) {
+                            (Some(fix), _) => fix.to_string(),
+                            (None, Some(variable)) => format!(
                                 "correct {variable}: the entrypoint writes config/local.json from it at every start, so editing the file does not help"
                             ),
-                            None => "correct the file or the variable (the server reads it the same way), or the -config path"
+                            (None, None) => "correct the file or the variable (the server reads it the same way), or the -config path"
                                 .into(),
                         };
                         return Ok(Finding::new(
