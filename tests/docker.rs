@@ -721,3 +721,99 @@ fn check_without_setuid_points_at_the_user_not_at_a_configuration_that_is_fine()
     let fixed = run_once(engine, &["--entrypoint", "/usr/local/bin/hardinit", &image, "check", "--", "bao", "server"]);
     assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
 }
+
+#[test]
+fn an_arbitrary_uid_with_group_0_is_refused_with_the_cause_and_the_group_0_fix_starts_it() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-openshift");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/openbao");
+    let image = engine.image("openbao");
+    let volume = common::docker::unique("openshift-data");
+    cleanup.volumes.push(volume.clone());
+    let config_mount = format!("{}:/openbao/config:ro", config.display());
+    // OpenShift's restricted SCC: an arbitrary uid, group 0, on the README's production layout.
+    let out = run_once(
+        engine,
+        &["--user", "1234:0", "-v", &config_mount, "-v", &format!("{volume}:/openbao/file"), &image, "server"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "hardinit refuses, not the server's own exit 1: {err}");
+    let refusal = err.lines().find(|l| l.starts_with("hardinit: error:")).unwrap_or_else(|| panic!("{err}"));
+    for cause in ["tls-files: ", "tls.key is not readable", "storage: ", "/openbao/file is not writable"] {
+        assert!(refusal.contains(cause), "{cause}: {refusal}");
+    }
+    assert!(
+        refusal.matches("writable by group 0").count() + refusal.matches("readable by group 0").count() >= 2,
+        "{refusal}"
+    );
+    // The fix, as named: the key readable by group 0, the data directory writable by group 0.
+    std::os::unix::fs::chown(config.join("tls.key"), Some(0), Some(0)).unwrap();
+    let data = dir.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o770)).unwrap();
+    let name = common::docker::unique("openshift");
+    cleanup.containers.push(name.clone());
+    let data_mount = format!("{}:/openbao/file", data.display());
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--user",
+        "1234:0",
+        "-v",
+        &config_mount,
+        "-v",
+        &data_mount,
+        &image,
+        "server",
+    ]);
+    let base = format!("https://127.0.0.1:{}", adapt.port);
+    wait_ready(engine, &name, &base, Some(&config.join("tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn a_server_binary_with_file_capabilities_is_refused_with_why_and_runs_once_they_are_removed() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-filecaps");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/vault");
+    // Vault 2.0.2's advice, which leaves the swap rule to prove the memory stays in RAM.
+    let hcl = std::fs::read_to_string(config.join("server.hcl")).unwrap() + "disable_mlock = true\n";
+    std::fs::write(config.join("server.hcl"), hcl).unwrap();
+    // Vault 2.0.1's binary: cap_ipc_lock=ep baked in.
+    let server = dir.path("vault");
+    install(&common::runc::bao(), &server, 0o755);
+    let setcap = Command::new("setcap").arg("cap_ipc_lock=ep").arg(&server).output().unwrap();
+    assert!(setcap.status.success(), "setcap: {}", stderr(&setcap));
+    let image = engine.image("vault");
+    let mounts = [
+        "-v".to_string(),
+        format!("{}:/vault/config:ro", config.display()),
+        "-v".to_string(),
+        format!("{}:/bin/vault:ro", server.display()),
+    ];
+    let mut args: Vec<&str> = mounts.iter().map(String::as_str).collect();
+    args.extend([image.as_str(), "server"]);
+    let out = run_once(engine, &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    let refusal = err.lines().find(|l| l.starts_with("hardinit: error:")).unwrap_or_else(|| panic!("{err}"));
+    assert!(refusal.contains("carries file capabilities") && refusal.contains("Vault 2.0.2"), "{refusal}");
+    // The fix, as named: the capability removed from the binary.
+    let removed = Command::new("setcap").arg("-r").arg(&server).output().unwrap();
+    assert!(removed.status.success(), "setcap -r: {}", stderr(&removed));
+    let name = common::docker::unique("filecaps");
+    cleanup.containers.push(name.clone());
+    let mut run = vec!["run", "-d", "--name", &name, "--network", "host"];
+    run.extend(args);
+    engine.ok(&run);
+    wait_ready(engine, &name, &format!("https://127.0.0.1:{}", adapt.port), Some(&config.join("tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
+}

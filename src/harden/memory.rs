@@ -284,7 +284,16 @@ pub(super) fn prove_memory_stays_in_ram(
             "for production, run `server -config=...` without -dev",
         ),
         MemoryRule::Mlock(why) => mlock_finding(&why, capability, server, mode),
-        MemoryRule::Swap(why) => swap_finding(&why),
+        MemoryRule::Swap(why) => match file_capabilities_refusal(server, false) {
+            Some(refusal) => Finding::new(
+                "memory",
+                Status::Fail,
+                format!("swap rule ({why}): {refusal}"),
+                WHY_MEMORY,
+                FIX_FILE_CAPABILITIES,
+            ),
+            None => swap_finding(&why),
+        },
     })
 }
 
@@ -314,13 +323,13 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
     let setid = std::fs::metadata(server)
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o6000 != 0)
         .unwrap_or(false);
-    if setid || sys::has_file_capabilities(server).unwrap_or(true) {
+    if let Some(refusal) = file_capabilities_refusal(server, true) {
+        return fail(refusal, FIX_FILE_CAPABILITIES);
+    }
+    if setid {
         return fail(
-            format!(
-                "{} has a setuid/setgid bit or file capabilities, which clear the ambient set at exec",
-                server.display()
-            ),
-            "remove them (setcap -r, chmod u-s,g-s): hardinit passes IPC_LOCK as an ambient capability",
+            format!("{} has a setuid/setgid bit, which clears the ambient set at exec", server.display()),
+            "remove it (chmod u-s,g-s): hardinit passes IPC_LOCK as an ambient capability",
         );
     }
     let limit = match sys::rlimit(Resource::MemoryLock) {
@@ -363,6 +372,31 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
             &runtime.mlock_fix(),
         ),
     }
+}
+
+/// Vault 2.0.1 bakes `cap_ipc_lock=ep` into its binary (vault #31977), as images once did with
+/// setcap at start (2.0.0's entrypoint still calls it, vault #31919); 2.0.2 dropped it.
+const FIX_FILE_CAPABILITIES: &str = "Vault 2.0.2 or later (no file capability; it recommends disable_mlock = true with swap off, and since 1.20 integrated storage needs disable_mlock set either way), or remove the capability from the image's binary (setcap -r) and let hardinit pass IPC_LOCK (docker run --cap-add IPC_LOCK, started as root)";
+
+/// Why a server binary with file capabilities cannot be started by hardinit: the kernel clears the
+/// ambient set at its exec, and an `e` (effective) capability the bounding set lacks makes the
+/// exec itself fail. None when it has none (or the file system keeps no capabilities);
+/// `unknown_refuses`: whether a file whose attributes cannot be read is refused (the mlock rule,
+/// which rests on the ambient set) or let through (the swap rule, which does not).
+fn file_capabilities_refusal(server: &Path, unknown_refuses: bool) -> Option<String> {
+    let has = match sys::has_file_capabilities(server) {
+        Ok(has) => has,
+        Err(e) if unknown_refuses => {
+            return Some(format!("whether {} carries file capabilities is unknown ({e})", server.display()));
+        }
+        Err(_) => false,
+    };
+    has.then(|| {
+        format!(
+            "{} carries file capabilities (Vault 2.0.1's cap_ipc_lock=ep, or a setcap in the image): they clear the ambient set hardinit raises for it, and where IPC_LOCK is not in the container's bounding set the kernel refuses to execute it at all",
+            server.display()
+        )
+    })
 }
 
 /// A user namespace other than the host's: its capabilities do not count against the host's

@@ -213,6 +213,7 @@ pub fn run(
         findings.push(finding);
         Ok(())
     };
+    let started_as_root = sys::effective_uid() == 0;
     record(disable_core_dumps(mode)?)?;
     let mut environment = Vec::new();
     let mut read_as = None;
@@ -300,6 +301,7 @@ pub fn run(
                         lookup: if mode == Mode::Preflight { &planned } else { &permissions::Node::of },
                         script_began: context.script_began.filter(|_| mode != Mode::Check),
                         script_sources: &[Path::new("/vault/config"), Path::new("/openbao/config")],
+                        started_as_root,
                     };
                     let named = checklist::named_files(
                         files,
