@@ -384,6 +384,15 @@ fn rootless_podman_runs_the_import_dev_and_production_recipes_and_is_told_what_w
     std::fs::write(config.join("server.hcl"), hcl).unwrap();
     self_signed(&config.join("tls.crt"), &config.join("tls.key"), "localhost", "IP:127.0.0.1");
     std::fs::set_permissions(config.join("tls.key"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    // The Docker recipe's ownership (the key root:1000 on the host): rootless podman shows it as
+    // 65534, which the server could not read. Refused, with the podman fix.
+    std::os::unix::fs::chown(config.join("tls.key"), Some(0), Some(1000)).unwrap();
+    let mount = format!("{}:/openbao/config:ro", config.display());
+    let refused = podman.output(&["run", "--rm", "--network", "host", "-v", &mount, &image, "server"]);
+    let err = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(78), "{err}");
+    let refusal = err.lines().find(|l| l.starts_with("hardinit: error:")).unwrap_or_else(|| panic!("{err}"));
+    assert!(refusal.contains("tls-files: ") && refusal.contains("podman unshare chown 0:1000"), "{refusal}");
     let chown = Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&config).status().unwrap();
     assert!(chown.success());
     let mut name = String::new();
