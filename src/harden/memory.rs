@@ -184,6 +184,26 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// The container checklist's fix of `finding` in this runtime's words, where they differ from
+    /// Docker's (which the checklist names): podman takes the same flags, but a rootless podman
+    /// cannot give more open files than its user's own hard limit.
+    pub fn localise(self, finding: &mut Finding) {
+        let Runtime::Podman { rootless } = self else { return };
+        if finding.status == Status::Pass {
+            return;
+        }
+        finding.fix = match finding.id {
+            "root-filesystem" => "podman run --read-only --tmpfs /tmp".into(),
+            "open-files" if rootless => "podman run --ulimit nofile=65536:65536, within your own hard limit (ulimit -Hn): rootless podman cannot raise it; raise it on the host first (limits.conf nofile, then a new login)".into(),
+            "open-files" => "podman run --ulimit nofile=65536:65536".into(),
+            "lsm" => "podman's default SELinux or AppArmor confinement (no --security-opt label=disable, apparmor=unconfined), on a host that has the LSM".into(),
+            "pid-namespace" => "do not share the PID namespace (podman run without --pid=host or --pod sharing pid)".into(),
+            _ => return,
+        };
+    }
+}
+
 /// Whether the memory controller is cgroup v1's (a line naming it in /proc/self/cgroup).
 fn cgroup_v1() -> bool {
     std::fs::read_to_string("/proc/self/cgroup")

@@ -328,7 +328,9 @@ pub fn run(
         record(checklist::root_token(&command, &environment_of_server))?;
     }
     let mut unreported = Vec::new();
-    for finding in checklist::process() {
+    let runtime = memory::Runtime::detect();
+    for mut finding in checklist::process() {
+        runtime.localise(&mut finding);
         if mode == Mode::Check || is_long_running(&command, server_args) {
             record(finding)?;
         } else {
