@@ -460,6 +460,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_refusal_names_every_refusing_finding_and_how_to_accept_the_strict_ones() {
+        let found = |id, status, summary: &str| Finding::new(id, status, summary, "why", format!("fix {id}"));
+        let lsm = found("lsm", Status::Warn, "no LSM");
+        let files = found("open-files", Status::Warn, "too few files");
+        let memory = found("memory", Status::Fail, "may swap");
+        let refusal = refusal_of(&[&lsm, &memory, &files]);
+        assert_eq!(refusal.code, ExitCode::Refused);
+        for part in [
+            "3 findings refuse the start (lsm, memory, open-files)",
+            "lsm: no LSM; fix: fix lsm",
+            "memory: may swap; fix: fix memory",
+            "HARDINIT_ALLOW=lsm,open-files",
+        ] {
+            assert!(refusal.message.contains(part), "{part}: {}", refusal.message);
+        }
+        assert!(!refusal.message.contains("\n"), "one line");
+        // A FAIL alone reads as before, without an acceptance it does not need.
+        assert_eq!(refusal_of(&[&memory]).message, "memory: may swap; fix: fix memory");
+        // Findings sharing cause and fix are named together.
+        let (tls, storage) =
+            (found("tls", Status::Fail, "not evaluated"), found("storage", Status::Fail, "not evaluated"));
+        let (tls, storage) = (Finding { fix: "same".into(), ..tls }, Finding { fix: "same".into(), ..storage });
+        assert!(refusal_of(&[&tls, &storage]).message.ends_with("tls, storage: not evaluated; fix: same"));
+    }
+
+    #[test]
     fn a_umask_that_gives_something_up_warns() {
         for (umask, status) in [
             (0o077, Status::Pass),
