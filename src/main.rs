@@ -179,7 +179,8 @@ fn stop_requested() -> Result<Option<i32>, Fatal> {
 fn run_check(options: &Options, json: bool, offline: &[std::path::PathBuf]) -> Result<i32, Fatal> {
     log::configure(options.log_level, options.log_json);
     // As the image's entrypoint (`docker run IMAGE check`): the command the container would run,
-    // rewritten as the entrypoint rewrites it; the image's `server` when none is given.
+    // rewritten as the entrypoint rewrites it; the image's `server` when none is given and the
+    // image's server is there.
     let mut command = options.command.clone();
     if let Some(choice) = options.entrypoint {
         let flavour = match choice {
@@ -187,10 +188,14 @@ fn run_check(options: &Options, json: bool, offline: &[std::path::PathBuf]) -> R
             cli::Entrypoint::OpenBao => entrypoint::Flavour::OpenBao,
             cli::Entrypoint::Auto => entrypoint::Flavour::detect(|p| std::path::Path::new(p).exists()),
         };
-        if command.is_empty() {
+        // Where the image's server is not there (hardinit alone on a host), nothing to judge.
+        let path = std::env::var_os("PATH");
+        if command.is_empty() && spawn::resolve(std::ffi::OsStr::new(flavour.binary()), path.as_deref()).is_ok() {
             command.push("server".into());
         }
-        command = entrypoint::rewrite(flavour, &command, &entrypoint::process_env).0;
+        if !command.is_empty() {
+            command = entrypoint::rewrite(flavour, &command, &entrypoint::process_env).0;
+        }
     }
     let mut findings = if offline.is_empty() {
         let server = match command.first() {
