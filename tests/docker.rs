@@ -817,3 +817,51 @@ fn a_server_binary_with_file_capabilities_is_refused_with_why_and_runs_once_they
     wait_ready(engine, &name, &format!("https://127.0.0.1:{}", adapt.port), Some(&config.join("tls.crt")), &[501]);
     stops_cleanly(engine, &name);
 }
+
+#[test]
+fn each_runtime_is_told_its_own_fix_for_ipc_lock() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-runtime-fix");
+    let adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/vault");
+    let mount = format!("{}:/vault/config:ro", config.display());
+    let image = engine.image("vault");
+    let fix_of = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["-v", &mount, &image, "server"]);
+        let out = run_once(engine, &args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "{err}");
+        let refusal = err.lines().find(|l| l.contains("memory:")).unwrap_or_else(|| panic!("{err}")).to_string();
+        refusal.split_once("; fix: ").map(|(_, f)| f.to_string()).unwrap_or_default()
+    };
+    // Docker (/.dockerenv): Docker's flags only.
+    let docker = fix_of(&[]);
+    assert!(docker.starts_with("docker run --cap-add IPC_LOCK") && !docker.contains("securityContext"), "{docker}");
+    // The kubelet's variable: the pod spec's fields, no docker flag.
+    let kubernetes = fix_of(&["-e", "KUBERNETES_SERVICE_HOST=10.96.0.1"]);
+    assert!(
+        kubernetes.starts_with("securityContext.capabilities.add") && !kubernetes.contains("docker run"),
+        "{kubernetes}"
+    );
+    // Docker's fix, run: the production recipe's --cap-add IPC_LOCK starts it (tested above too).
+    let name = common::docker::unique("runtime-fix");
+    let mut cleanup = Cleanup::new(engine);
+    cleanup.containers.push(name.clone());
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--cap-add",
+        "IPC_LOCK",
+        "-v",
+        &mount,
+        &image,
+        "server",
+    ]);
+    wait_ready(engine, &name, &format!("https://127.0.0.1:{}", adapt.port), Some(&config.join("tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
+}
