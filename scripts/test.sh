@@ -55,10 +55,15 @@ emulated=$!
 reproducible_log=$PWD/target/reproducible.log
 cargo test --locked --test reproducible >"$reproducible_log" 2>&1 &
 reproducible=$!
+# tests/podman.rs (podman rootful and rootless: imports and starts of their own, ~30 s): beside
+# the rest too.
+podman_log=$PWD/target/podman.log
+cargo test --locked --test podman >"$podman_log" 2>&1 &
+podman=$!
 started=$(date +%s)
 native_status=0
 # Every suite runs even after one fails, so that one CI log shows every failure.
-cargo test --locked --no-fail-fast -- --test-threads "${HARDINIT_TEST_THREADS:-4}" --skip two_clones_with_other_folders || native_status=$?
+cargo test --locked --no-fail-fast -- --test-threads "${HARDINIT_TEST_THREADS:-4}" --skip two_clones_with_other_folders --skip podman_runs_the_import || native_status=$?
 # hardinit-lint (--features lint): its unit tests, and the charts rendered by a real helm.
 cargo test --locked --no-fail-fast --features lint --bin hardinit-lint --test lint || native_status=$?
 native_seconds=$(($(date +%s) - started))
@@ -66,6 +71,10 @@ emulated_status=0
 wait "$emulated" || emulated_status=$?
 reproducible_status=0
 wait "$reproducible" || reproducible_status=$?
+podman_status=0
+wait "$podman" || podman_status=$?
+echo "tests/podman.rs: status $podman_status, done $(($(date +%s) - started)) s after the native run began"
+cat "$podman_log"
 echo "tests/reproducible.rs: status $reproducible_status, done $(($(date +%s) - started)) s after the native run began"
 cat "$reproducible_log"
 echo "native tests: ${native_seconds} s; emulated suites (aarch64): status $emulated_status, done $(($(date +%s) - started)) s after the native run began ($emulated_log)"
@@ -73,7 +82,7 @@ if [ "$emulated_status" -ne 0 ]; then
     cat "$emulated_log"
     echo "the emulated suites failed (aarch64 under qemu-user)" >&2
 fi
-if [ "$native_status" -ne 0 ] || [ "$emulated_status" -ne 0 ] || [ "$reproducible_status" -ne 0 ]; then
+if [ "$native_status" -ne 0 ] || [ "$emulated_status" -ne 0 ] || [ "$reproducible_status" -ne 0 ] || [ "$podman_status" -ne 0 ]; then
     exit 1
 fi
 # libFuzzer through cargo-fuzz, a short smoke of every target (scripts/fuzz.sh 600 for a real run).

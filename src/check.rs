@@ -71,11 +71,12 @@ pub fn report_json(findings: &[Finding], ok: bool) -> String {
     format!("{{\"hardinit\":\"{}\",\"ok\":{ok},\"checks\":[{}]}}\n", env!("CARGO_PKG_VERSION"), checks.join(","))
 }
 
-/// At start-up: one warning line per WARN finding, then one summary line. `unreported`: the
+/// At start-up: one warning line per WARN finding not accepted by --allow, then one summary line. `unreported`: the
 /// container's checklist for a one-off command, shown with -v only; a one-off command's summary
 /// too, so that `docker run IMAGE version` prints what the server prints.
-pub fn log_startup(findings: &[Finding], unreported: &[Finding]) {
-    for f in findings.iter().filter(|f| f.status == Status::Warn) {
+pub fn log_startup(findings: &[Finding], unreported: &[Finding], allowed: &[String]) {
+    // An accepted finding was logged once already, as accepted.
+    for f in findings.iter().filter(|f| f.status == Status::Warn && !allowed.iter().any(|id| id == f.id)) {
         warn!("{}: {}; fix: {}", f.id, f.summary, f.fix);
     }
     let summary: Vec<String> = findings.iter().map(|f| format!("{} {}", f.id, f.status.label())).collect();

@@ -55,8 +55,23 @@ pub fn multi_call(args: Vec<OsString>) -> Vec<OsString> {
     if called_as != Some(true) {
         return args;
     }
-    let mut rewritten: Vec<OsString> = vec![args[0].clone(), "--entrypoint".into(), "auto".into(), "--".into()];
-    rewritten.extend(args.into_iter().skip(1));
+    // `docker run IMAGE check ...` (or `IMAGE hardinit check ...`): hardinit's own checklist, as
+    // PID 1 with the container's credentials, judging the command the container runs; not a
+    // program `check` run as the server's user.
+    let word = |i: usize| args.get(i).map(|a| a.as_os_str());
+    let check_at = match (word(1), word(2)) {
+        (Some(a), _) if a == "check" => Some(1),
+        (Some(a), Some(b)) if (a == "hardinit" || a == "/usr/local/bin/hardinit") && b == "check" => Some(2),
+        _ => None,
+    };
+    let mut rewritten: Vec<OsString> = vec![args[0].clone(), "--entrypoint".into(), "auto".into()];
+    match check_at {
+        Some(at) => rewritten.extend(args.into_iter().skip(at)),
+        None => {
+            rewritten.push("--".into());
+            rewritten.extend(args.into_iter().skip(1));
+        }
+    }
     rewritten
 }
 

@@ -100,8 +100,10 @@ fn run(args: Vec<OsString>, script_began: Option<(i64, i64)>) -> Result<i32, Fat
             }
         }
         // Decided as the start itself will decide: --strict, --allow and the memory guard included.
-        if let Some(refused) = preflight.findings.iter().find(|f| options.hardening.refuses(f)) {
-            return Err(refused.refusal());
+        let refused: Vec<&harden::Finding> =
+            preflight.findings.iter().filter(|f| options.hardening.refuses(f)).collect();
+        if !refused.is_empty() {
+            return Err(harden::refusal_of(&refused));
         }
         entrypoint::give_volumes(&remaining, &stop);
     }
@@ -110,7 +112,7 @@ fn run(args: Vec<OsString>, script_began: Option<(i64, i64)>) -> Result<i32, Fat
     let hardened = harden::run(&options.hardening, &server_path, args, harden::Mode::Apply, &context)?;
     let mut findings = hardened.findings;
     findings.push(signals);
-    check::log_startup(&findings, &hardened.unreported);
+    check::log_startup(&findings, &hardened.unreported, &options.hardening.allow);
     let mut environment = exports;
     environment.extend(hardened.environment);
     let configuration = hardened.configuration;
@@ -190,12 +192,31 @@ fn stop_requested() -> Result<Option<i32>, Fatal> {
 /// configuration alone, offline.
 fn run_check(options: &Options, json: bool, offline: &[std::path::PathBuf]) -> Result<i32, Fatal> {
     log::configure(options.log_level, options.log_json);
+    // As the image's entrypoint (`docker run IMAGE check`): the command the container would run,
+    // rewritten as the entrypoint rewrites it; the image's `server` when none is given and the
+    // image's server is there.
+    let mut command = options.command.clone();
+    if let Some(choice) = options.entrypoint {
+        let flavour = match choice {
+            cli::Entrypoint::Vault => entrypoint::Flavour::Vault,
+            cli::Entrypoint::OpenBao => entrypoint::Flavour::OpenBao,
+            cli::Entrypoint::Auto => entrypoint::Flavour::detect(|p| std::path::Path::new(p).exists()),
+        };
+        // Where the image's server is not there (hardinit alone on a host), nothing to judge.
+        let path = std::env::var_os("PATH");
+        if command.is_empty() && spawn::resolve(std::ffi::OsStr::new(flavour.binary()), path.as_deref()).is_ok() {
+            command.push("server".into());
+        }
+        if !command.is_empty() {
+            command = entrypoint::rewrite(flavour, &command, &entrypoint::process_env).0;
+        }
+    }
     let mut findings = if offline.is_empty() {
-        let server = match options.command.first() {
+        let server = match command.first() {
             Some(program) => spawn::resolve(program, std::env::var_os("PATH").as_deref())?,
             None => std::path::PathBuf::new(),
         };
-        let args = options.command.get(1..).unwrap_or_default();
+        let args = command.get(1..).unwrap_or_default();
         harden::run(&options.hardening, &server, args, harden::Mode::Check, &harden::Context::default())?.findings
     } else {
         harden::offline(&options.hardening, offline)

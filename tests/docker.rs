@@ -96,14 +96,18 @@ fn stops_cleanly(engine: &Engine, name: &str) {
 /// on 127.0.0.1 and the test's ports, its paths the flavour's), a certificate for 127.0.0.1 and
 /// its key, all owned by root, the key 0640 group 1000 as the README says.
 fn config_dir(dir: &Path, adapt: &Adapt, root: &str) -> std::path::PathBuf {
+    // The README's own commands make the certificate and give the key its owner and mode.
+    for words in shell_commands(&readme_recipe("tls"), dir) {
+        let mut cmd = Command::new(&words[0]);
+        cmd.args(&words[1..]).current_dir(dir);
+        let out = run(cmd, LONG);
+        assert!(out.status.success(), "{words:?}: {}", stderr(&out));
+    }
     let config = dir.join("config");
-    std::fs::create_dir_all(&config).unwrap();
     let text = adapt.addresses(&readme_recipe("server.hcl")).replace("/vault/", &format!("{root}/"));
     std::fs::write(config.join("server.hcl"), text).unwrap();
-    self_signed(&config.join("tls.crt"), &config.join("tls.key"), "localhost", "IP:127.0.0.1");
-    let key = config.join("tls.key");
-    std::os::unix::fs::chown(&key, Some(0), Some(1000)).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let key = std::fs::metadata(config.join("tls.key")).unwrap();
+    assert_eq!((key.uid(), key.gid(), key.mode() & 0o7777), (0, 1000, 0o640), "the README's key owner and mode");
     config
 }
 
@@ -299,12 +303,9 @@ fn the_strict_production_recipe_starts_with_the_images_defaults_and_leaves_the_h
     wait_ready(engine, &name, &base, Some(&ca), &[501]);
     assert_eq!(owners(&config), before, "the host's configuration keeps its owners and modes");
     let (_, err) = engine.logs(&name);
-    // Nothing but the summary and the findings accepted for this machine.
+    // Nothing but the summary and the findings accepted for this machine, each once, as accepted.
     for line in hardinit_lines(&err) {
-        let accepted = allow.iter().any(|id| {
-            line.starts_with(&format!("hardinit: {id}: accepted by --allow {id}"))
-                || line.starts_with(&format!("hardinit: warning: {id}: "))
-        });
+        let accepted = allow.iter().any(|id| line.starts_with(&format!("hardinit: {id}: accepted by --allow {id}")));
         assert!(accepted || line.starts_with("hardinit: hardened: "), "{line}\n{err}");
     }
     stops_cleanly(engine, &name);
@@ -572,4 +573,295 @@ fn the_dockerfile_builds_offline_with_both_builders_and_the_openbao_target_needs
     for image in [rust, openbao, vault] {
         let _ = engine.output(&["rmi", image]);
     }
+}
+
+/// `docker run IMAGE ARGS...` (no -d) on the host's network: its output, whatever its status.
+fn run_once(engine: &Engine, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["run", "--rm", "--network", "host"];
+    all.extend_from_slice(args);
+    engine.output(&all)
+}
+
+#[test]
+fn the_check_recipe_runs_hardinits_checklist_as_the_container_would_start() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-check");
+    let mut cleanup = Cleanup::new(engine);
+    let mut adapt = Adapt::new(&images(engine));
+    let recipe = shell_commands(&readme_recipe("check"), &dir.0);
+    assert_eq!(recipe.len(), 1, "{recipe:?}");
+    let args = adapt.docker(&recipe[0], &mut cleanup);
+    let out = engine.output(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}{}", stderr(&out));
+    // The image's server command was judged, as root (hardinit reads the configuration as openbao).
+    assert!(report.contains("PASS user:") && report.contains("PASS memory: swap rule"), "{report}");
+    assert!(!report.contains("FAIL"), "{report}");
+    // `hardinit check` typed after the image name is the same checklist, not a program run as
+    // the server's user.
+    let image = engine.image("openbao");
+    let typed = run_once(engine, &[&image, "hardinit", "check", "--json"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&typed.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&typed), stderr(&typed)));
+    assert_eq!(json["ok"], true, "{json}");
+    let statuses = |text: &str| -> Vec<String> {
+        text.lines().map(|l| l.split(':').next().unwrap_or_default().to_string()).collect()
+    };
+    let from_json: Vec<String> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["status"].as_str().unwrap(), c["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses(&report), from_json);
+}
+
+#[test]
+fn a_non_root_start_with_cap_add_ipc_lock_is_told_to_start_as_root_and_that_start_works() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-nonroot-ipc");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    config_dir(&dir.0, &adapt, "/vault");
+    let volume = format!("{}:/vault/config:ro", dir.path("config").display());
+    let image = engine.image("vault");
+    for user in ["100:1000", "1234:0"] {
+        let out = run_once(engine, &["--user", user, "--cap-add", "IPC_LOCK", "-v", &volume, &image, "server"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "--user {user}: {err}");
+        let refusal = err.lines().find(|l| l.contains("memory:")).unwrap_or_else(|| panic!("{err}"));
+        let fix = refusal.split_once("; fix: ").map(|(_, f)| f).unwrap_or_default();
+        assert!(!fix.contains("--cap-add IPC_LOCK"), "the fix repeats what the user did: {refusal}");
+        assert!(fix.contains("start the container as root") && fix.contains("disable_mlock = true"), "{refusal}");
+        assert!(fix.contains("--memory-swap equal to --memory"), "Docker's own swap fix: {refusal}");
+    }
+    // The fix, as named: the same start as root.
+    let name = common::docker::unique("nonroot-fixed");
+    cleanup.containers.push(name.clone());
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--cap-add",
+        "IPC_LOCK",
+        "-v",
+        &volume,
+        &image,
+        "server",
+    ]);
+    let base = format!("https://127.0.0.1:{}", adapt.port);
+    wait_ready(engine, &name, &base, Some(&dir.path("config/tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn a_strict_start_names_every_refusing_finding_at_once_and_the_allow_it_names_starts_it() {
+    let Some(engine) = engine() else { return };
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    let image = engine.image("openbao");
+    let listen = format!("BAO_DEV_LISTEN_ADDRESS=127.0.0.1:{}", adapt.port);
+    // The dev server on a writable root with a umask that shares its files: several WARNs.
+    let strict = ["-e", "HARDINIT_STRICT=true", "-e", "HARDINIT_UMASK=022", "-e", &listen];
+    let mut args = strict.to_vec();
+    args.push(&image);
+    let out = run_once(engine, &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    let refusals: Vec<&str> = err.lines().filter(|l| l.starts_with("hardinit: error:")).collect();
+    assert_eq!(refusals.len(), 1, "one refusal: {err}");
+    for id in ["umask", "root-filesystem", "memory"] {
+        assert!(refusals[0].contains(&format!("{id}: ")), "{id} is named: {}", refusals[0]);
+    }
+    let allow = refusals[0]
+        .split("HARDINIT_ALLOW=")
+        .nth(1)
+        .and_then(|rest| rest.split([';', ')', ' ']).next())
+        .unwrap_or_else(|| panic!("the refusal says how to accept: {}", refusals[0]))
+        .to_string();
+    // The fix, as named: the same start, every finding accepted in one variable.
+    let name = common::docker::unique("strict-allowed");
+    cleanup.containers.push(name.clone());
+    let allowed = format!("HARDINIT_ALLOW={allow}");
+    let mut run = vec!["run", "-d", "--name", &name, "--network", "host", "-e", &allowed];
+    run.extend_from_slice(&strict);
+    run.push(&image);
+    engine.ok(&run);
+    wait_ready(engine, &name, &format!("http://127.0.0.1:{}", adapt.port), None, &[200]);
+    let (_, err) = engine.logs(&name);
+    for id in allow.split(',') {
+        let lines: Vec<&str> = hardinit_lines(&err).into_iter().filter(|l| l.contains(&format!(" {id}: "))).collect();
+        assert_eq!(lines.len(), 1, "{id} is logged once, as accepted: {err}");
+        assert!(lines[0].contains(&format!("accepted by --allow {id}")), "{err}");
+    }
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn check_without_setuid_points_at_the_user_not_at_a_configuration_that_is_fine() {
+    let Some(engine) = engine() else { return };
+    let image = engine.image("openbao");
+    // The form that runs hardinit's check whatever the image's entrypoint does with `check`.
+    let out = run_once(
+        engine,
+        &["--cap-drop", "ALL", "--entrypoint", "/usr/local/bin/hardinit", &image, "check", "--", "bao", "server"],
+    );
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}{}", stderr(&out));
+    let fails: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert!(fails.iter().any(|l| l.starts_with("FAIL user:")), "{report}");
+    for line in fails.iter().filter(|l| !l.starts_with("FAIL user:")) {
+        let fix = line.split("; fix: ").nth(1).unwrap_or_default();
+        assert!(fix.contains("see the user FAIL") && !fix.starts_with("correct"), "{line}");
+    }
+    // The fix the user FAIL names: Docker's default capabilities; then nothing fails.
+    let fixed = run_once(engine, &["--entrypoint", "/usr/local/bin/hardinit", &image, "check", "--", "bao", "server"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
+}
+
+#[test]
+fn an_arbitrary_uid_with_group_0_is_refused_with_the_cause_and_the_group_0_fix_starts_it() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-openshift");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/openbao");
+    let image = engine.image("openbao");
+    let volume = common::docker::unique("openshift-data");
+    cleanup.volumes.push(volume.clone());
+    let config_mount = format!("{}:/openbao/config:ro", config.display());
+    // OpenShift's restricted SCC: an arbitrary uid, group 0, on the README's production layout.
+    let out = run_once(
+        engine,
+        &["--user", "1234:0", "-v", &config_mount, "-v", &format!("{volume}:/openbao/file"), &image, "server"],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "hardinit refuses, not the server's own exit 1: {err}");
+    let refusal = err.lines().find(|l| l.starts_with("hardinit: error:")).unwrap_or_else(|| panic!("{err}"));
+    for cause in ["tls-files: ", "tls.key is not readable", "storage: ", "/openbao/file is not writable"] {
+        assert!(refusal.contains(cause), "{cause}: {refusal}");
+    }
+    assert!(
+        refusal.matches("writable by group 0").count() + refusal.matches("readable by group 0").count() >= 2,
+        "{refusal}"
+    );
+    // The fix, as named: the key readable by group 0, the data directory writable by group 0.
+    std::os::unix::fs::chown(config.join("tls.key"), Some(0), Some(0)).unwrap();
+    let data = dir.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o770)).unwrap();
+    let name = common::docker::unique("openshift");
+    cleanup.containers.push(name.clone());
+    let data_mount = format!("{}:/openbao/file", data.display());
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--user",
+        "1234:0",
+        "-v",
+        &config_mount,
+        "-v",
+        &data_mount,
+        &image,
+        "server",
+    ]);
+    let base = format!("https://127.0.0.1:{}", adapt.port);
+    wait_ready(engine, &name, &base, Some(&config.join("tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn a_server_binary_with_file_capabilities_is_refused_with_why_and_runs_once_they_are_removed() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-filecaps");
+    let mut cleanup = Cleanup::new(engine);
+    let adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/vault");
+    // Vault 2.0.2's advice, which leaves the swap rule to prove the memory stays in RAM.
+    let hcl = std::fs::read_to_string(config.join("server.hcl")).unwrap() + "disable_mlock = true\n";
+    std::fs::write(config.join("server.hcl"), hcl).unwrap();
+    // Vault 2.0.1's binary: cap_ipc_lock=ep baked in.
+    let server = dir.path("vault");
+    install(&common::runc::bao(), &server, 0o755);
+    let setcap = Command::new("setcap").arg("cap_ipc_lock=ep").arg(&server).output().unwrap();
+    assert!(setcap.status.success(), "setcap: {}", stderr(&setcap));
+    let image = engine.image("vault");
+    let mounts = [
+        "-v".to_string(),
+        format!("{}:/vault/config:ro", config.display()),
+        "-v".to_string(),
+        format!("{}:/bin/vault:ro", server.display()),
+    ];
+    let mut args: Vec<&str> = mounts.iter().map(String::as_str).collect();
+    args.extend([image.as_str(), "server"]);
+    let out = run_once(engine, &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    let refusal = err.lines().find(|l| l.starts_with("hardinit: error:")).unwrap_or_else(|| panic!("{err}"));
+    assert!(refusal.contains("carries file capabilities") && refusal.contains("Vault 2.0.2"), "{refusal}");
+    // The fix, as named: the capability removed from the binary.
+    let removed = Command::new("setcap").arg("-r").arg(&server).output().unwrap();
+    assert!(removed.status.success(), "setcap -r: {}", stderr(&removed));
+    let name = common::docker::unique("filecaps");
+    cleanup.containers.push(name.clone());
+    let mut run = vec!["run", "-d", "--name", &name, "--network", "host"];
+    run.extend(args);
+    engine.ok(&run);
+    wait_ready(engine, &name, &format!("https://127.0.0.1:{}", adapt.port), Some(&config.join("tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
+}
+
+#[test]
+fn each_runtime_is_told_its_own_fix_for_ipc_lock() {
+    let Some(engine) = engine() else { return };
+    let dir = Scratch::new("docker-runtime-fix");
+    let adapt = Adapt::new(&images(engine));
+    let config = config_dir(&dir.0, &adapt, "/vault");
+    let mount = format!("{}:/vault/config:ro", config.display());
+    let image = engine.image("vault");
+    let fix_of = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["-v", &mount, &image, "server"]);
+        let out = run_once(engine, &args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(78), "{err}");
+        let refusal = err.lines().find(|l| l.contains("memory:")).unwrap_or_else(|| panic!("{err}")).to_string();
+        refusal.split_once("; fix: ").map(|(_, f)| f.to_string()).unwrap_or_default()
+    };
+    // Docker (/.dockerenv): Docker's flags only.
+    let docker = fix_of(&[]);
+    assert!(docker.starts_with("docker run --cap-add IPC_LOCK") && !docker.contains("securityContext"), "{docker}");
+    // The kubelet's variable: the pod spec's fields, no docker flag.
+    let kubernetes = fix_of(&["-e", "KUBERNETES_SERVICE_HOST=10.96.0.1"]);
+    assert!(
+        kubernetes.starts_with("securityContext.capabilities.add") && !kubernetes.contains("docker run"),
+        "{kubernetes}"
+    );
+    // Docker's fix, run: the production recipe's --cap-add IPC_LOCK starts it (tested above too).
+    let name = common::docker::unique("runtime-fix");
+    let mut cleanup = Cleanup::new(engine);
+    cleanup.containers.push(name.clone());
+    engine.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--cap-add",
+        "IPC_LOCK",
+        "-v",
+        &mount,
+        &image,
+        "server",
+    ]);
+    wait_ready(engine, &name, &format!("https://127.0.0.1:{}", adapt.port), Some(&config.join("tls.crt")), &[501]);
+    stops_cleanly(engine, &name);
 }

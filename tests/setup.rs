@@ -76,3 +76,26 @@ fn without_apt_get_one_line_says_what_to_install() {
     assert_eq!(output.lines().count(), 1, "{output}");
     assert!(output.contains("runc curl") && output.contains("HARDINIT_SKIP_SETUP=1"), "{output}");
 }
+
+#[test]
+fn the_demo_installs_what_the_demo_uses_and_nothing_of_the_tests() {
+    // What only the tests use, hidden: the demo's setup wants none of it.
+    let tests_only = ["busybox", "dockerd", "podman", "newuidmap", "qemu-aarch64-static", "tini", "g++"];
+    let dir = Scratch::new("setup-demo");
+    let path = path_without(&dir, &tests_only);
+    assert_eq!(setup(&path, &["--demo", "--dry-run"]), (0, "setup: nothing to install\n".into()));
+    assert_eq!(setup(&path, &["--demo"]), (0, "setup: nothing to install\n".into()));
+    assert!(!dir.path("apt-get-ran").exists(), "the demo installed a test's tool");
+    let (status, output) = setup(&path, &["--dry-run"]);
+    assert_eq!(status, 0, "{output}");
+    for package in ["busybox-static", "docker.io", "podman", "uidmap", "qemu-user-static"] {
+        assert!(output.contains(package), "the tests' setup installs {package}: {output}");
+    }
+    // What the demo uses is still installed for it.
+    let dir = Scratch::new("setup-demo-runc");
+    let path = path_without(&dir, &["runc", "busybox"]);
+    assert_eq!(setup(&path, &["--demo", "--dry-run"]), (0, "setup: would install: runc\n".into()));
+    // And the demo script asks for exactly that.
+    let demo = std::fs::read_to_string(repo().join("scripts/demo.sh")).unwrap();
+    assert!(demo.contains("bash scripts/setup.sh --demo ||"), "scripts/demo.sh runs the demo's setup");
+}

@@ -374,7 +374,8 @@ pub fn unread(error: &super::server_config::ConfigError) -> Vec<Finding> {
                 Status::Fail,
                 format!("not evaluated: {error}"),
                 "the configuration must be read as the server reads it",
-                "correct the configuration or the command line (the server reads them the same way)",
+                super::memory::fix_when_unread(error)
+                    .unwrap_or("correct the configuration or the command line (the server reads them the same way)"),
             )
         })
         .collect()
@@ -391,6 +392,8 @@ pub struct FileView<'a> {
     /// Where that source is: the image's configuration directory, where the charts mount their
     /// ConfigMap (/vault/config or /openbao/config). Judged in the regenerated file's place.
     pub script_sources: &'a [&'a Path],
+    /// Whether hardinit started as root (and so gives the server its directories, or could).
+    pub started_as_root: bool,
     /// The kernel's own answer where it can be asked: each listener TLS file opened by the
     /// server's user (at start, hardinit is that user; a root `check` asks a child that became
     /// it). What the permission model cannot see (an LSM's denial) is said from it.
@@ -400,7 +403,7 @@ pub struct FileView<'a> {
 impl FileView<'_> {
     /// The files as they are now.
     pub fn now() -> FileView<'static> {
-        FileView { lookup: &Node::of, script_began: None, script_sources: &[], opened: &[] }
+        FileView { lookup: &Node::of, script_began: None, script_sources: &[], opened: &[], started_as_root: true }
     }
 }
 
@@ -459,6 +462,11 @@ pub fn named_files(
         }
     }
     let mut tls = Vec::new();
+    // What guarantees the server cannot start (a TLS file it cannot read, a storage path it cannot
+    // write): a refusal with its cause, not a warning followed by the server's own exit 1.
+    let mut tls_blocking = 0;
+    let mut storage_blocking = 0;
+    let mut unmapped_owner = false;
     for listener in blocks(files, Stanza::Listener) {
         for name in LISTENER_TLS_KEYS {
             let Some((path, line)) =
@@ -469,11 +477,16 @@ pub fn named_files(
             let place = at(listener.path, line);
             match resolve(Path::new(&path)) {
                 // As the server's user (at start) a directory it cannot search is an error here.
-                Err(e) => tls.push(format!("{place}: {name} {path} is not readable by the server's user: {e}")),
+                Err(e) => {
+                    tls_blocking += 1;
+                    tls.push(format!("{place}: {name} {path} is not readable by the server's user: {e}"));
+                }
                 Ok(resolved) => {
                     let refused =
                         view.opened.iter().find(|(p, _)| p == Path::new(&path)).and_then(|(_, r)| r.clone().err());
                     if let Some(why) = resolved.unreadable_by(identity).or(refused) {
+                        tls_blocking += 1;
+                        unmapped_owner |= resolved.node.uid == OVERFLOW_ID;
                         tls.push(format!("{place}: {name} {path} is not readable by the server's user: {why}"));
                     }
                     let readers = resolved.node.other_readers(identity);
@@ -506,9 +519,19 @@ pub fn named_files(
             },
         };
         match resolved {
-            Err(e) => storage.push(format!("{place}: {e}")),
+            Err(e) => {
+                storage_blocking += 1;
+                storage.push(format!("{place}: {e}"));
+            }
             Ok(resolved) => {
                 let node = &resolved.node;
+                let reaches =
+                    resolved.steps.iter().all(|step| step.dir_node.permission(identity, permissions::SEARCH).is_some());
+                if !reaches || node.permission(identity, permissions::WRITE | permissions::SEARCH).is_none() {
+                    storage_blocking += 1;
+                    unmapped_owner |= node.uid == OVERFLOW_ID;
+                    storage.push(format!("{place}: {path} is not writable by the server's user ({})", node.describe()));
+                }
                 // A directory on the way that every user can write lets anyone move the data
                 // away and put their own in its place.
                 let replaceable = (node.mode & 0o077 == 0).then(|| resolved.changeable_by(&permissions::anyone()));
@@ -522,6 +545,7 @@ pub fn named_files(
                     storage.push(format!("{place}: {path} is open to others ({}; 0700 or stricter)", node.describe()));
                 }
                 if node.read_only {
+                    storage_blocking += 1;
                     storage.push(format!("{place}: {path} is on a read-only filesystem"));
                 }
             }
@@ -583,24 +607,86 @@ pub fn named_files(
             regenerated.join(", ")
         );
     }
+    let blocking = |mut found: Finding, count: usize, fix: String| {
+        if count > 0 {
+            found.status = Status::Fail;
+            found.fix = fix;
+        }
+        found
+    };
+    let (tls_fix, storage_fix) = unusable_fixes(identity, unmapped_owner, view.started_as_root);
     vec![
         config_finding,
-        finding(
-            "tls-files",
-            tls,
-            "a missing certificate stops the server; a key readable by others is a key shared with them",
-            "make the files readable by the server's user only (a Secret with defaultMode 0400 and fsGroup)",
-            "the TLS files are there, readable by the server, and the keys by no one else",
+        blocking(
+            finding(
+                "tls-files",
+                tls,
+                "a missing certificate stops the server; a key readable by others is a key shared with them",
+                "make the files readable by the server's user only (a Secret with defaultMode 0400 and fsGroup)",
+                "the TLS files are there, readable by the server, and the keys by no one else",
+            ),
+            tls_blocking,
+            tls_fix,
         ),
-        finding(
-            "storage",
-            storage,
-            "the storage holds every secret, encrypted or not, and the keyring",
-            "give the storage path to the server's user, mode 0700, on a writable volume",
-            "the storage path is the server's alone, and writable",
+        blocking(
+            finding(
+                "storage",
+                storage,
+                "the storage holds every secret, encrypted or not, and the keyring",
+                "give the storage path to the server's user, mode 0700, on a writable volume",
+                "the storage path is the server's alone, and writable",
+            ),
+            storage_blocking,
+            storage_fix,
         ),
         audit_finding,
     ]
+}
+
+/// The owner a user namespace shows for a host id it does not map (rootless podman: a file of
+/// root's or another user's on the host).
+const OVERFLOW_ID: u32 = 65534;
+
+/// The fixes for a TLS file the server cannot read and a storage path it cannot write, for the
+/// way the server's identity came about: an arbitrary uid with group 0 (OpenShift), another
+/// non-root start, a rootless podman hiding the owner, or a root start that drops to the image's
+/// user.
+fn unusable_fixes(identity: &Identity, unmapped_owner: bool, started_as_root: bool) -> (String, String) {
+    let (uid, gid) = (identity.uid, identity.gid);
+    if unmapped_owner {
+        return (
+            format!(
+                "the file's owner is not mapped into this user namespace (rootless podman shows it as {OVERFLOW_ID}): make it yours on the host, then podman unshare chown 0:{gid} FILE and chmod 0640 it"
+            ),
+            format!(
+                "use a named volume (podman volume), or make the directory yours on the host and podman unshare chown {uid}:{gid} it"
+            ),
+        );
+    }
+    if !started_as_root && gid == 0 {
+        return (
+            "the server runs as an arbitrary uid with group 0 (OpenShift's restricted SCC): make the key readable by group 0 (chgrp 0 and chmod 0640 it; a Secret: defaultMode 0440)".into(),
+            "the server runs as an arbitrary uid with group 0 (OpenShift's restricted SCC): make the storage directory writable by group 0 (chgrp 0 and chmod 0770 it, or a volume the platform gives the pod's group)".into(),
+        );
+    }
+    if !started_as_root {
+        return (
+            format!(
+                "started as uid {uid} gid {gid}, hardinit cannot give the files to the server: start as root (no --user: it drops to the image's user itself), or make the files readable by uid {uid} or gid {gid}"
+            ),
+            format!(
+                "started as uid {uid} gid {gid}, hardinit cannot give the directory to the server: start as root (no --user), run as its owner, or make it writable by uid {uid} or gid {gid}"
+            ),
+        );
+    }
+    (
+        format!(
+            "make the files readable by the server's group, and every directory above them searchable by it: chown root:{gid} and chmod 0640 the key on the host"
+        ),
+        format!(
+            "give the storage path to uid {uid} gid {gid}, mode 0700 (a named volume copies the image's), on a writable volume"
+        ),
+    )
 }
 
 /// A storage directory that does not exist yet, as the server will make it: raft creates its

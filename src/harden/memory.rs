@@ -7,6 +7,7 @@ use super::server_flags::ServerCommand;
 use super::user::{Capability, IPC_LOCK_MASK};
 use super::{Finding, MemoryGuard, Mode, Status};
 use crate::error::Fatal;
+use crate::sys::privilege::CAP_IPC_LOCK;
 use crate::sys::privilege::{self as sys, Resource};
 use crate::sys::process as sys_process;
 use std::path::{Path, PathBuf};
@@ -70,12 +71,24 @@ pub(super) fn read_configuration(
             let report = sys_process::run_as_user(id.uid, id.gid, &id.groups, || {
                 server_config::encode(&server_config::gather(paths))
             })
-            .map_err(|e| ConfigError { message: format!("reading the configuration as uid {}: {e}", id.uid) })?;
+            .map_err(|e| ConfigError { message: format!("{NOT_READ_AS_SERVER} (uid {}): {e}", id.uid) })?;
             server_config::decode(&report)?
         }
         None => server_config::gather(paths)?,
     };
     server_config::parse_all(raw)
+}
+
+/// The start of a [`ConfigError`] that says nothing about the configuration: `check` as root could
+/// not become the server's user to read it (a container without CAP_SETUID or CAP_SETGID).
+const NOT_READ_AS_SERVER: &str = "could not become the server's user to read the configuration";
+
+/// The fix of a finding that could not be evaluated because of `error`, when the configuration is
+/// not what is wrong: the `user` finding says what is.
+pub(super) fn fix_when_unread(error: &ConfigError) -> Option<&'static str> {
+    error.message.starts_with(NOT_READ_AS_SERVER).then_some(
+        "nothing says the configuration is wrong: hardinit could not become the server's user to read it (see the user FAIL: give the container CAP_SETUID and CAP_SETGID, Docker's defaults, or start it as the server's user)",
+    )
 }
 
 /// The variable a configuration error really comes from, when it is in the local.json the
@@ -97,6 +110,105 @@ pub const WHY_MEMORY: &str = "swapped-out pages put the server's keys and secret
 const FIX_MLOCK: &str = "docker run --cap-add IPC_LOCK, or Kubernetes securityContext.capabilities.add: [\"IPC_LOCK\"]; or set disable_mlock = true and keep swap off for the container";
 const FIX_MLOCK_USER_NAMESPACE: &str = "raise the limit from outside (docker run --ulimit memlock=-1, podman run --ulimit memlock=-1), or set disable_mlock = true and keep swap off for the container";
 const FIX_SWAP: &str = "limit the container's swap to 0 (docker run --memory-swap equal to --memory; Kubernetes NoSwap, the default), or swapoff on the host";
+
+/// The runtime that started the container, as far as it shows itself inside: each has its own
+/// working fix, and a fix for another runtime sends the user nowhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// KUBERNETES_SERVICE_HOST, which the kubelet sets in every container.
+    Kubernetes,
+    /// /run/.containerenv, which podman mounts; rootless when its user namespace is not the host's.
+    Podman { rootless: bool },
+    /// /.dockerenv, which dockerd creates.
+    Docker,
+    /// None of these (runc, containerd alone, another runtime): every fix is named.
+    Unknown,
+}
+
+impl Runtime {
+    pub fn detect() -> Runtime {
+        if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty()) {
+            Runtime::Kubernetes
+        } else if Path::new("/run/.containerenv").exists() {
+            let said = std::fs::read_to_string("/run/.containerenv").unwrap_or_default();
+            Runtime::Podman { rootless: said.lines().any(|l| l == "rootless=1") || in_user_namespace() }
+        } else if Path::new("/.dockerenv").exists() {
+            Runtime::Docker
+        } else {
+            Runtime::Unknown
+        }
+    }
+
+    /// How to keep the container's swap at 0 here.
+    pub fn swap_fix(self) -> String {
+        match self {
+            Runtime::Kubernetes => "Kubernetes NoSwap (the default swapBehavior), or swapoff on the node".into(),
+            Runtime::Docker => {
+                "docker run --memory-swap equal to --memory (Compose: memswap_limit equal to mem_limit), or swapoff on the host".into()
+            }
+            Runtime::Podman { rootless: true } if cgroup_v1() => {
+                "rootless podman cannot limit a container's memory on cgroup v1 (it ignores --memory and --memory-swap): swapoff on the host, or run the container with rootful podman (sudo podman run --memory-swap equal to --memory)".into()
+            }
+            Runtime::Podman { .. } => "podman run --memory-swap equal to --memory, or swapoff on the host".into(),
+            Runtime::Unknown => FIX_SWAP.into(),
+        }
+    }
+
+    /// How to give the server IPC_LOCK (or do without it) here, for a start as root.
+    fn mlock_fix(self) -> String {
+        let without = format!("or set disable_mlock = true and keep swap off ({})", self.swap_fix());
+        match self {
+            Runtime::Kubernetes => format!("securityContext.capabilities.add: [\"IPC_LOCK\"]; {without}"),
+            Runtime::Docker => format!("docker run --cap-add IPC_LOCK; {without}"),
+            Runtime::Podman { rootless: false } => format!("podman run --cap-add IPC_LOCK; {without}"),
+            Runtime::Podman { rootless: true } => self.mlock_fix_in_user_namespace(),
+            Runtime::Unknown => FIX_MLOCK.into(),
+        }
+    }
+
+    /// In a user namespace IPC_LOCK counts for nothing against the host's RLIMIT_MEMLOCK.
+    fn mlock_fix_in_user_namespace(self) -> String {
+        match self {
+            // The user's own hard limit bounds --ulimit memlock: podman cannot raise it (runc:
+            // "error setting rlimit type 8: operation not permitted").
+            Runtime::Podman { rootless: true } => format!(
+                "set disable_mlock = true and keep swap off ({}); podman run --ulimit memlock=-1 works only once the host raised this user's hard memlock limit",
+                self.swap_fix()
+            ),
+            Runtime::Docker => format!(
+                "raise the limit from outside (docker run --ulimit memlock=-1), or set disable_mlock = true and keep swap off ({})",
+                self.swap_fix()
+            ),
+            _ => FIX_MLOCK_USER_NAMESPACE.into(),
+        }
+    }
+}
+
+impl Runtime {
+    /// The container checklist's fix of `finding` in this runtime's words, where they differ from
+    /// Docker's (which the checklist names): podman takes the same flags, but a rootless podman
+    /// cannot give more open files than its user's own hard limit.
+    pub fn localise(self, finding: &mut Finding) {
+        let Runtime::Podman { rootless } = self else { return };
+        if finding.status == Status::Pass {
+            return;
+        }
+        finding.fix = match finding.id {
+            "root-filesystem" => "podman run --read-only --tmpfs /tmp".into(),
+            "open-files" if rootless => "podman run --ulimit nofile=65536:65536, within your own hard limit (ulimit -Hn): rootless podman cannot raise it; raise it on the host first (limits.conf nofile, then a new login)".into(),
+            "open-files" => "podman run --ulimit nofile=65536:65536".into(),
+            "lsm" => "podman's default SELinux or AppArmor confinement (no --security-opt label=disable, apparmor=unconfined), on a host that has the LSM".into(),
+            "pid-namespace" => "do not share the PID namespace (podman run without --pid=host or --pod sharing pid)".into(),
+            _ => return,
+        };
+    }
+}
+
+/// Whether the memory controller is cgroup v1's (a line naming it in /proc/self/cgroup).
+fn cgroup_v1() -> bool {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .is_ok_and(|t| t.lines().any(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|c| c == "memory"))))
+}
 
 /// Proves that the server's memory cannot reach disk: mlock works and IPC_LOCK is held, or swap
 /// is off for this container. `configuration`: what [`read_configuration`] gave for a `server`
@@ -128,7 +240,14 @@ pub(super) fn prove_memory_stays_in_ram(
                 Status::Warn,
                 "no server command given, so its configuration was not read",
                 WHY_MEMORY,
-                "hardinit check -- vault server -config=/vault/config (the command the container runs)",
+                {
+                    let flavour = crate::entrypoint::Flavour::detect(|p| Path::new(p).exists());
+                    format!(
+                        "give the command the container runs: hardinit check -- {} server -config={}/config (docker run --rm IMAGE check judges the image's own)",
+                        flavour.binary(),
+                        flavour.root()
+                    )
+                },
             ));
         }
         MemoryGuard::Auto => {
@@ -146,11 +265,12 @@ pub(super) fn prove_memory_stays_in_ram(
                 match read {
                     Ok(setting) => setting,
                     Err(e) => {
-                        let fix = match written_from_variable(&e.message) {
-                            Some(variable) => format!(
+                        let fix = match (fix_when_unread(&e), written_from_variable(&e.message)) {
+                            (Some(fix), _) => fix.to_string(),
+                            (None, Some(variable)) => format!(
                                 "correct {variable}: the entrypoint writes config/local.json from it at every start, so editing the file does not help"
                             ),
-                            None => "correct the file or the variable (the server reads it the same way), or the -config path"
+                            (None, None) => "correct the file or the variable (the server reads it the same way), or the -config path"
                                 .into(),
                         };
                         return Ok(Finding::new(
@@ -184,7 +304,16 @@ pub(super) fn prove_memory_stays_in_ram(
             "for production, run `server -config=...` without -dev",
         ),
         MemoryRule::Mlock(why) => mlock_finding(&why, capability, server, mode),
-        MemoryRule::Swap(why) => swap_finding(&why),
+        MemoryRule::Swap(why) => match file_capabilities_refusal(server, false) {
+            Some(refusal) => Finding::new(
+                "memory",
+                Status::Fail,
+                format!("swap rule ({why}): {refusal}"),
+                WHY_MEMORY,
+                FIX_FILE_CAPABILITIES,
+            ),
+            None => swap_finding(&why),
+        },
     })
 }
 
@@ -192,24 +321,40 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
     let fail = |summary: String, fix: &str| {
         Finding::new("memory", Status::Fail, format!("mlock rule ({why}): {summary}"), WHY_MEMORY, fix)
     };
+    let runtime = Runtime::detect();
     if !capability.ipc_lock {
-        return fail("the server would not hold CAP_IPC_LOCK".into(), FIX_MLOCK);
+        // A non-root start with IPC_LOCK in the bounding set (`--user 100:1000 --cap-add
+        // IPC_LOCK`): the runtime gave it, but only a root start or a file capability on hardinit
+        // can pass it on, and the image carries none.
+        if sys::effective_uid() != 0 && sys::in_bounding_set(CAP_IPC_LOCK).unwrap_or(false) {
+            return fail(
+                format!(
+                    "started as uid {}, the server cannot get CAP_IPC_LOCK: the runtime puts an added capability in the bounding set only, and a non-root process raises it only through a file capability, which this hardinit does not carry",
+                    sys::effective_uid()
+                ),
+                &format!(
+                    "start the container as root (no --user, no runAsUser): hardinit drops to the server's user itself and keeps IPC_LOCK for it; or set disable_mlock = true and keep swap off ({})",
+                    runtime.swap_fix()
+                ),
+            );
+        }
+        return fail("the server would not hold CAP_IPC_LOCK".into(), &runtime.mlock_fix());
     }
     let setid = std::fs::metadata(server)
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o6000 != 0)
         .unwrap_or(false);
-    if setid || sys::has_file_capabilities(server).unwrap_or(true) {
+    if let Some(refusal) = file_capabilities_refusal(server, true) {
+        return fail(refusal, FIX_FILE_CAPABILITIES);
+    }
+    if setid {
         return fail(
-            format!(
-                "{} has a setuid/setgid bit or file capabilities, which clear the ambient set at exec",
-                server.display()
-            ),
-            "remove them (setcap -r, chmod u-s,g-s): hardinit passes IPC_LOCK as an ambient capability",
+            format!("{} has a setuid/setgid bit, which clears the ambient set at exec", server.display()),
+            "remove it (chmod u-s,g-s): hardinit passes IPC_LOCK as an ambient capability",
         );
     }
     let limit = match sys::rlimit(Resource::MemoryLock) {
         Ok(l) => l,
-        Err(e) => return fail(format!("cannot read RLIMIT_MEMLOCK: {e}"), FIX_MLOCK),
+        Err(e) => return fail(format!("cannot read RLIMIT_MEMLOCK: {e}"), &runtime.mlock_fix()),
     };
     if limit.soft == sys::UNLIMITED {
         let summary = format!(
@@ -240,10 +385,38 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
             format!(
                 "locking beyond RLIMIT_MEMLOCK fails ({e}): in a user namespace (rootless Docker or Podman, userns-remap) IPC_LOCK never lifts the limit"
             ),
-            FIX_MLOCK_USER_NAMESPACE,
+            &runtime.mlock_fix_in_user_namespace(),
         ),
-        Err(e) => fail(format!("locking beyond RLIMIT_MEMLOCK fails ({e}): IPC_LOCK is not effective here"), FIX_MLOCK),
+        Err(e) => fail(
+            format!("locking beyond RLIMIT_MEMLOCK fails ({e}): IPC_LOCK is not effective here"),
+            &runtime.mlock_fix(),
+        ),
     }
+}
+
+/// Vault 2.0.1 bakes `cap_ipc_lock=ep` into its binary (vault #31977), as images once did with
+/// setcap at start (2.0.0's entrypoint still calls it, vault #31919); 2.0.2 dropped it.
+const FIX_FILE_CAPABILITIES: &str = "Vault 2.0.2 or later (no file capability; it recommends disable_mlock = true with swap off, and since 1.20 integrated storage needs disable_mlock set either way), or remove the capability from the image's binary (setcap -r) and let hardinit pass IPC_LOCK (docker run --cap-add IPC_LOCK, started as root)";
+
+/// Why a server binary with file capabilities cannot be started by hardinit: the kernel clears the
+/// ambient set at its exec, and an `e` (effective) capability the bounding set lacks makes the
+/// exec itself fail. None when it has none (or the file system keeps no capabilities);
+/// `unknown_refuses`: whether a file whose attributes cannot be read is refused (the mlock rule,
+/// which rests on the ambient set) or let through (the swap rule, which does not).
+fn file_capabilities_refusal(server: &Path, unknown_refuses: bool) -> Option<String> {
+    let has = match sys::has_file_capabilities(server) {
+        Ok(has) => has,
+        Err(e) if unknown_refuses => {
+            return Some(format!("whether {} carries file capabilities is unknown ({e})", server.display()));
+        }
+        Err(_) => false,
+    };
+    has.then(|| {
+        format!(
+            "{} carries file capabilities (Vault 2.0.1's cap_ipc_lock=ep, or a setcap in the image): they clear the ambient set hardinit raises for it, and where IPC_LOCK is not in the container's bounding set the kernel refuses to execute it at all",
+            server.display()
+        )
+    })
 }
 
 /// A user namespace other than the host's: its capabilities do not count against the host's
@@ -335,14 +508,14 @@ fn swap_finding(why: &str) -> Finding {
             Status::Fail,
             format!("swap rule ({why}): {host} and this container may use {n} bytes of swap"),
             WHY_MEMORY,
-            FIX_SWAP,
+            Runtime::detect().swap_fix(),
         ),
         Err(e) => Finding::new(
             "memory",
             Status::Fail,
             format!("swap rule ({why}): {host} and the container's swap limit is not 0 ({e})"),
             WHY_MEMORY,
-            FIX_SWAP,
+            Runtime::detect().swap_fix(),
         ),
     }
 }

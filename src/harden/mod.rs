@@ -74,6 +74,45 @@ impl Finding {
     }
 }
 
+/// One refusal naming every finding that refuses the start, each with its fix, and for the WARNs
+/// that --strict refuses, how to accept them as they are: a start refused one finding at a time
+/// sends the user round the loop once per finding.
+pub fn refusal_of(refused: &[&Finding]) -> Fatal {
+    let strict: Vec<&str> = refused.iter().filter(|f| f.status == Status::Warn).map(|f| f.id).collect();
+    let accept = if strict.is_empty() {
+        String::new()
+    } else {
+        let ids = strict.join(",");
+        let them = if strict.len() == 1 { "it" } else { "them" };
+        format!(
+            "; under --strict a WARN refuses: to accept {them} as {} (--allow {ids}, or HARDINIT_ALLOW={ids}; one comma-separated value)",
+            if strict.len() == 1 { "it is" } else { "they are" }
+        )
+    };
+    match refused {
+        [] => Fatal::new(ExitCode::Internal, "a refusal without a finding".to_string()),
+        [one] => Fatal::new(ExitCode::Refused, format!("{}: {}; fix: {}{accept}", one.id, one.summary, one.fix)),
+        all => {
+            // Findings that share their cause and fix (those not evaluated for want of the
+            // configuration) are named together.
+            let mut each: Vec<(Vec<&str>, &str, &str)> = Vec::new();
+            for f in all {
+                match each.iter_mut().find(|(_, summary, fix)| *summary == f.summary && *fix == f.fix) {
+                    Some((ids, _, _)) => ids.push(f.id),
+                    None => each.push((vec![f.id], &f.summary, &f.fix)),
+                }
+            }
+            let each: Vec<String> =
+                each.iter().map(|(ids, summary, fix)| format!("{}: {summary}; fix: {fix}", ids.join(", "))).collect();
+            let ids: Vec<&str> = all.iter().map(|f| f.id).collect();
+            Fatal::new(
+                ExitCode::Refused,
+                format!("{} findings refuse the start ({}): {}{accept}", all.len(), ids.join(", "), each.join(" | ")),
+            )
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryGuard {
     Auto,
@@ -156,9 +195,18 @@ pub fn run(
     context: &Context,
 ) -> Result<Hardened, Fatal> {
     let mut findings = Vec::new();
+    // In Apply mode: the findings that refuse the start, named together once every check ran.
+    // Those about the server's user and its privileges stop the start at once: what follows
+    // them is judged with credentials the start cannot go on with.
+    let mut refused = Vec::new();
     let mut record = |finding: Finding| -> Result<(), Fatal> {
         if mode == Mode::Apply && settings.refuses(&finding) {
-            return Err(finding.refusal());
+            let stops_here = ["core-dumps", "user", "capabilities"].contains(&finding.id);
+            refused.push(finding);
+            if stops_here {
+                return Err(refusal_of(&refused.iter().collect::<Vec<_>>()));
+            }
+            return Ok(());
         }
         if mode == Mode::Apply && finding.status != Status::Pass && settings.allow.iter().any(|id| id == finding.id) {
             crate::info!("{}: accepted by --allow {}: {}", finding.id, finding.id, finding.summary);
@@ -166,6 +214,7 @@ pub fn run(
         findings.push(finding);
         Ok(())
     };
+    let started_as_root = sys::effective_uid() == 0;
     record(disable_core_dumps(mode)?)?;
     let mut environment = Vec::new();
     let mut read_as = None;
@@ -255,6 +304,7 @@ pub fn run(
                         lookup: if mode == Mode::Preflight { &planned } else { &permissions::Node::of },
                         script_began: context.script_began.filter(|_| mode != Mode::Check),
                         script_sources: &[Path::new("/vault/config"), Path::new("/openbao/config")],
+                        started_as_root,
                     };
                     let named = checklist::named_files(
                         files,
@@ -281,12 +331,17 @@ pub fn run(
         record(checklist::root_token(&command, &environment_of_server))?;
     }
     let mut unreported = Vec::new();
-    for finding in checklist::process() {
+    let runtime = memory::Runtime::detect();
+    for mut finding in checklist::process() {
+        runtime.localise(&mut finding);
         if mode == Mode::Check || is_long_running(&command, server_args) {
             record(finding)?;
         } else {
             unreported.push(finding);
         }
+    }
+    if !refused.is_empty() {
+        return Err(refusal_of(&refused.iter().collect::<Vec<_>>()));
     }
     Ok(Hardened { findings, environment, configuration, unreported })
 }
@@ -415,6 +470,32 @@ fn umask_finding(umask: u32) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_refusal_names_every_refusing_finding_and_how_to_accept_the_strict_ones() {
+        let found = |id, status, summary: &str| Finding::new(id, status, summary, "why", format!("fix {id}"));
+        let lsm = found("lsm", Status::Warn, "no LSM");
+        let files = found("open-files", Status::Warn, "too few files");
+        let memory = found("memory", Status::Fail, "may swap");
+        let refusal = refusal_of(&[&lsm, &memory, &files]);
+        assert_eq!(refusal.code, ExitCode::Refused);
+        for part in [
+            "3 findings refuse the start (lsm, memory, open-files)",
+            "lsm: no LSM; fix: fix lsm",
+            "memory: may swap; fix: fix memory",
+            "HARDINIT_ALLOW=lsm,open-files",
+        ] {
+            assert!(refusal.message.contains(part), "{part}: {}", refusal.message);
+        }
+        assert!(!refusal.message.contains("\n"), "one line");
+        // A FAIL alone reads as before, without an acceptance it does not need.
+        assert_eq!(refusal_of(&[&memory]).message, "memory: may swap; fix: fix memory");
+        // Findings sharing cause and fix are named together.
+        let (tls, storage) =
+            (found("tls", Status::Fail, "not evaluated"), found("storage", Status::Fail, "not evaluated"));
+        let (tls, storage) = (Finding { fix: "same".into(), ..tls }, Finding { fix: "same".into(), ..storage });
+        assert!(refusal_of(&[&tls, &storage]).message.ends_with("tls, storage: not evaluated; fix: same"));
+    }
 
     #[test]
     fn a_umask_that_gives_something_up_warns() {
