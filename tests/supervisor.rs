@@ -466,8 +466,8 @@ fn a_closed_stderr_does_not_make_hardinit_chase_its_own_sigpipe() {
     // From outside: the server, which no longer shares a uid with hardinit, cannot signal it.
     let init = supervised_pid(&child);
     wait_until(LONG, || children_of(init).first().copied()).expect("the server started");
-    // SAFETY: kill(2) with a pid of our own child, not -1, 0 or a group.
-    assert_eq!(unsafe { libc::kill(init, libc::SIGHUP) }, 0);
+    // A pid of our own child, never -1, 0 or a group.
+    hardinit::sys::signal::kill(init, libc::SIGHUP).expect("SIGHUP sent to hardinit");
     assert_eq!(code(finish(child, LONG)), 129, "SIGHUP forwarded once, server killed by it");
 }
 
