@@ -1,9 +1,10 @@
-//! The platforms besides x86_64: scripts/build-static.sh builds each Rust musl target the
-//! official images' platforms map to (README: Platforms) into a static binary, and each one runs
-//! as PID 1 of a real PID namespace (under qemu-user through binfmt_misc where the architecture
-//! is not the host's): it forwards a signal, reaps orphans, passes on the exit status. The whole
-//! suites run against the aarch64 build too (scripts/test.sh); this file is the smoke test of
-//! every platform, and of the memory probe where mlock2 is missing.
+//! The platforms besides x86_64: scripts/build-static.sh builds each Rust target the official
+//! images' platforms map to (README: Platforms) into a static binary, musl where rustup serves its
+//! standard library and glibc elsewhere, and each one runs as PID 1 of a real PID namespace (under
+//! qemu-user through binfmt_misc where the architecture is not the host's): it forwards a signal,
+//! reaps orphans, passes on the exit status. The whole suites run against the aarch64 and glibc
+//! builds too (scripts/test.sh); this file is the smoke test of every platform, of what a static
+//! glibc must not link (NSS), and of the memory probe where mlock2 is missing.
 
 mod common;
 
@@ -15,15 +16,27 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(120);
 
 /// The targets CI builds and runs here: their rust-std is installed by scripts/setup.sh.
-const CI_TARGETS: [(&str, &str); 3] = [
+const CI_TARGETS: [(&str, &str); 7] = [
     ("x86_64-unknown-linux-musl", "x86-64"),
     ("aarch64-unknown-linux-musl", "ARM aarch64"),
     ("i686-unknown-linux-musl", "Intel 80386"),
+    ("armv7-unknown-linux-gnueabihf", "ARM, EABI5"),
+    ("powerpc64le-unknown-linux-gnu", "64-bit PowerPC"),
+    ("riscv64gc-unknown-linux-gnu", "UCB RISC-V"),
+    ("s390x-unknown-linux-gnu", "IBM S/390"),
 ];
 
-/// The official images' other platforms that Rust's musl targets cover. Where rustup serves
-/// their rust-std they build and run the same smoke test; a toolchain without it cannot build
-/// them at all (the Dockerfile's build stage, on the official rust image, installs it).
+/// The glibc builds of [`CI_TARGETS`] (no musl rust-std can be had for their platforms here),
+/// each with the cross gcc that links it (scripts/build-static.sh).
+const GLIBC_TARGETS: [(&str, &str); 4] = [
+    ("armv7-unknown-linux-gnueabihf", "arm-linux-gnueabihf-gcc"),
+    ("powerpc64le-unknown-linux-gnu", "powerpc64le-linux-gnu-gcc"),
+    ("riscv64gc-unknown-linux-gnu", "riscv64-linux-gnu-gcc"),
+    ("s390x-unknown-linux-gnu", "s390x-linux-gnu-gcc"),
+];
+
+/// The musl targets of the platforms built with glibc here (and of arm/v6, which has neither).
+/// Where rustup serves their rust-std they build and run the same smoke test.
 const OTHER_TARGETS: [(&str, &str); 4] = [
     ("armv7-unknown-linux-musleabihf", "ARM, EABI5"),
     ("arm-unknown-linux-musleabihf", "ARM, EABI5"),
@@ -120,9 +133,39 @@ fn the_other_platforms_build_and_run_as_pid_1_where_their_rust_std_is_installed(
     }
 }
 
+/// The names glibc's NSS leaves in a binary that links it (getpwnam and friends load their
+/// modules as /etc/nsswitch.conf says): hardinit reads /etc/passwd and /etc/group itself.
+const NSS_MARKERS: [&[u8]; 3] = [b"nsswitch.conf", b"libnss_", b"_nss_files_"];
+
+fn nss_markers_in(binary: &Path) -> Vec<String> {
+    let bytes = std::fs::read(binary).unwrap();
+    NSS_MARKERS
+        .iter()
+        .filter(|m| bytes.windows(m.len()).any(|w| w == **m))
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect()
+}
+
+#[test]
+fn the_glibc_builds_link_no_name_service_switch() {
+    let dir = Scratch::new("nss");
+    let source = dir.path("getpwnam.c");
+    std::fs::write(&source, "#include <pwd.h>\nint main(int argc, char **argv) { return getpwnam(argv[0]) != 0; }\n")
+        .unwrap();
+    for (target, gcc) in GLIBC_TARGETS {
+        // The markers are found where NSS is linked: a static getpwnam caller of the same C library.
+        let control = dir.path(&format!("getpwnam-{target}"));
+        let out = Command::new(gcc).arg("-static").arg("-o").arg(&control).arg(&source).output().expect(gcc);
+        assert!(out.status.success(), "{gcc}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(nss_markers_in(&control).len(), NSS_MARKERS.len(), "{target}: the control links NSS");
+        let binary = build(target);
+        assert_eq!(nss_markers_in(&binary), Vec::<String>::new(), "{target}: glibc's NSS is linked in");
+    }
+}
+
 #[test]
 fn build_static_refuses_what_is_not_a_musl_target() {
-    for target in ["x86_64-unknown-linux-gnu", "s390x", "--release"] {
+    for target in ["x86_64-unknown-linux-gnu", "arm-unknown-linux-gnueabihf", "s390x", "--release"] {
         let out = Command::new("bash").arg(repo().join("scripts/build-static.sh")).arg(target).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{target}");
         assert!(out.stdout.is_empty(), "{target}: no path printed");
@@ -183,7 +226,20 @@ fn check_dockerfile_catches_a_wrong_platform_mapping() {
     let broken = [
         ("arm64/*) target=aarch64", "arm64/*) target=armv7", "maps linux/arm64 to armv7-unknown-linux-musl,"),
         ("        386/*) target=i686-unknown-linux-musl ;; \\\n", "", "maps linux/386 to None"),
-        ("arm/v6) target=arm-unknown", "arm/v6) target=armv7-unknown", "maps linux/arm/v6 to armv7"),
+        (
+            "arm/v6) echo",
+            "arm/v6) target=arm-unknown-linux-gnueabihf; echo",
+            "maps linux/arm/v6 to arm-unknown-linux-gnueabihf",
+        ),
+        ("arm/v7 | arm/)", "arm/v7)", "maps linux/arm to None"),
+        (
+            "s390x/*) target=s390x-unknown-linux-gnu",
+            "s390x/*) target=s390x-unknown-linux-musl",
+            "maps linux/s390x to s390x-unknown-linux-musl",
+        ),
+        ("libc6-dev-ppc64el-cross=2.36-8cross1", "libc6-dev-ppc64el-cross", "pinned (PKG=VERSION), for linux/ppc64le"),
+        ("gcc-riscv64-linux-gnu=4:12.2.0-5 ", "", "does not install gcc-riscv64-linux-gnu"),
+        ("apt-get install -y -qq --no-install-recommends $cross", "true", "does not install the $cross packages"),
         (
             "FROM --platform=${BUILDPLATFORM:-linux/amd64} ${RUST_IMAGE}",
             "FROM ${RUST_IMAGE}",

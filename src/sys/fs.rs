@@ -6,6 +6,13 @@ use super::check;
 use std::ffi::{CStr, CString, OsString};
 use std::io;
 use std::os::unix::ffi::OsStringExt;
+// 32-bit glibc's readdir and statvfs fail with EOVERFLOW where an inode number, a directory offset
+// or a block count needs 64 bits (overlayfs, ext4's hashed offsets): its *64 forms are the same
+// calls in 64-bit glibc, and musl's are 64-bit throughout.
+#[cfg(not(target_env = "gnu"))]
+use libc::{readdir, statvfs};
+#[cfg(target_env = "gnu")]
+use libc::{readdir64 as readdir, statvfs64 as statvfs};
 
 /// An open directory, closed on drop.
 pub struct Dir(i32);
@@ -90,7 +97,9 @@ impl Dir {
     /// without becoming our controlling terminal: fstat and fchown on the result act on exactly the
     /// inode that was checked.
     pub fn open_child_file(&self, name: &CStr) -> io::Result<std::fs::File> {
-        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // O_LARGEFILE: 32-bit glibc's openat refuses a file over 2 GiB without it (EOVERFLOW).
+        let flags =
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_LARGEFILE;
         // SAFETY: `name` is NUL-terminated; the descriptor is handed to a File that owns it.
         let fd = check(unsafe { libc::openat(self.0, name.as_ptr(), flags) })?;
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
@@ -146,7 +155,7 @@ impl Dir {
             // SAFETY: __errno_location returns this thread's errno, always valid to write.
             unsafe { *libc::__errno_location() = 0 };
             // SAFETY: `stream` is a valid DIR*; readdir returns null at the end.
-            let entry = unsafe { libc::readdir(stream) };
+            let entry = unsafe { readdir(stream) };
             if entry.is_null() {
                 let e = io::Error::last_os_error();
                 break if e.raw_os_error() == Some(0) { Ok(()) } else { Err(e) };
@@ -166,9 +175,9 @@ impl Dir {
 /// Whether the filesystem holding `path` is mounted read-only (statvfs ST_RDONLY).
 pub fn is_read_only(path: &str) -> io::Result<bool> {
     let c_path = CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    let mut st = std::mem::MaybeUninit::<statvfs>::zeroed();
     // SAFETY: `c_path` is NUL-terminated and `st` has room for one statvfs struct.
-    check(unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) })?;
+    check(unsafe { statvfs(c_path.as_ptr(), st.as_mut_ptr()) })?;
     // SAFETY: filled by statvfs on success.
     Ok(unsafe { st.assume_init() }.f_flag & libc::ST_RDONLY != 0)
 }
