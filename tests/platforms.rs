@@ -146,8 +146,10 @@ fn nss_markers_in(binary: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Each glibc build links no NSS, and lists its crates as the musl ones do (cargo auditable's
+/// `.dep-v0` section).
 #[test]
-fn the_glibc_builds_link_no_name_service_switch() {
+fn the_glibc_builds_link_no_name_service_switch_and_list_their_crates() {
     let dir = Scratch::new("nss");
     let source = dir.path("getpwnam.c");
     std::fs::write(&source, "#include <pwd.h>\nint main(int argc, char **argv) { return getpwnam(argv[0]) != 0; }\n")
@@ -160,6 +162,8 @@ fn the_glibc_builds_link_no_name_service_switch() {
         assert_eq!(nss_markers_in(&control).len(), NSS_MARKERS.len(), "{target}: the control links NSS");
         let binary = build(target);
         assert_eq!(nss_markers_in(&binary), Vec::<String>::new(), "{target}: glibc's NSS is linked in");
+        let sections = Command::new("readelf").arg("-SW").arg(&binary).output().expect("readelf");
+        assert!(String::from_utf8_lossy(&sections.stdout).contains(" .dep-v0 "), "{target}: no .dep-v0 section");
     }
 }
 
