@@ -28,9 +28,11 @@ ARG HARDINIT_CREATED=
 ARG SOURCE_DATE_EPOCH=
 
 # The build stage runs on the build machine's platform and cross-compiles hardinit for the target
-# platform's Rust musl target (README: Platforms); the server stages below, without --platform,
-# are the official image of the target platform. No stage runs emulated. The legacy builder sets
-# neither BUILDPLATFORM nor TARGETARCH: it builds linux/amd64.
+# platform's Rust target, the one CI builds and tests (README: Platforms): musl, or static glibc
+# with Debian's cross gcc and C library (pinned: their bytes are linked in) where rustup serves no
+# musl rust-std. The server stages below, without --platform, are the official image of the target
+# platform. No stage runs emulated. The legacy builder sets neither BUILDPLATFORM nor TARGETARCH:
+# it builds linux/amd64.
 FROM --platform=${BUILDPLATFORM:-linux/amd64} ${RUST_IMAGE} AS build
 ARG TARGETARCH
 ARG TARGETVARIANT
@@ -44,16 +46,23 @@ COPY image ./image
 ARG HARDINIT_REVISION
 ARG HARDINIT_COMMIT=${HARDINIT_REVISION}
 ARG SOURCE_DATE_EPOCH
-RUN case "$TARGETARCH/$TARGETVARIANT" in \
+# hadolint cannot see the pins through $cross, whose words are the packages, each pinned here.
+# hadolint ignore=DL3008,SC2086
+RUN cross= \
+    && case "$TARGETARCH/$TARGETVARIANT" in \
         amd64/* | /) target=x86_64-unknown-linux-musl ;; \
         arm64/*) target=aarch64-unknown-linux-musl ;; \
-        arm/v6) target=arm-unknown-linux-musleabihf ;; \
-        arm/v7 | arm/) target=armv7-unknown-linux-musleabihf ;; \
+        arm/v6) echo "linux/arm/v6: rustup serves no standard library for arm-unknown-linux-musleabihf nor -gnueabihf (README: Platforms)" >&2; exit 1 ;; \
+        arm/v7 | arm/) target=armv7-unknown-linux-gnueabihf cross="gcc-arm-linux-gnueabihf=4:12.2.0-3 libc6-dev-armhf-cross=2.36-8cross1" ;; \
         386/*) target=i686-unknown-linux-musl ;; \
-        ppc64le/*) target=powerpc64le-unknown-linux-musl ;; \
-        riscv64/*) target=riscv64gc-unknown-linux-musl ;; \
-        *) echo "no Rust musl target with a standard library for linux/$TARGETARCH/$TARGETVARIANT (README: Platforms)" >&2; exit 1 ;; \
+        ppc64le/*) target=powerpc64le-unknown-linux-gnu cross="gcc-powerpc64le-linux-gnu=4:12.2.0-3 libc6-dev-ppc64el-cross=2.36-8cross1" ;; \
+        riscv64/*) target=riscv64gc-unknown-linux-gnu cross="gcc-riscv64-linux-gnu=4:12.2.0-5 libc6-dev-riscv64-cross=2.36-8cross1" ;; \
+        s390x/*) target=s390x-unknown-linux-gnu cross="gcc-s390x-linux-gnu=4:12.2.0-3 libc6-dev-s390x-cross=2.36-8cross1" ;; \
+        *) echo "no Rust target with a standard library for linux/$TARGETARCH/$TARGETVARIANT (README: Platforms)" >&2; exit 1 ;; \
     esac \
+    && if [ -n "$cross" ]; then \
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends $cross && rm -rf /var/lib/apt/lists/*; \
+    fi \
     && bash scripts/build-static.sh "$target" > /hardinit.path && cp "$(cat /hardinit.path)" /hardinit
 
 # Each flavour's chain comes whole, openbao's first: the legacy builder (DOCKER_BUILDKIT=0) builds

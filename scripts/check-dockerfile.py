@@ -90,18 +90,28 @@ for flavour, cmd in (("vault", dev_cmd), ("openbao", dev_cmd)):
     if not any(w == "RUN" and f"scripts/assemble-rootfs.sh {flavour} /rootfs" in r for w, r in assemble):
         problems.append(f"stage assemble-{flavour} does not run scripts/assemble-rootfs.sh {flavour}")
 
-# Every platform the official images ship that a Rust musl target covers (README: Platforms):
-# the build stage runs on the build platform and cross-compiles for TARGETARCH/TARGETVARIANT with
-# scripts/build-static.sh, as CI builds; the server stages are the target platform's own image.
-# s390x is OpenBao's too, but Rust has no prebuilt standard library for s390x-unknown-linux-musl.
+# Every platform the official images ship (README: Platforms), mapped to the Rust target CI builds
+# and tests: musl, or static glibc where rustup serves no musl rust-std (scripts/build-static.sh),
+# whose arm installs that platform's cross gcc and C library, pinned. The build stage runs on the
+# build platform and cross-compiles for TARGETARCH/TARGETVARIANT; the server stages are the target
+# platform's own image. arm/v6 has neither rust-std: it must be refused (None).
 PLATFORMS = {
     "amd64/": "x86_64-unknown-linux-musl",
     "arm64/": "aarch64-unknown-linux-musl",
-    "arm/v6": "arm-unknown-linux-musleabihf",
-    "arm/v7": "armv7-unknown-linux-musleabihf",
+    "arm/v6": None,
+    "arm/v7": "armv7-unknown-linux-gnueabihf",
+    "arm/": "armv7-unknown-linux-gnueabihf",
     "386/": "i686-unknown-linux-musl",
-    "ppc64le/": "powerpc64le-unknown-linux-musl",
-    "riscv64/": "riscv64gc-unknown-linux-musl",
+    "ppc64le/": "powerpc64le-unknown-linux-gnu",
+    "riscv64/": "riscv64gc-unknown-linux-gnu",
+    "s390x/": "s390x-unknown-linux-gnu",
+}
+# Debian's cross packages for each glibc target: gcc-TRIPLE and libc6-dev-ARCH-cross.
+CROSS = {
+    "armv7-unknown-linux-gnueabihf": ("arm-linux-gnueabihf", "armhf"),
+    "powerpc64le-unknown-linux-gnu": ("powerpc64le-linux-gnu", "ppc64el"),
+    "riscv64gc-unknown-linux-gnu": ("riscv64-linux-gnu", "riscv64"),
+    "s390x-unknown-linux-gnu": ("s390x-linux-gnu", "s390x"),
 }
 build = stages.get("build")
 build_from = re.match(r"FROM\s+(--platform=\S+\s+)?", next((l for l in lines if re.match(r"FROM\s.*\sAS\s+build$", l, re.I)), ""), re.I)
@@ -110,14 +120,31 @@ if not build or not build_from or not re.fullmatch(r"--platform=\$\{?BUILDPLATFO
 else:
     runs = " ".join(r for w, r in build["lines"] if w == "RUN")
     cases = re.search(r'case "\$TARGETARCH/\$TARGETVARIANT" in(.*?)\besac\b', runs)
-    arms = re.findall(r"([^;()]+)\)\s*target=(\S+)\s*;;", cases.group(1)) if cases else []
+    # Each arm: its patterns and its commands (`target=T`, `cross="PKG=VER ..."`, or a refusal).
+    arms = re.findall(r"([^;()]+)\)((?:[^;]|;(?!;))*);;", cases.group(1)) if cases else []
     for platform, expected in PLATFORMS.items():
         # The first arm whose pattern matches, as sh's case takes it.
-        got = next((t for pats, t in arms if any(fnmatch.fnmatchcase(platform, p.strip()) for p in pats.split("|"))), None)
+        body = next((b for pats, b in arms if any(fnmatch.fnmatchcase(platform, p.strip()) for p in pats.split("|"))), "")
+        target = re.match(r"\s*target=(\S+)", body)
+        got = target.group(1) if target else None
+        name = f"linux/{platform.rstrip('/')}"
         if got != expected:
-            problems.append(f"stage build maps linux/{platform.rstrip('/')} to {got}, not {expected}")
-    if not re.search(r'\besac\s*&&\s*bash scripts/build-static\.sh "\$target"', runs):
+            problems.append(f"stage build maps {name} to {got}, not {expected}")
+        if got is None and not re.search(r"\bexit [1-9]", body):
+            problems.append(f"stage build does not refuse {name}")
+        cross = re.search(r'\bcross="([^"]*)"', body)
+        packages = sorted(cross.group(1).split()) if cross else []
+        if got in CROSS:
+            triple, arch = CROSS[got]
+            pinned = [re.fullmatch(rf"{re.escape(p)}=\S+", w) for p in (f"gcc-{triple}", f"libc6-dev-{arch}-cross") for w in packages[:2]]
+            if len(packages) != 2 or sum(m is not None for m in pinned) != 2:
+                problems.append(f"stage build does not install gcc-{triple} and libc6-dev-{arch}-cross, pinned (PKG=VERSION), for {name}: {packages}")
+        elif packages:
+            problems.append(f"stage build installs {packages} for {name}, whose {got} needs no cross gcc")
+    if not re.search(r'\besac\b.*&&\s*bash scripts/build-static\.sh "\$target"', runs):
         problems.append("stage build does not build the mapped target with scripts/build-static.sh")
+    if not re.search(r'\bif \[ -n "\$cross" \]; then\s+apt-get update -qq && apt-get install -y -qq --no-install-recommends \$cross\b', runs):
+        problems.append("stage build does not install the $cross packages before it builds")
     for name, stage in stages.items():
         if name.endswith("-server") and "--platform" in next((l for l in lines if l.lower().endswith(f" as {name}")), ""):
             problems.append(f"stage {name} names a platform: the server must be the target platform's image")

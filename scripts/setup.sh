@@ -57,6 +57,13 @@ need slirp4netns slirp4netns
 need fuse-overlayfs fuse-overlayfs
 # The race harness (tests/race.rs) widens check-then-act windows with strace's fault injection.
 need strace strace
+# The glibc platforms' cross linkers and C libraries (scripts/build-static.sh: armv7, ppc64le,
+# riscv64 and s390x, whose musl rust-std the toolchain mirror does not serve).
+need_file() { [ -e "$1" ] || packages+=("$2"); }
+for cross in arm-linux-gnueabihf:armhf powerpc64le-linux-gnu:ppc64el riscv64-linux-gnu:riscv64 s390x-linux-gnu:s390x; do
+    need "${cross%:*}-gcc" "gcc-${cross%:*}"
+    need_file "/usr/${cross%:*}/lib/libc.a" "libc6-dev-${cross#*:}-cross"
+done
 }
 mapfile -t packages < <(printf '%s\n' "${packages[@]}" | awk 'NF && !seen[$0]++')
 
@@ -69,12 +76,14 @@ if $tests; then
     python3 -c 'import cyclonedx.validation.json' >/dev/null 2>&1 || cyclonedx_missing=true
 fi
 
-# Rust: the musl targets scripts/build-static.sh builds (README: platforms). The standard library
-# of armv7, powerpc64le and riscv64gc musl is not served by the toolchain mirror CI reaches (404).
+# Rust: the targets scripts/build-static.sh builds (README: platforms). The standard library of
+# armv7, powerpc64le, riscv64gc and s390x musl is not served by the toolchain mirror CI reaches
+# (404): their glibc targets are built static instead.
 targets=()
 installed_targets=$(rustup target list --installed 2>/dev/null || true)
 wanted_targets=(x86_64-unknown-linux-musl)
-$tests && wanted_targets+=(aarch64-unknown-linux-musl i686-unknown-linux-musl)
+$tests && wanted_targets+=(aarch64-unknown-linux-musl i686-unknown-linux-musl
+    armv7-unknown-linux-gnueabihf powerpc64le-unknown-linux-gnu riscv64gc-unknown-linux-gnu s390x-unknown-linux-gnu)
 for target in "${wanted_targets[@]}"; do
     grep -qx "$target" <<<"$installed_targets" || targets+=("$target")
 done

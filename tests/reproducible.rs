@@ -3,7 +3,8 @@
 //! the tar scripts/assemble-rootfs.sh --tar writes), byte for byte; and no absolute path of the
 //! build is left in the binary.
 //!
-//! Two release builds: scripts/test.sh runs this file beside the rest of the suite. The binary
+//! Two release builds each (musl x86_64, glibc armv7): scripts/test.sh runs this file beside the
+//! rest of the suite. The binary
 //! scripts/test.sh built (HARDINIT_STATIC_BIN) stands for the first clone when it says it is a
 //! clean build of this commit (`hardinit --version`), as it is in CI's fresh clone.
 
@@ -53,6 +54,20 @@ struct Build {
 }
 
 impl Build {
+    /// Another machine: another folder (with a space), another CARGO_HOME whose registry holds
+    /// the same crates as `first`'s (copied: the build is offline), the other side of the date
+    /// line, umask 077.
+    fn elsewhere(dir: &Scratch, first: &Build) -> Build {
+        let build = Build {
+            clone: dir.path("elsewhere/other name"),
+            cargo_home: dir.path("cargo home"),
+            tz: "Pacific/Kiritimati",
+            umask: "077",
+        };
+        copy_registry(&first.cargo_home, &build.cargo_home);
+        build
+    }
+
     /// `bash -c 'umask U; exec bash scripts/SCRIPT ARGS'` in the clone, with nothing of this
     /// process's environment but what finds the toolchain; offline: the registry is local.
     fn command(&self, script: &str, args: &[&str]) -> Command {
@@ -78,7 +93,11 @@ impl Build {
     }
 
     fn start_static_build(&self) -> Child {
-        self.command("build-static.sh", &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        self.start_static_build_of(&[])
+    }
+
+    fn start_static_build_of(&self, target: &[&str]) -> Child {
+        self.command("build-static.sh", target).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
 
     /// The root filesystem of the openbao flavour around `hardinit`, as a tar.
@@ -105,6 +124,20 @@ impl Build {
             String::from_utf8_lossy(&out.stderr)
         );
         tar
+    }
+}
+
+/// Another CARGO_HOME whose registry holds the same crates as `from`'s (the builds are offline).
+fn copy_registry(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("registry")).unwrap();
+    for part in ["index", "cache"] {
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(from.join("registry").join(part))
+            .arg(to.join("registry"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
@@ -142,24 +175,7 @@ fn two_clones_with_other_folders_cargo_homes_and_time_zones_build_the_same_hardi
     let head = git(&repo(), &["rev-parse", "HEAD"]);
     let dir = Scratch::new("reproducible");
     let first = Build { clone: dir.path("a/hardinit"), cargo_home: default_cargo_home(), tz: "UTC", umask: "022" };
-    // Another machine: another folder (with a space), another CARGO_HOME whose registry holds
-    // the same crates (copied: the build is offline), the other side of the date line, umask 077.
-    let second = Build {
-        clone: dir.path("elsewhere/other name"),
-        cargo_home: dir.path("cargo home"),
-        tz: "Pacific/Kiritimati",
-        umask: "077",
-    };
-    std::fs::create_dir_all(second.cargo_home.join("registry")).unwrap();
-    for part in ["index", "cache"] {
-        let out = Command::new("cp")
-            .arg("-a")
-            .arg(first.cargo_home.join("registry").join(part))
-            .arg(second.cargo_home.join("registry"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
+    let second = Build::elsewhere(&dir, &first);
     clone_at(&head, &second.clone);
     let second_build = second.start_static_build();
 
@@ -213,6 +229,40 @@ fn two_clones_with_other_folders_cargo_homes_and_time_zones_build_the_same_hardi
         "the SBOM differs"
     );
     eprintln!("hardinit {first_sum}, root filesystem {}", sha256_hex(&first_tar));
+}
+
+/// The static glibc builds (scripts/build-static.sh) are reproducible too, the cross gcc's C
+/// library being an input like the toolchain: armv7's, the quickest, from another clone, against
+/// this repository's build of the same commit (built here first when it is not one). Its name
+/// starts as the musl test's does, so that scripts/test.sh's native run skips it as it does that
+/// one: both run in the job of this file alone.
+#[test]
+fn two_clones_with_other_folders_build_the_same_static_glibc_hardinit() {
+    const TARGET: &str = "armv7-unknown-linux-gnueabihf";
+    let head = git(&repo(), &["rev-parse", "HEAD"]);
+    let dir = Scratch::new("reproducible-glibc");
+    let first = Build { clone: repo(), cargo_home: default_cargo_home(), tz: "UTC", umask: "022" };
+    let second = Build::elsewhere(&dir, &first);
+    clone_at(&head, &second.clone);
+    let second_build = second.start_static_build_of(&[TARGET]);
+    let mut first_binary = built(first.start_static_build_of(&[TARGET]), &first);
+    let version = Command::new(&first_binary).arg("--version").output().unwrap();
+    if !String::from_utf8_lossy(&version.stdout).contains(&format!("(commit {head}, ")) {
+        // Uncommitted changes here: the first build comes from a clone of the commit too.
+        let first = Build { clone: dir.path("a/hardinit"), ..first };
+        clone_at(&head, &first.clone);
+        first_binary = built(first.start_static_build_of(&[TARGET]), &first);
+    }
+    let second_binary = built(second_build, &second);
+    assert_eq!(
+        sha256_hex(&first_binary),
+        sha256_hex(&second_binary),
+        "{TARGET} differs: {} and {}",
+        first_binary.display(),
+        second_binary.display()
+    );
+    let places = [second.clone.as_path(), second.cargo_home.as_path(), dir.0.as_path(), &rustup_home()];
+    assert_eq!(build_paths_in(&second_binary, &places), Vec::<String>::new(), "absolute paths of the build");
 }
 
 #[test]

@@ -10,6 +10,13 @@ use std::ffi::{CStr, CString, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+// 32-bit glibc's readdir and statvfs fail with EOVERFLOW where an inode number, a directory offset
+// or a block count needs 64 bits (overlayfs, ext4's hashed offsets): its *64 forms are the same
+// calls in 64-bit glibc, and musl's are 64-bit throughout.
+#[cfg(not(target_env = "gnu"))]
+use libc::{readdir, statvfs};
+#[cfg(target_env = "gnu")]
+use libc::{readdir64 as readdir, statvfs64 as statvfs};
 
 /// An open directory, closed on drop.
 pub struct Dir(i32);
@@ -204,7 +211,7 @@ impl Dir {
             // SAFETY: __errno_location returns this thread's errno, always valid to write.
             unsafe { *libc::__errno_location() = 0 };
             // SAFETY: `stream` is a valid DIR*; readdir returns null at the end.
-            let entry = unsafe { libc::readdir(stream) };
+            let entry = unsafe { readdir(stream) };
             if entry.is_null() {
                 let e = io::Error::last_os_error();
                 break if e.raw_os_error() == Some(0) { Ok(()) } else { Err(e) };
@@ -224,9 +231,9 @@ impl Dir {
 /// Whether the filesystem holding `path` is mounted read-only (statvfs ST_RDONLY).
 pub fn is_read_only(path: &str) -> io::Result<bool> {
     let c_path = CString::new(path).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    let mut st = std::mem::MaybeUninit::<statvfs>::zeroed();
     // SAFETY: `c_path` is NUL-terminated and `st` has room for one statvfs struct.
-    check(unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) })?;
+    check(unsafe { statvfs(c_path.as_ptr(), st.as_mut_ptr()) })?;
     // SAFETY: filled by statvfs on success.
     Ok(unsafe { st.assume_init() }.f_flag & libc::ST_RDONLY != 0)
 }
@@ -322,7 +329,8 @@ impl Handle {
             return Err(io::Error::new(io::ErrorKind::Unsupported, "only a regular file is reopened"));
         }
         let link = CString::new(format!("/proc/self/fd/{}", self.0.as_raw_fd())).map_err(io::Error::other)?;
-        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // O_LARGEFILE: 32-bit glibc's open refuses a file over 2 GiB without it (EOVERFLOW).
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_LARGEFILE;
         // SAFETY: `link` is NUL-terminated; the descriptor is handed to a File that owns it.
         let fd = check(unsafe { libc::open(link.as_ptr(), flags) }).map_err(|e| {
             io::Error::new(

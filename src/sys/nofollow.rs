@@ -11,6 +11,12 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+// 32-bit glibc's fstatat fails with EOVERFLOW where an inode number or a size needs 64 bits
+// (overlayfs, a file over 2 GiB): fstatat64 is the same call in 64-bit glibc, musl's is 64-bit.
+#[cfg(not(target_env = "gnu"))]
+use libc::{fstatat, stat};
+#[cfg(target_env = "gnu")]
+use libc::{fstatat64 as fstatat, stat64 as stat};
 
 /// The directory that holds a path's last component, reached without following a symlink, and
 /// that component's name.
@@ -31,9 +37,9 @@ fn open_dir(at: Option<&OwnedFd>, name: &CStr) -> io::Result<OwnedFd> {
 
 /// The file type bits (S_IFMT) of `name` in `dir`, the link itself for a symlink.
 fn kind(dir: &OwnedFd, name: &CStr) -> io::Result<u32> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    let mut st = std::mem::MaybeUninit::<stat>::zeroed();
     // SAFETY: `name` is NUL-terminated and `st` has room for one stat struct.
-    check(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+    check(unsafe { fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
     // SAFETY: filled by fstatat on success.
     Ok(unsafe { st.assume_init() }.st_mode & libc::S_IFMT)
 }
@@ -103,7 +109,8 @@ impl Parent {
 
     /// openat of another name in the same directory (a temporary file beside the target).
     pub fn open_sibling(&self, name: &CStr, flags: i32, mode: u32) -> io::Result<File> {
-        let flags = flags | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // O_LARGEFILE: 32-bit glibc's openat refuses a file over 2 GiB without it (EOVERFLOW).
+        let flags = flags | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_LARGEFILE;
         // SAFETY: `name` is NUL-terminated; the descriptor is handed to a File that owns it.
         let fd = check(unsafe { libc::openat(self.dir.as_raw_fd(), name.as_ptr(), flags, mode) })?;
         // SAFETY: `fd` is a fresh descriptor nobody else owns.

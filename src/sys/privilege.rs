@@ -149,7 +149,10 @@ pub struct Limit {
     pub hard: u64,
 }
 
-pub const UNLIMITED: u64 = libc::RLIM_INFINITY;
+// rlim_t is 32 bits wide in 32-bit glibc (armv7): its RLIM_INFINITY is then u32::MAX, which is
+// what getrlimit reports for an unlimited (or wider than 32 bits) limit there.
+#[allow(clippy::unnecessary_cast, reason = "rlim_t is u32 in 32-bit glibc")]
+pub const UNLIMITED: u64 = libc::RLIM_INFINITY as u64;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Resource {
@@ -178,15 +181,17 @@ impl Resource {
     }
 }
 
+#[allow(clippy::useless_conversion, reason = "rlim_t is u32 in 32-bit glibc")]
 pub fn rlimit(resource: Resource) -> io::Result<Limit> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `limit` is a valid rlimit for the kernel to fill.
     check(unsafe { libc::getrlimit(resource.raw(), &mut limit) })?;
-    Ok(Limit { soft: limit.rlim_cur, hard: limit.rlim_max })
+    Ok(Limit { soft: limit.rlim_cur.into(), hard: limit.rlim_max.into() })
 }
 
 pub fn set_rlimit(resource: Resource, limit: Limit) -> io::Result<()> {
-    let value = libc::rlimit { rlim_cur: limit.soft, rlim_max: limit.hard };
+    let narrow = |value: u64| libc::rlim_t::try_from(value).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
+    let value = libc::rlimit { rlim_cur: narrow(limit.soft)?, rlim_max: narrow(limit.hard)? };
     // SAFETY: `value` is a valid rlimit for the call.
     check(unsafe { libc::setrlimit(resource.raw(), &value) }).map(drop)
 }

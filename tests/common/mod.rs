@@ -147,7 +147,13 @@ pub fn emulated_file_capabilities_ignored() -> bool {
     if !emulated() {
         return false;
     }
-    let arch = target().split('-').next().unwrap_or_default();
+    // qemu-user's names for the Rust targets' architectures that differ.
+    let arch = match target().split('-').next().unwrap_or_default() {
+        "armv7" => "arm",
+        "powerpc64le" => "ppc64le",
+        "riscv64gc" => "riscv64",
+        arch => arch,
+    };
     let registration = std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/qemu-{arch}")).unwrap_or_default();
     !registration.lines().any(|l| l.strip_prefix("flags: ").is_some_and(|f| f.contains('C')))
 }
