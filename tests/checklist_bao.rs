@@ -203,7 +203,7 @@ const CASES: &[Case] = &[
         args: CONFIG,
         env: &[],
         dirs: DATA,
-        expect: &[("tls", "WARN")],
+        expect: &[("tls", "FAIL")],
     },
     // A file of a -config directory, named after it: read with the directory, at its place.
     Case {
@@ -636,6 +636,143 @@ const CASES: &[Case] = &[
         dirs: DATA,
         expect: &[("root-token", "FAIL"), ("tls", "FAIL")],
     },
+    // Raft joins its files to the path with Go's filepath.Join, which cleans `lnk/..` away
+    // lexically: the kernel would follow lnk first.
+    Case {
+        name: "raft-path-cleaned-lexically-into-an-open-directory",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"{dir}/lnk/../open\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: &[("deep", 0o755, false), ("deep/sub", 0o755, false), ("deep/open", 0o700, true), ("open", 0o777, false)],
+        expect: &[("storage", "WARN")],
+    },
+    Case {
+        name: "raft-path-cleaned-lexically-into-the-servers-directory",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"{dir}/lnk/../good\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: &[("deep", 0o755, false), ("deep/sub", 0o755, false), ("deep/good", 0o777, false), ("good", 0o700, true)],
+        expect: &[("storage", "PASS")],
+    },
+    // OpenBao 2.x enables the audit devices the configuration declares.
+    Case {
+        name: "audit-device-of-the-configuration-in-an-open-directory",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            "{tls}{raft}audit \"file\" \"file-audit/\" {\n  options {\n    file_path = \"{dir}/open/audit.log\"\n  }\n}\n",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("audit", "WARN")],
+    },
+    Case {
+        name: "audit-device-of-the-configuration-in-the-servers-directory",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            "{tls}{raft}audit \"file\" \"file-audit/\" {\n  options {\n    file_path = \"{dir}/good/audit.log\"\n  }\n}\n",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("audit", "PASS")],
+    },
+    // What the server refuses to start with is a FAIL, never a PASS.
+    Case {
+        name: "refused-tls-min-version-upper-case",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            "listener \"tcp\" {\n  address = \"127.0.0.1:{p1}\"\n  cluster_address = \"127.0.0.1:{c1}\"\n  tls_cert_file = \"{dir}/cert.pem\"\n  tls_key_file = \"{dir}/key.pem\"\n  tls_min_version = \"TLS10\"\n}\n{raft}",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "FAIL")],
+    },
+    Case {
+        name: "refused-tls-min-version-heredoc",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            "listener \"tcp\" {\n  address = \"127.0.0.1:{p1}\"\n  cluster_address = \"127.0.0.1:{c1}\"\n  tls_cert_file = \"{dir}/cert.pem\"\n  tls_key_file = \"{dir}/key.pem\"\n  tls_min_version = <<EOT\ntls10\nEOT\n}\n{raft}",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "FAIL")],
+    },
+    Case {
+        name: "refused-third-hsm-stanza",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            "{tls}{raft}hsm \"pkcs11\" {\n  disabled = \"true\"\n}\nhsm \"pkcs11\" {\n  disabled = \"true\"\n}\nhsm \"pkcs11\" {\n  disabled = \"true\"\n}\n",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "FAIL"), ("seal-credentials", "FAIL")],
+    },
+    Case {
+        name: "refused-disable-mlock-false",
+        server: "bao",
+        files: &[("c.hcl", "{tls}{raft}disable_mlock = false\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "FAIL"), ("storage", "FAIL")],
+    },
+    Case {
+        name: "refused-file-storage",
+        server: "bao",
+        files: &[("c.hcl", "{tls}storage \"file\" {\n  path = \"{dir}/data\"\n}\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "FAIL"), ("storage", "FAIL")],
+    },
+    // A plugin directory anyone but root can write runs their code as the server.
+    Case {
+        name: "plugin-directory-the-servers-user-can-write",
+        server: "bao",
+        files: &[("c.hcl", "{tls}{raft}plugin_directory = \"{dir}/good\"\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("plugin-directory", "WARN")],
+    },
+    Case {
+        name: "plugin-directory-of-root-alone",
+        server: "bao",
+        files: &[("c.hcl", "{tls}{raft}plugin_directory = \"{dir}/plugins\"\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: &[("plugins", 0o755, false), ("data", 0o700, true)],
+        expect: &[("plugin-directory", "PASS")],
+    },
+];
+
+/// Links made before the start, by case: the link's name in the case's folder and its target.
+const LINKS: &[(&str, &str, &str)] = &[
+    ("raft-path-cleaned-lexically-into-an-open-directory", "lnk", "{dir}/deep/sub"),
+    ("raft-path-cleaned-lexically-into-the-servers-directory", "lnk", "{dir}/deep/sub"),
 ];
 
 /// A case made concrete: its folder, ports and texts.
@@ -690,6 +827,9 @@ impl Prepared {
             if *server_owns {
                 std::os::unix::fs::chown(&path, Some(SERVER_UID), Some(SERVER_UID)).unwrap();
             }
+        }
+        for (_, link, target) in LINKS.iter().filter(|(name, _, _)| *name == case.name) {
+            std::os::unix::fs::symlink(prepared.fill(target), dir.join(link)).unwrap();
         }
         for (name, text) in case.files {
             let text = prepared.fill(text);
@@ -902,6 +1042,8 @@ struct Observed {
     open_metrics: Vec<u16>,
     /// The listener ports that serve sys/raw.
     raw_endpoint: Vec<u16>,
+    /// The audit logs the server wrote, of the case's directories.
+    audit_logs: Vec<PathBuf>,
     log: String,
 }
 
@@ -916,6 +1058,31 @@ fn status_of(port: u16, answer: Answer, path: &str, token: Option<&str>) -> Stri
     }
     let out = curl.arg(format!("{scheme}://127.0.0.1:{port}{path}")).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether what the case is about shows only on an unsealed server: a declared audit device, a
+/// listener's telemetry.
+fn needs_unseal(prepared: &Prepared) -> bool {
+    !prepared.args.iter().any(|a| a.starts_with("-dev"))
+        && prepared.texts.iter().any(|t| t.contains("audit \"") || t.contains("telemetry"))
+}
+
+/// `PUT path` with a JSON body, the answer's JSON (curl: the suite has no TLS library).
+fn put(port: u16, answer: Answer, path: &str, body: &str) -> Value {
+    let scheme = if answer == Answer::Tls { "https" } else { "http" };
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "20", "-X", "PUT", "-d", body])
+        .arg(format!("{scheme}://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn initialise_and_unseal(port: u16, answer: Answer) {
+    let init = put(port, answer, "/v1/sys/init", r#"{"secret_shares": 1, "secret_threshold": 1}"#);
+    let Some(key) = init["keys_base64"][0].as_str() else { return };
+    put(port, answer, "/v1/sys/unseal", &format!(r#"{{"key": "{key}"}}"#));
+    wait_until(Duration::from_secs(15), || (status_of(port, answer, "/v1/sys/health", None) == "200").then_some(()));
 }
 
 /// Whether `port` serves sys/raw: it lists storage to the dev root token, or (recovery mode, no
@@ -977,6 +1144,13 @@ fn run_bao(prepared: &Prepared) -> Observed {
         Vec::new()
     };
     let answering = || answers.iter().filter(|(_, answer)| matches!(answer, Answer::ClearText | Answer::Tls));
+    // What the server does only once unsealed (the audit devices of its configuration, the
+    // metrics of a listener): initialised with one key share and unsealed, then observed.
+    if started && needs_unseal(prepared) {
+        if let Some((port, answer)) = answering().next() {
+            initialise_and_unseal(*port, *answer);
+        }
+    }
     // Metrics, profiles or in-flight requests served without a token.
     let opened = |port: u16, answer: Answer| {
         ["/v1/sys/metrics?format=prometheus", "/v1/sys/pprof/cmdline", "/v1/sys/in-flight-req"]
@@ -998,7 +1172,12 @@ fn run_bao(prepared: &Prepared) -> Observed {
     let _ = child.kill();
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let storage = ["data", "good", "open", "open/data", "data/new/raft"]
+    let audit_logs = ["open", "good", "deep/open", "data"]
+        .iter()
+        .map(|d| dir.join(d).join("audit.log"))
+        .filter(|log| log.exists())
+        .collect();
+    let storage = ["data", "good", "open", "open/data", "data/new/raft", "deep/open", "deep/good"]
         .iter()
         .map(|d| dir.join(d))
         .filter(|d| d.join("vault.db").exists() || d.join("raft").exists())
@@ -1012,6 +1191,7 @@ fn run_bao(prepared: &Prepared) -> Observed {
         unverified_tokens: tls_standin.tokens(),
         open_metrics,
         raw_endpoint,
+        audit_logs,
         log,
     }
 }
@@ -1054,6 +1234,18 @@ fn disagreements(
             seen.open_metrics
         ));
     }
+    for written in seen.audit_logs.iter().filter(|log| !log.parent().is_some_and(servers_alone)) {
+        if passes("audit") {
+            out.push(format!("PASS audit, but the server writes its audit log {} (not its alone)", written.display()));
+        }
+    }
+    if !seen.started && status_of_refusal(&seen.log) {
+        for (id, (verdict, _)) in said {
+            if verdict == "PASS" && CONFIGURATION_CHECKS.contains(&id.as_str()) {
+                out.push(format!("PASS {id}, but the server refused the configuration"));
+            }
+        }
+    }
     if passes("raw-storage") && !seen.raw_endpoint.is_empty() {
         out.push(format!("PASS raw-storage, but 127.0.0.1:{:?} serves sys/raw", seen.raw_endpoint));
     }
@@ -1073,6 +1265,17 @@ fn disagreements(
     out
 }
 
+/// The checks that read the configuration: none of them passes one the server refuses.
+const CONFIGURATION_CHECKS: &[&str] =
+    &["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics", "storage", "audit", "plugin-directory"];
+
+/// Whether the server's log says it refused its configuration (or a listener, or its storage).
+fn status_of_refusal(log: &str) -> bool {
+    ["error loading configuration", "Error initializing listener", "unknown storage type", "Error parsing listener"]
+        .iter()
+        .any(|said| log.contains(said))
+}
+
 /// What each case's server is expected to have shown, so that a case that no longer exercises
 /// what it is about (the server failed early, say) fails rather than agrees vacuously.
 fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
@@ -1083,8 +1286,11 @@ fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
             .then(|| "the server should refuse the flag".to_string());
     }
     if name.starts_with("refused") {
-        return (seen.started || !seen.log.contains("error loading configuration"))
+        return (seen.started || !status_of_refusal(&seen.log))
             .then(|| "the server should refuse the configuration".to_string());
+    }
+    if wanted("audit") {
+        return seen.audit_logs.is_empty().then(|| "the server wrote no audit log".to_string());
     }
     if wanted("tls-verify") {
         let talked = !seen.unverified_tokens.is_empty();

@@ -52,7 +52,8 @@ fn not_a_value(listener: &super::server_config::Block, name: &str) -> Option<usi
 fn tls(files: &[ConfigFile], command: &ServerCommand) -> Finding {
     let mut problems = Vec::new();
     let reach = |address: &str| if is_loopback(address) { "loopback only" } else { "reachable from the network" };
-    if command.dev && !command.dev_tls {
+    // -dev-three-node's test-cluster nodes serve TLS in the dev listener's place.
+    if command.dev && !command.dev_tls && !command.dev_three_node {
         for address in &command.dev_listen_addresses {
             problems.push(format!("dev mode serves {address} ({}) without TLS", reach(address)));
         }
@@ -304,7 +305,18 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
         }
     }
     let mut metrics = Vec::new();
-    if command.dev {
+    if command.dev && command.dev_three_node {
+        // enableThreeNodeDevCluster opens metrics and pprof on the test cluster's handlers: the
+        // second and third nodes answer without a token (bao 2.7.2), the first asks for one.
+        metrics.push(match three_node_ports(command) {
+            Some((host, port)) => format!(
+                "dev mode (-dev-three-node) serves its metrics and profiles on {host}:{} and {host}:{} without a token",
+                port + 1,
+                port + 2
+            ),
+            None => "dev mode (-dev-three-node) serves its metrics and profiles without a token on two of its nodes (random ports, printed at start)".to_string(),
+        });
+    } else if command.dev {
         // server.go turns it on for the dev listener.
         metrics.push(format!(
             "dev mode serves its metrics on {} without a token",
@@ -321,12 +333,18 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
     ];
     for listener in blocks(files, Stanza::Listener) {
         for (block, name) in OPENED {
-            // Each block decodes over the previous ones of its name: the last setting counts.
+            // Each block decodes over the previous ones of its name: the last setting counts. A
+            // labelled block (`telemetry "x" { }`) decodes into the struct as a nested object
+            // the struct has no field for: ignored by the server.
             let mut body: Vec<&Item> = Vec::new();
-            for item in listener.body.iter().filter(|i| key_is(i, block)) {
+            for item in listener.body.iter().filter(|i| i.keys.len() == 1 && key_is(i, block)) {
                 if let Value::Object(items) = &item.value {
                     body.extend(items.iter());
                 }
+            }
+            // disallow_metrics refuses sys/metrics on the listener, token or not.
+            if block == "telemetry" && setting(&body, "disallow_metrics").is_some_and(|(l, _)| truthy(l)) {
+                continue;
             }
             if let Some((_, line)) = setting(&body, name).filter(|(l, _)| truthy(l)) {
                 metrics.push(format!("{}: {name} is on", at(listener.path, line)));
@@ -351,6 +369,19 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
     ]
 }
 
+/// The host and port -dev-three-node's nodes count from: its dev listen address, when given
+/// (without one the test cluster takes random ports).
+fn three_node_ports(command: &ServerCommand) -> Option<(String, u32)> {
+    let address = command.dev_listen_addresses.first().filter(|_| command.dev_listen_given)?;
+    let (host, port) = address.rsplit_once(':')?;
+    Some((host.to_string(), port.parse().ok()?))
+}
+
+/// The findings of `ids` when the server refuses the configuration: each a FAIL that says why.
+fn refused_findings(error: &super::server_config::ConfigError, ids: &[&str]) -> Vec<Finding> {
+    unread(error).into_iter().filter(|f| ids.contains(&f.id)).collect()
+}
+
 /// The configuration's findings, in a stable order.
 pub fn configuration(
     files: &[ConfigFile],
@@ -358,6 +389,9 @@ pub fn configuration(
     rules: &ServerRules,
     env: Environment,
 ) -> Vec<Finding> {
+    if let Some(error) = super::server_config::refused(files, rules) {
+        return refused_findings(&error, &["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics"]);
+    }
     let mut findings = vec![tls(files, command), tls_verify(files, rules, env), seal_credentials(files, rules, env)];
     findings.extend(endpoints(files, command));
     findings
@@ -366,18 +400,28 @@ pub fn configuration(
 /// The checks that read the configuration, when it cannot be read as the server reads it: each
 /// a FAIL, never a PASS about files that were not read.
 pub fn unread(error: &super::server_config::ConfigError) -> Vec<Finding> {
-    ["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics", "config-files", "tls-files", "storage"]
-        .into_iter()
-        .map(|id| {
-            Finding::new(
-                id,
-                Status::Fail,
-                format!("not evaluated: {error}"),
-                "the configuration must be read as the server reads it",
-                "correct the configuration or the command line (the server reads them the same way)",
-            )
-        })
-        .collect()
+    [
+        "tls",
+        "tls-verify",
+        "seal-credentials",
+        "raw-storage",
+        "metrics",
+        "config-files",
+        "tls-files",
+        "storage",
+        "plugin-directory",
+    ]
+    .into_iter()
+    .map(|id| {
+        Finding::new(
+            id,
+            Status::Fail,
+            format!("not evaluated: {error}"),
+            "the configuration must be read as the server reads it",
+            "correct the configuration or the command line (the server reads them the same way)",
+        )
+    })
+    .collect()
 }
 
 /// How the files the configuration names are found: as they are, or as the entrypoint's planned
@@ -417,6 +461,9 @@ pub fn named_files(
     env: Environment,
 ) -> Vec<Finding> {
     let resolve = |path: &Path| permissions::resolve(path, view.lookup);
+    if let Some(error) = super::server_config::refused(files, rules) {
+        return refused_findings(&error, &["config-files", "tls-files", "storage", "audit", "plugin-directory"]);
+    }
     let mut config = Vec::new();
     let mut regenerated = Vec::new();
     let named = configs.iter().filter(|p| resolve(p).is_ok_and(|r| r.node.is_dir()));
@@ -527,7 +574,8 @@ pub fn named_files(
             }
         }
     }
-    let audit_finding = match resolve(audit).map(|r| r.node) {
+    let declared = declared_audit_problems(files, view);
+    let volume_finding = match resolve(audit).map(|r| r.node) {
         Err(_) => Finding::new(
             "audit",
             Status::Pass,
@@ -569,6 +617,21 @@ pub fn named_files(
             }
         }
     };
+    let audit_finding = if declared.is_empty() {
+        volume_finding
+    } else {
+        let mut problems = declared;
+        if volume_finding.status != Status::Pass {
+            problems.push(volume_finding.summary);
+        }
+        Finding::new(
+            "audit",
+            Status::Warn,
+            problems.join("; "),
+            WHY_AUDIT,
+            "write the audit log in a directory only the server's user can write (mode 0700, its own), in directories no other user can write",
+        )
+    };
     let mut config_finding = finding(
         "config-files",
         config,
@@ -600,7 +663,120 @@ pub fn named_files(
             "the storage path is the server's alone, and writable",
         ),
         audit_finding,
+        plugin_directory(files, identity, view),
     ]
+}
+
+/// The file audit devices the configuration declares (OpenBao 2.x enables them at start):
+/// each log as the file backend opens it (os.OpenFile: the kernel resolves the path as
+/// written), or, not there yet, the directory it will be created in (the kernel's parent, or
+/// where MkdirAll of filepath.Dir, which cleans, makes it). Every user able to replace or
+/// write it is a problem.
+fn declared_audit_problems(files: &[ConfigFile], view: &FileView) -> Vec<String> {
+    let resolve = |path: &Path| permissions::resolve(path, view.lookup);
+    let mut problems = Vec::new();
+    for device in super::server_config::audit_files(files) {
+        let path = Path::new(&device.path);
+        let place = &device.source;
+        let judged: Result<permissions::Resolved, String> = match resolve(path) {
+            Ok(resolved) => Ok(resolved),
+            Err(_) => {
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let cleaned = super::server_config::go_clean(&parent.to_string_lossy());
+                resolve(parent).or_else(|_| {
+                    cleaned.ancestors().find_map(|up| resolve(up).ok()).ok_or_else(|| "no directory".into())
+                })
+            }
+        };
+        match judged {
+            Err(e) => problems.push(format!("{place}: the audit log {} cannot be judged: {e}", device.path)),
+            Ok(resolved) => {
+                if let Some(how) = resolved.changeable_by(&permissions::anyone()) {
+                    problems.push(format!("{place}: the audit log {} is not the server's alone: {how}", device.path));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// `plugin-directory`: the directory the server runs plugin binaries from (plugin_directory,
+/// made absolute and cleaned as the server makes it, then resolved by the kernel) and every
+/// directory on the way can be changed by root alone: anyone else able to put a file there
+/// (the server's user, every user, the owner or group of a directory on the way) can run code
+/// as the server. Also: a `plugin_file_permissions` the server will accept plugin files with
+/// (BAO_ENABLE_FILE_PERMISSIONS_CHECK) that lets others write them.
+fn plugin_directory(files: &[ConfigFile], identity: &Identity, view: &FileView) -> Finding {
+    const WHY: &str = "a plugin directory anyone but root can write runs their code as the server";
+    const FIX: &str = "keep plugin_directory owned by root, mode 0755 or stricter, in directories only root can write";
+    let (path, place) = match super::server_config::plugin_directory(files) {
+        Err(e) => return Finding::new("plugin-directory", Status::Fail, format!("not evaluated: {e}"), WHY, FIX),
+        Ok(None) => {
+            return Finding::new(
+                "plugin-directory",
+                Status::Pass,
+                "no plugin_directory: the server runs no plugin binary of its own",
+                WHY,
+                "nothing to do",
+            );
+        }
+        Ok(Some(found)) => found,
+    };
+    let mut problems = Vec::new();
+    match permissions::resolve(&path, view.lookup) {
+        Err(e) => problems.push(format!("{place}: plugin_directory {} cannot be judged: {e}", path.display())),
+        Ok(resolved) => {
+            let mut writers = vec![identity.clone(), permissions::anyone()];
+            let nodes = std::iter::once(&resolved.node).chain(resolved.steps.iter().map(|s| &s.dir_node));
+            for node in nodes {
+                if node.uid != 0 {
+                    writers.push(Identity { name: None, home: None, uid: node.uid, gid: u32::MAX, groups: Vec::new() });
+                }
+                if node.gid != 0 {
+                    writers.push(Identity {
+                        name: None,
+                        home: None,
+                        uid: u32::MAX - 1,
+                        gid: node.gid,
+                        groups: vec![node.gid],
+                    });
+                }
+            }
+            for who in writers {
+                if let Some(how) = resolved.changeable_by(&who) {
+                    let problem = format!(
+                        "{place}: plugin_directory {} can be changed by others than root: {how}",
+                        path.display()
+                    );
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                }
+            }
+        }
+    }
+    for file in files {
+        if let Ok(Some((literal, line))) = super::server_config::top_level(file, "plugin_file_permissions") {
+            let mode = literal.as_text().and_then(|t| u32::from_str_radix(t, 8).ok());
+            if mode.is_some_and(|m| m & 0o022 != 0) {
+                problems.push(format!(
+                    "{}: plugin_file_permissions {:o} accepts plugin files others can write",
+                    at(&file.path, line),
+                    mode.unwrap_or(0)
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Finding::new(
+            "plugin-directory",
+            Status::Pass,
+            format!("{} ({place}) can be changed by root alone", path.display()),
+            WHY,
+            "nothing to do",
+        );
+    }
+    Finding::new("plugin-directory", Status::Warn, problems.join("; "), WHY, FIX)
 }
 
 /// A storage directory that does not exist yet, as the server will make it: raft creates its
@@ -660,7 +836,11 @@ pub fn root_token(command: &ServerCommand, env: Environment) -> Finding {
     }
     let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
     let mut problems = Vec::new();
-    if command.dev {
+    if command.dev && command.dev_skip_init {
+        problems.push(
+            "the server runs in dev mode, in memory and left uninitialised (-dev-skip-init): whoever reaches it first initialises it and holds its root token".to_string(),
+        );
+    } else if command.dev {
         problems
             .push("the server runs in dev mode: unsealed, in memory, with a root token printed at start".to_string());
     } else {
@@ -867,7 +1047,7 @@ mod tests {
         let unix = "listener \"tcp\" {\n  type = \"unix\"\n  address = \"/run/s\"\n  tls_disable = 1\n}\n";
         assert_eq!(status_of("tls", unix).0, Status::Pass);
         // A value the server refuses is no PASS.
-        assert_eq!(status_of("tls", "listener \"tcp\" {\n  tls_disable = \"maybe\"\n}\n").0, Status::Warn);
+        assert_eq!(status_of("tls", "listener \"tcp\" {\n  tls_disable = \"maybe\"\n}\n").0, Status::Fail);
         // kms and hsm stanzas are seals; references are no secrets; pkcs11's token is a label.
         let transit = "kms \"Transit\" {\n  address = \"https://t:8200\"\n  token = \"s.abc\"\n}\n";
         assert_eq!(
@@ -914,8 +1094,8 @@ mod tests {
         }
         assert_eq!(verify_of("seal \"awskms\" {}\n").status, Status::Pass);
         // The storage's keys are exact: `TLS_SKIP_VERIFY` is not read by the storage.
-        assert_eq!(status_of("tls-verify", "storage \"consul\" {\n  TLS_SKIP_VERIFY = true\n}\n").0, Status::Pass);
-        assert_eq!(status_of("tls-verify", "backend \"Consul\" {\n  tls_skip_verify = true\n}\n").0, Status::Warn);
+        assert_eq!(status_of("tls-verify", "storage \"postgresql\" {\n  TLS_SKIP_VERIFY = true\n}\n").0, Status::Pass);
+        assert_eq!(status_of("tls-verify", "backend \"PostgreSQL\" {\n  tls_skip_verify = true\n}\n").0, Status::Warn);
     }
 
     #[test]
@@ -1061,7 +1241,7 @@ mod tests {
             let text = format!("listener \"tcp\" {{\n  tls_disable = {value}\n}}\n");
             let tls = find(&text, &none, &|_| None, "tls");
             assert!(
-                tls.status == Status::Warn && tls.summary.contains("/c/server.hcl:2: tls_disable is a list"),
+                tls.status == Status::Fail && tls.summary.contains("/c/server.hcl:2: tls_disable is a list"),
                 "{text}: {}",
                 tls.summary
             );
