@@ -767,6 +767,94 @@ const CASES: &[Case] = &[
         dirs: &[("plugins", 0o755, false), ("data", 0o700, true)],
         expect: &[("plugin-directory", "PASS")],
     },
+    // A listener's labelled telemetry block is a nested object the server ignores;
+    // disallow_metrics refuses sys/metrics, token or not. Observed unsealed.
+    Case {
+        name: "metrics-opened-by-a-labelled-telemetry-block-are-not",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", "  telemetry \"x\" {\n    unauthenticated_metrics_access = true\n  }\n"),
+                "{raft}"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("metrics", "PASS")],
+    },
+    Case {
+        name: "metrics-opened-and-disallowed",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!(
+                    "tcp",
+                    "  telemetry {\n    unauthenticated_metrics_access = true\n    disallow_metrics = true\n  }\n"
+                ),
+                "{raft}"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("metrics", "PASS")],
+    },
+    Case {
+        name: "metrics-opened",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", "  telemetry {\n    unauthenticated_metrics_access = true\n  }\n"),
+                "{raft}"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("metrics", "WARN")],
+    },
+    // Three test-cluster nodes serve TLS on P, P+1 and P+2; the second and third serve metrics
+    // and profiles without a token.
+    Case {
+        name: "dev-three-node",
+        server: "bao",
+        files: &[],
+        args: &["-dev-three-node", "-dev-listen-address=127.0.0.1:{p1}"],
+        env: &[],
+        dirs: &[],
+        expect: &[("tls", "PASS"), ("metrics", "WARN"), ("root-token", "WARN")],
+    },
+    Case {
+        name: "dev-skip-init",
+        server: "bao",
+        files: &[],
+        args: &["-dev", "-dev-skip-init", "-dev-listen-address=127.0.0.1:{p1}"],
+        env: &[],
+        dirs: &[],
+        expect: &[("tls", "WARN"), ("root-token", "WARN")],
+    },
+    // An empty address is no address: the dev listener binds 127.0.0.1:8200.
+    Case {
+        name: "dev-listen-address-empty",
+        server: "bao",
+        files: &[],
+        args: &["-dev", "-dev-listen-address="],
+        env: &[("BAO_DEV_LISTEN_ADDRESS", "127.0.0.1:{p2}")],
+        dirs: &[],
+        expect: &[("tls", "WARN"), ("root-token", "WARN")],
+    },
+];
+
+/// What a check's summary must say (and must not) for a case, beside its verdict: the place
+/// the server really serves, what it really does.
+const SUMMARIES: &[(&str, &str, &str, &str)] = &[
+    ("dev-three-node", "metrics", "127.0.0.1:{p2} and 127.0.0.1:{p3}", "127.0.0.1:{p1} "),
+    ("dev-skip-init", "root-token", "-dev-skip-init", "printed at start"),
+    ("dev-listen-address-empty", "tls", "dev mode serves 127.0.0.1:8200 ", "serves  ("),
 ];
 
 /// Links made before the start, by case: the link's name in the case's folder and its target.
@@ -808,11 +896,26 @@ impl Prepared {
 
     fn new(case: &Case) -> Prepared {
         let scratch = Scratch::new(&format!("bao-{}", case.name));
-        let ports =
-            ["p1", "p2", "c0", "c1", "c2", "transit", "transit_tls"].into_iter().map(|n| (n, free_port())).collect();
+        let ports = ["p1", "p2", "p3", "c0", "c1", "c2", "transit", "transit_tls"]
+            .into_iter()
+            .map(|n| (n, free_port()))
+            .collect();
         let server = if case.server == "bao" { bao() } else { scratch.path(&format!("bin/{}", case.server)) };
         let mut prepared =
             Prepared { dir: scratch, ports, args: Vec::new(), env: Vec::new(), texts: Vec::new(), server };
+        if case.name == "dev-three-node" {
+            // The nodes take P, P+1 and P+2.
+            let first = loop {
+                let (first, _) = free_port_pair();
+                if TcpListener::bind(("127.0.0.1", first + 2)).is_ok() {
+                    break first;
+                }
+            };
+            prepared.ports.extend([("p1", first), ("p2", first + 1), ("p3", first + 2)]);
+        }
+        if case.name == "dev-listen-address-empty" {
+            prepared.ports.insert("p1", 8200);
+        }
         let dir = prepared.dir.0.clone();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         if case.server != "bao" {
@@ -1139,7 +1242,7 @@ fn run_bao(prepared: &Prepared) -> Observed {
         });
     }
     let answers: Vec<(u16, Answer)> = if started {
-        ["p1", "p2"].iter().map(|p| (prepared.port(p), probe(prepared.port(p)))).collect()
+        ["p1", "p2", "p3"].iter().map(|p| (prepared.port(p), probe(prepared.port(p)))).collect()
     } else {
         Vec::new()
     };
@@ -1153,7 +1256,8 @@ fn run_bao(prepared: &Prepared) -> Observed {
     }
     // Metrics, profiles or in-flight requests served without a token.
     let opened = |port: u16, answer: Answer| {
-        ["/v1/sys/metrics?format=prometheus", "/v1/sys/pprof/cmdline", "/v1/sys/in-flight-req"]
+        // Prometheus's format needs a retention time configured (400 without): JSON's too.
+        ["/v1/sys/metrics?format=prometheus", "/v1/sys/metrics", "/v1/sys/pprof/cmdline", "/v1/sys/in-flight-req"]
             .iter()
             .any(|path| status_of(port, answer, path, None) == "200")
     };
@@ -1257,6 +1361,13 @@ fn disagreements(
             out.push(format!("PASS seal-credentials, but the seal sent {token:?}, written in the configuration"));
         }
     }
+    for (_, id, says, never) in SUMMARIES.iter().filter(|(name, ..)| *name == case.name) {
+        let summary = said.get(*id).map_or("", |(_, s)| s.as_str());
+        let (says, never) = (prepared.fill_value(says), prepared.fill_value(never));
+        if !summary.contains(&says) || summary.contains(&never) {
+            out.push(format!("{id} says {summary:?}, where it should say {says:?} and not {never:?}"));
+        }
+    }
     for (id, want) in case.expect {
         if status(id) != *want {
             out.push(format!("{id}: {} where {want} is due ({})", status(id), said.get(*id).map_or("", |(_, s)| s)));
@@ -1310,7 +1421,9 @@ fn evidence_missing(case: &Case, seen: &Observed) -> Option<String> {
     if !seen.started {
         return Some("the server did not start".into());
     }
-    if case.expect.contains(&("root-token", "WARN")) && !seen.root_token {
+    // -dev-skip-init leaves the server uninitialised: no root token to print.
+    let initialised = !case.args.contains(&"-dev-skip-init");
+    if case.expect.contains(&("root-token", "WARN")) && initialised && !seen.root_token {
         return Some("dev mode printed no root token".into());
     }
     if case.expect.contains(&("metrics", "WARN")) && seen.open_metrics.is_empty() {
