@@ -389,7 +389,7 @@ pub fn configuration(
     rules: &ServerRules,
     env: Environment,
 ) -> Vec<Finding> {
-    if let Some(error) = super::server_config::refused(files, rules) {
+    if let Some(error) = super::server_config::refused(files, &command.configs, rules) {
         return refused_findings(&error, &["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics"]);
     }
     let mut findings = vec![tls(files, command), tls_verify(files, rules, env), seal_credentials(files, rules, env)];
@@ -461,7 +461,7 @@ pub fn named_files(
     env: Environment,
 ) -> Vec<Finding> {
     let resolve = |path: &Path| permissions::resolve(path, view.lookup);
-    if let Some(error) = super::server_config::refused(files, rules) {
+    if let Some(error) = super::server_config::refused(files, configs, rules) {
         return refused_findings(&error, &["config-files", "tls-files", "storage", "audit", "plugin-directory"]);
     }
     let mut config = Vec::new();
@@ -1115,6 +1115,67 @@ mod tests {
         assert_eq!(tls_of(&parse(&["server", "-dev-tls"])).status, Status::Pass);
         let unknown = parse(&["server", "-no-such-flag", "-dev"]);
         assert_eq!(root_token(&unknown, &|_| None).status, Status::Fail);
+    }
+
+    #[test]
+    fn metrics_and_dev_modes_as_openbao_serves_them() {
+        // A labelled telemetry block is ignored; disallow_metrics closes sys/metrics.
+        let telemetry = |inner: &str| format!("listener \"tcp\" {{\n  tls_disable = 1\n  {inner}\n}}\n");
+        for inner in [
+            "telemetry \"x\" {\n    unauthenticated_metrics_access = true\n  }",
+            "telemetry {\n    unauthenticated_metrics_access = true\n    disallow_metrics = true\n  }",
+        ] {
+            assert_eq!(status_of("metrics", &telemetry(inner)).0, Status::Pass, "{inner}");
+        }
+        let open = telemetry("telemetry {\n    unauthenticated_metrics_access = true\n  }");
+        assert_eq!(status_of("metrics", &open).0, Status::Warn);
+        let find = |args: &[&str], id: &str| {
+            let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+            let command = ServerCommand::parse(&OPENBAO, &args, &|_| None);
+            let mut all = configuration(&[], &command, &OPENBAO, &|_| None);
+            all.push(root_token(&command, &|_| None));
+            all.into_iter().find(|f| f.id == id).unwrap()
+        };
+        let three = ["server", "-dev-three-node", "-dev-listen-address=127.0.0.1:9000"];
+        assert_eq!(find(&three, "tls").status, Status::Pass);
+        assert_eq!(
+            find(&three, "metrics").summary,
+            "dev mode (-dev-three-node) serves its metrics and profiles on 127.0.0.1:9001 and 127.0.0.1:9002 without a token"
+        );
+        assert!(find(&["server", "-dev-three-node"], "metrics").summary.contains("random ports"));
+        let skipped = find(&["server", "-dev", "-dev-skip-init"], "root-token");
+        assert!(skipped.status == Status::Warn && !skipped.summary.contains("printed"), "{}", skipped.summary);
+        let empty = find(&["server", "-dev", "-dev-listen-address="], "tls");
+        assert!(empty.summary.starts_with("dev mode serves 127.0.0.1:8200 (loopback only)"), "{}", empty.summary);
+    }
+
+    #[test]
+    fn a_plugin_directory_is_roots_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("hardinit-plugins-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("plugins")).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&dir).unwrap());
+        let me = Identity { name: None, home: None, uid: 4343, gid: 4343, groups: vec![4343] };
+        let judge = |mode: u32| {
+            std::fs::set_permissions(dir.join("plugins"), std::fs::Permissions::from_mode(mode)).unwrap();
+            let config = format!("plugin_directory = \"{}/x/../plugins\"\n", dir.display());
+            let parsed = vec![ConfigFile { path: dir.join("c.hcl"), items: hcl::parse(config.as_bytes()).unwrap() }];
+            let found = named_files(&parsed, &[], &me, &dir.join("no-audit"), &FileView::now(), &OPENBAO, &|_| None);
+            found.into_iter().find(|f| f.id == "plugin-directory").unwrap()
+        };
+        let open = judge(0o777);
+        let closed = judge(0o755);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            open.status == Status::Warn && open.summary.contains("can be changed by others than root"),
+            "{}",
+            open.summary
+        );
+        // The tests' user owns it unless they run as root.
+        let expected = if owner == 0 { Status::Pass } else { Status::Warn };
+        assert_eq!(closed.status, expected, "{}", closed.summary);
     }
 
     fn dev_command() -> ServerCommand {

@@ -400,7 +400,7 @@ const TLS_VERSIONS: [&str; 4] = ["tls10", "tls11", "tls12", "tls13"];
 /// listener serving TLS with a tls_min_version or tls_max_version its lookup does not have (or
 /// a maximum below the minimum); and for OpenBao, a `disable_mlock` that does not read true
 /// (OpenBao dropped mlock and refuses the line) and a storage type it does not have.
-pub fn refused(files: &[ConfigFile], rules: &ServerRules) -> Option<ConfigError> {
+pub fn refused(files: &[ConfigFile], configs: &[PathBuf], rules: &ServerRules) -> Option<ConfigError> {
     let refuse = |path: &Path, line: usize, what: String| {
         Some(ConfigError { message: format!("{}:{line}: {what} (the server refuses to start)", path.display()) })
     };
@@ -450,8 +450,47 @@ pub fn refused(files: &[ConfigFile], rules: &ServerRules) -> Option<ConfigError>
             return refuse(listener.path, listener.line, "tls_max_version is below tls_min_version".into());
         }
     }
+    // server/config.go's CheckConfig, for each -config path (a directory's files merged): two
+    // seals are a migration, one of them disabled.
+    for group in config_groups(files, configs) {
+        let seals = blocks(&group, Stanza::Seal);
+        if let [first, second] = seals.as_slice() {
+            let disabled = |b: &Block| b.setting("disabled").is_some_and(|(l, _)| l.weak_bool() == Ok(true));
+            if disabled(first) == disabled(second) {
+                let which = if disabled(first) { "both are disabled" } else { "neither is disabled" };
+                return refuse(second.path, second.line, format!("two seals, and {which}"));
+            }
+        }
+    }
     if !rules.is_openbao() {
         return None;
+    }
+    // parseAuditDevices: the type is `type` or the first of exactly two labels, the path `path`
+    // or the second (JSON's nested objects become labels: `{"file": {"x/": {"options": {}}}}`
+    // has three).
+    for file in files {
+        for item in file.items.iter().filter(|i| key_is(i, "audit")) {
+            let Value::Object(body) = &item.value else {
+                return refuse(&file.path, item.line, "audit is not a block".into());
+            };
+            let body: Vec<&Item> = body.iter().collect();
+            let named = |name: &str| setting(&body, name).and_then(|(l, _)| l.as_text()).is_some_and(|t| !t.is_empty());
+            let two_labels = item.keys.len() == 3;
+            if !named("type") && !two_labels {
+                return refuse(
+                    &file.path,
+                    item.line,
+                    "an audit device without a type (`type`, or the first of two labels)".into(),
+                );
+            }
+            if !named("path") && !two_labels {
+                return refuse(
+                    &file.path,
+                    item.line,
+                    "an audit device without a path (`path`, or the second of two labels)".into(),
+                );
+            }
+        }
     }
     for file in files {
         if let Ok(Some((literal, line))) = top_level(file, "disable_mlock") {
@@ -475,6 +514,22 @@ pub fn refused(files: &[ConfigFile], rules: &ServerRules) -> Option<ConfigError>
         }
     }
     None
+}
+
+/// The files of each `-config` path (a file, or a directory's files, which [`config_files`]
+/// names inside it), as the server loads and checks them one path at a time; each file alone
+/// when the paths are not known (`check --config`).
+fn config_groups(files: &[ConfigFile], configs: &[PathBuf]) -> Vec<Vec<ConfigFile>> {
+    if configs.is_empty() {
+        return files.iter().map(|f| vec![f.clone()]).collect();
+    }
+    configs
+        .iter()
+        .map(|config| {
+            let from = |f: &&ConfigFile| f.path == *config || f.path.parent() == Some(config.as_path());
+            files.iter().filter(from).cloned().collect()
+        })
+        .collect()
 }
 
 /// The settings of a listener that name its TLS files.
@@ -810,6 +865,70 @@ mod tests {
         let both = [file("storage \"file\" {\n  path = \"/f\"\n}\nha_backend \"raft\" {\n  path = \"/ha\"\n}")];
         let found: Vec<PathBuf> = storage_paths(&both, &OPENBAO, &none).into_iter().map(|p| p.unwrap().path).collect();
         assert_eq!(found, ["/f", "/ha"].map(PathBuf::from));
+    }
+
+    #[test]
+    fn paths_are_cleaned_as_go_cleans_them() {
+        for (path, clean) in [
+            ("/d/lnk/../open", "/d/open"),
+            ("/d//a/./b/", "/d/a/b"),
+            ("/../x", "/x"),
+            ("a/../../b", "../b"),
+            ("", "."),
+            ("./", "."),
+            ("a/..", "."),
+        ] {
+            assert_eq!(go_clean(path), PathBuf::from(clean), "{path}");
+        }
+        let files = [file("storage \"raft\" {\n  path = \"/d/lnk/../open\"\n}")];
+        assert_eq!(storage_paths(&files, &OPENBAO, &|_| None)[0].clone().unwrap().path, PathBuf::from("/d/open"));
+    }
+
+    #[test]
+    fn what_openbao_refuses_to_start_with() {
+        let refused = |text: &str, rules| super::refused(&[file(text)], &[], rules).map(|e| e.message);
+        for (text, words) in [
+            ("listener \"tcp\" {\n  tls_min_version = \"TLS10\"\n}", "tls_min_version \"TLS10\""),
+            ("listener \"tcp\" {\n  tls_min_version = <<EOT\ntls10\nEOT\n}", "tls_min_version \"tls10\\n\""),
+            ("listener \"tcp\" {\n  tls_min_version = \"tls13\"\n  tls_max_version = \"tls12\"\n}", "below"),
+            ("listener \"tcp\" {\n  tls_max_version = true\n}", "a boolean, not a string"),
+            ("listener \"unix\" {\n  tls_disable = \"maybe\"\n}", "tls_disable"),
+            ("disable_mlock = \"false\"", "disable_mlock is not true"),
+            ("storage \"file\" {}", "storage type \"file\""),
+            ("seal \"a\" {\n  disabled = true\n}\nseal \"b\" {\n  disabled = \"true\"\n}", "both are disabled"),
+            ("seal \"a\" {}\nkms \"b\" {}", "neither is disabled"),
+            (r#"{"audit": [{"file": {"x/": {"options": {"file_path": "/l"}}}}]}"#, "without a type"),
+        ] {
+            let said = refused(text, &OPENBAO);
+            assert!(said.as_ref().is_some_and(|m| m.contains(words) && m.contains("/c/a.hcl:")), "{text}: {said:?}");
+        }
+        for text in [
+            "listener \"tcp\" {\n  tls_disable = 1\n  tls_min_version = \"TLS10\"\n}",
+            "listener \"tcp\" {\n  tls_min_version = \"tls10\"\n}",
+            "disable_mlock = 1",
+            "storage \"Raft\" {}",
+            "seal \"a\" {\n  disabled = true\n}\nseal \"b\" {}",
+            "audit \"file\" \"x/\" {\n  options {\n    file_path = \"/l\"\n  }\n}",
+        ] {
+            assert_eq!(refused(text, &OPENBAO), None, "{text}");
+        }
+        // Vault has mlock and its own storages.
+        assert_eq!(refused("disable_mlock = false\nstorage \"consul\" {}", &VAULT), None);
+        // A third hsm stanza is refused as it is read.
+        let e = parse_all(vec![("/c/a.hcl".into(), b"hsm \"a\" {}\nhsm \"b\" {}\nhsm \"c\" {}".to_vec())]).unwrap_err();
+        assert!(e.message.contains("more hsm blocks"), "{e}");
+    }
+
+    #[test]
+    fn declared_audit_files_and_the_plugin_directory() {
+        let files = [file(
+            "audit \"file\" \"a/\" {\n  options {\n    file_path = \"/l/a.log\"\n  }\n}\naudit \"x\" {\n  type = \"file\"\n  options {\n    path = \"/l/b.log\"\n  }\n}\naudit \"file\" \"s/\" {\n  options {\n    file_path = \"STDOUT\"\n  }\n}\naudit \"socket\" \"k/\" {}\n",
+        )];
+        let found: Vec<String> = audit_files(&files).into_iter().map(|a| a.path).collect();
+        assert_eq!(found, ["/l/a.log", "/l/b.log"]);
+        let files = [file("plugin_directory = \"/p/lnk/../x/\""), file("PLUGIN_DIRECTORY = \"/q\"")];
+        assert_eq!(plugin_directory(&files).unwrap().map(|(p, _)| p), Some(PathBuf::from("/q")));
+        assert_eq!(plugin_directory(&files[..1]).unwrap().map(|(p, _)| p), Some(PathBuf::from("/p/x")));
     }
 
     #[test]
