@@ -221,6 +221,13 @@ fn listener(draw: &mut Draw, port: &str, cluster: &str, old_tls: &mut bool) -> S
         Some(s("tls10")),
         Some(V::Heredoc("tls12\n".into())),
     ]);
+    if draw.chance(15) {
+        body.push(("tls_max_version".into(), s(draw.pick(&["tls13", "tls12", "tls11"]))));
+    }
+    if draw.chance(10) {
+        body.push(("tls_require_and_verify_client_cert".into(), V::Bool(true)));
+        body.push(("tls_client_ca_file".into(), s("{dir}/cert.pem")));
+    }
     if let Some(version) = version {
         if matches!(&version, V::Str(t) if t == "tls10") {
             *old_tls = true;
@@ -256,7 +263,9 @@ fn storage(draw: &mut Draw) -> Stanza {
             let dir =
                 draw.pick(&["data", "good", "open", "lnk/../open", "lnk/../good", "data/new/raft", "open/../data"]);
             let label = draw.pick(&["raft", "Raft", "RAFT"]);
-            Stanza { name, labels: vec![label.into()], body: vec![("path".into(), s(&format!("{{dir}}/{dir}")))] }
+            // Relative to the server's working directory (the case's folder) at times.
+            let path = if draw.chance(25) { format!("./{dir}") } else { format!("{{dir}}/{dir}") };
+            Stanza { name, labels: vec![label.into()], body: vec![("path".into(), s(&path))] }
         }
     }
 }
@@ -312,6 +321,14 @@ fn generate(draw: &mut Draw, index: usize, seed: u64) -> Generated {
     if draw.chance(30) {
         settings.push(("ui".into(), V::Bool(draw.chance(50))));
     }
+    if draw.chance(20) {
+        // The server's telemetry: what sys/metrics reports, never who may read it.
+        let mut inner = vec![("disable_hostname".to_string(), V::Bool(true))];
+        if draw.chance(50) {
+            inner.push(("prometheus_retention_time".into(), s("30s")));
+        }
+        settings.push(("telemetry".into(), V::Obj(inner)));
+    }
     if draw.chance(30) {
         settings.push(("plugin_directory".into(), s(draw.pick(&["{dir}/plugins", "{dir}/good", "{dir}/open"]))));
     }
@@ -333,6 +350,13 @@ fn generate(draw: &mut Draw, index: usize, seed: u64) -> Generated {
     }
     if in_directory {
         args.push("-config={dir}/conf");
+    }
+    // The server's own flags, before the configuration or between its paths.
+    for flag in ["-log-level=warn", "-disable-redirects", "-exit-on-core-shutdown", "-log-format=json"] {
+        if draw.chance(10) {
+            let at = draw.below(args.len() + 1);
+            args.insert(at, flag);
+        }
     }
     let mut env: Vec<(&'static str, &'static str)> = Vec::new();
     if draw.chance(15) {

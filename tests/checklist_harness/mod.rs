@@ -154,6 +154,8 @@ pub fn verdicts(prepared: &Prepared) -> BTreeMap<String, (String, String)> {
         .arg("server")
         .args(&prepared.args)
         .envs(prepared.env.iter().map(|(k, v)| (k, v)))
+        // The server's working directory, where its relative paths start.
+        .current_dir(&prepared.dir.0)
         .output()
         .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout)
