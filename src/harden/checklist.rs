@@ -409,6 +409,7 @@ pub fn unread(error: &super::server_config::ConfigError) -> Vec<Finding> {
         "config-files",
         "tls-files",
         "storage",
+        "audit",
         "plugin-directory",
     ]
     .into_iter()
@@ -1147,6 +1148,39 @@ mod tests {
         assert!(skipped.status == Status::Warn && !skipped.summary.contains("printed"), "{}", skipped.summary);
         let empty = find(&["server", "-dev", "-dev-listen-address="], "tls");
         assert!(empty.summary.starts_with("dev mode serves 127.0.0.1:8200 (loopback only)"), "{}", empty.summary);
+    }
+
+    #[test]
+    fn a_configuration_the_server_refuses_fails_every_check_that_reads_it() {
+        let refused = files("disable_mlock = false\n");
+        let me = Identity { name: None, home: None, uid: 4343, gid: 4343, groups: vec![4343] };
+        let mut all = configuration(&refused, &ServerCommand::default(), &OPENBAO, &|_| None);
+        all.extend(named_files(&refused, &[], &me, Path::new("/no-audit"), &FileView::now(), &OPENBAO, &|_| None));
+        let ids: Vec<&str> = all.iter().map(|f| f.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "tls",
+                "tls-verify",
+                "seal-credentials",
+                "raw-storage",
+                "metrics",
+                "config-files",
+                "tls-files",
+                "storage",
+                "audit",
+                "plugin-directory"
+            ]
+        );
+        for finding in &all {
+            assert!(
+                finding.status == Status::Fail
+                    && finding.summary.contains("/c/server.hcl:1: disable_mlock is not true"),
+                "{}: {}",
+                finding.id,
+                finding.summary
+            );
+        }
     }
 
     #[test]
