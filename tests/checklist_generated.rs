@@ -62,6 +62,9 @@ enum V {
     Bool(bool),
     Heredoc(String),
     Obj(Vec<(String, V)>),
+    /// Lines of HCL as they are: a template of the harness (`{transit}`, the stand-in transit
+    /// server's settings), which HCL files alone carry.
+    Raw(&'static str),
 }
 
 fn s(text: &str) -> V {
@@ -83,6 +86,7 @@ fn hcl_value(value: &V, indent: usize) -> String {
         V::Bool(b) => b.to_string(),
         V::Heredoc(t) => format!("<<EOT\n{t}EOT"),
         V::Obj(items) => format!("{{\n{}{}}}", hcl_body(items, indent + 2), " ".repeat(indent)),
+        V::Raw(text) => text.to_string(),
     }
 }
 
@@ -91,6 +95,7 @@ fn hcl_body(items: &[(String, V)], indent: usize) -> String {
     items
         .iter()
         .map(|(k, v)| match v {
+            V::Raw(text) => format!("{text}\n"),
             V::Obj(_) => format!("{pad}{k} {}\n", hcl_value(v, indent)),
             _ => format!("{pad}{k} = {}\n", hcl_value(v, indent)),
         })
@@ -104,6 +109,7 @@ fn json_value(value: &V) -> String {
         V::Int(n) => n.to_string(),
         V::Bool(b) => b.to_string(),
         V::Obj(items) => json_object(items),
+        V::Raw(_) => unreachable!("a template is written in HCL files only"),
     }
 }
 
@@ -311,6 +317,30 @@ fn generate(draw: &mut Draw, index: usize, seed: u64) -> Generated {
         let at = file(draw);
         files[at].0.push(Stanza { name: "audit".into(), labels: vec!["file".into(), "file-audit/".into()], body });
     }
+    // A transit seal of the stand-in transit server: its token written out, a reference, or
+    // from the environment; over TLS (a certificate it has no CA for) with or without the
+    // environment's SKIP_VERIFY.
+    let mut env: Vec<(&'static str, &'static str)> = Vec::new();
+    if draw.chance(20) {
+        let tls = draw.chance(40);
+        let mut body = vec![(String::new(), V::Raw(if tls { "{transit_tls}" } else { "{transit}" }))];
+        if !tls {
+            match draw.below(3) {
+                0 => body.push(("token".into(), s("s.generated-clear-token"))),
+                1 => {
+                    body.push(("token".into(), s("env://GENERATED_TOKEN")));
+                    env.push(("GENERATED_TOKEN", "s.generated-from-env"));
+                }
+                _ => env.push(("VAULT_TRANSIT_SEAL_TOKEN", "s.generated-from-variable")),
+            }
+        } else if draw.chance(60) {
+            env.push((draw.pick(&["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"]), draw.pick(&["true", "1", "false"])));
+        }
+        let name = draw.pick(&["seal", "kms"]).to_string();
+        let label = draw.pick(&["transit", "Transit"]).to_string();
+        let at = file(draw);
+        files[at].0.push(Stanza { name, labels: vec![label], body });
+    }
     let settings = &mut files[0].1;
     settings.push(("cluster_addr".into(), s("http://127.0.0.1:{c0}")));
     settings.push(("api_addr".into(), s("http://127.0.0.1:{p1}")));
@@ -340,7 +370,8 @@ fn generate(draw: &mut Draw, index: usize, seed: u64) -> Generated {
     let mut written: Vec<(&'static str, &'static str)> = Vec::new();
     let mut args: Vec<&'static str> = Vec::new();
     for (at, (stanzas, settings)) in files.iter().enumerate() {
-        let json = draw.chance(35);
+        let templated = stanzas.iter().any(|st| st.body.iter().any(|(_, v)| matches!(v, V::Raw(_))));
+        let json = !templated && draw.chance(35);
         let name = format!("{}{at}.{}", if in_directory { "conf/" } else { "" }, if json { "json" } else { "hcl" });
         let name = leak(name);
         written.push((name, leak(render(stanzas, settings, json))));
@@ -358,7 +389,6 @@ fn generate(draw: &mut Draw, index: usize, seed: u64) -> Generated {
             args.insert(at, flag);
         }
     }
-    let mut env: Vec<(&'static str, &'static str)> = Vec::new();
     if draw.chance(15) {
         let name = draw.pick(&["BAO_RAFT_PATH", "VAULT_RAFT_PATH"]);
         env.push((name, leak(format!("{{dir}}/{}", draw.pick(&["open", "good", "lnk/../open"])))));
