@@ -424,6 +424,22 @@ const CASES: &[Case] = &[
         dirs: DATA,
         expect: &[("storage", "PASS")],
     },
+    // Relative to the working directory: hardinit's is the server's.
+    Case {
+        name: "raft-path-relative-the-server-creates",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            concat!(
+                plain_listener!("tcp", ""),
+                "storage \"raft\" {\n  path = \"./data/new/raft\"\n}\ncluster_addr = \"http://127.0.0.1:{c0}\"\n"
+            ),
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("storage", "PASS")],
+    },
     Case {
         name: "raft-path-of-the-last-file",
         server: "bao",

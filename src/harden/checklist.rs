@@ -785,6 +785,9 @@ fn plugin_directory(files: &[ConfigFile], identity: &Identity, view: &FileView) 
 /// EnsurePath), in the nearest directory that exists. None when the path is not simply missing;
 /// `Err` when the server's user cannot make it there.
 fn to_be_created(path: &Path, identity: &Identity, view: &FileView) -> Option<Result<permissions::Resolved, String>> {
+    // A relative path starts at the working directory, the server's as hardinit's.
+    let absolute = std::env::current_dir().ok()?.join(path);
+    let path = absolute.as_path();
     let missing = (view.lookup)(path).err().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound);
     if !missing {
         return None;
