@@ -52,7 +52,8 @@ fn not_a_value(listener: &super::server_config::Block, name: &str) -> Option<usi
 fn tls(files: &[ConfigFile], command: &ServerCommand) -> Finding {
     let mut problems = Vec::new();
     let reach = |address: &str| if is_loopback(address) { "loopback only" } else { "reachable from the network" };
-    if command.dev && !command.dev_tls {
+    // -dev-three-node's test-cluster nodes serve TLS in the dev listener's place.
+    if command.dev && !command.dev_tls && !command.dev_three_node {
         for address in &command.dev_listen_addresses {
             problems.push(format!("dev mode serves {address} ({}) without TLS", reach(address)));
         }
@@ -304,7 +305,18 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
         }
     }
     let mut metrics = Vec::new();
-    if command.dev {
+    if command.dev && command.dev_three_node {
+        // enableThreeNodeDevCluster opens metrics and pprof on the test cluster's handlers: the
+        // second and third nodes answer without a token (bao 2.7.2), the first asks for one.
+        metrics.push(match three_node_ports(command) {
+            Some((host, port)) => format!(
+                "dev mode (-dev-three-node) serves its metrics and profiles on {host}:{} and {host}:{} without a token",
+                port + 1,
+                port + 2
+            ),
+            None => "dev mode (-dev-three-node) serves its metrics and profiles without a token on two of its nodes (random ports, printed at start)".to_string(),
+        });
+    } else if command.dev {
         // server.go turns it on for the dev listener.
         metrics.push(format!(
             "dev mode serves its metrics on {} without a token",
@@ -321,12 +333,18 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
     ];
     for listener in blocks(files, Stanza::Listener) {
         for (block, name) in OPENED {
-            // Each block decodes over the previous ones of its name: the last setting counts.
+            // Each block decodes over the previous ones of its name: the last setting counts. A
+            // labelled block (`telemetry "x" { }`) decodes into the struct as a nested object
+            // the struct has no field for: ignored by the server.
             let mut body: Vec<&Item> = Vec::new();
-            for item in listener.body.iter().filter(|i| key_is(i, block)) {
+            for item in listener.body.iter().filter(|i| i.keys.len() == 1 && key_is(i, block)) {
                 if let Value::Object(items) = &item.value {
                     body.extend(items.iter());
                 }
+            }
+            // disallow_metrics refuses sys/metrics on the listener, token or not.
+            if block == "telemetry" && setting(&body, "disallow_metrics").is_some_and(|(l, _)| truthy(l)) {
+                continue;
             }
             if let Some((_, line)) = setting(&body, name).filter(|(l, _)| truthy(l)) {
                 metrics.push(format!("{}: {name} is on", at(listener.path, line)));
@@ -351,6 +369,19 @@ fn endpoints(files: &[ConfigFile], command: &ServerCommand) -> Vec<Finding> {
     ]
 }
 
+/// The host and port -dev-three-node's nodes count from: its dev listen address, when given
+/// (without one the test cluster takes random ports).
+fn three_node_ports(command: &ServerCommand) -> Option<(String, u32)> {
+    let address = command.dev_listen_addresses.first().filter(|_| command.dev_listen_given)?;
+    let (host, port) = address.rsplit_once(':')?;
+    Some((host.to_string(), port.parse().ok()?))
+}
+
+/// The findings of `ids` when the server refuses the configuration: each a FAIL that says why.
+fn refused_findings(error: &super::server_config::ConfigError, ids: &[&str]) -> Vec<Finding> {
+    unread(error).into_iter().filter(|f| ids.contains(&f.id)).collect()
+}
+
 /// The configuration's findings, in a stable order.
 pub fn configuration(
     files: &[ConfigFile],
@@ -358,6 +389,9 @@ pub fn configuration(
     rules: &ServerRules,
     env: Environment,
 ) -> Vec<Finding> {
+    if let Some(error) = super::server_config::refused(files, &command.configs, rules) {
+        return refused_findings(&error, &["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics"]);
+    }
     let mut findings = vec![tls(files, command), tls_verify(files, rules, env), seal_credentials(files, rules, env)];
     findings.extend(endpoints(files, command));
     findings
@@ -366,19 +400,30 @@ pub fn configuration(
 /// The checks that read the configuration, when it cannot be read as the server reads it: each
 /// a FAIL, never a PASS about files that were not read.
 pub fn unread(error: &super::server_config::ConfigError) -> Vec<Finding> {
-    ["tls", "tls-verify", "seal-credentials", "raw-storage", "metrics", "config-files", "tls-files", "storage"]
-        .into_iter()
-        .map(|id| {
-            Finding::new(
-                id,
-                Status::Fail,
-                format!("not evaluated: {error}"),
-                "the configuration must be read as the server reads it",
-                super::memory::fix_when_unread(error)
-                    .unwrap_or("correct the configuration or the command line (the server reads them the same way)"),
-            )
-        })
-        .collect()
+    [
+        "tls",
+        "tls-verify",
+        "seal-credentials",
+        "raw-storage",
+        "metrics",
+        "config-files",
+        "tls-files",
+        "storage",
+        "audit",
+        "plugin-directory",
+    ]
+    .into_iter()
+    .map(|id| {
+        Finding::new(
+            id,
+            Status::Fail,
+            format!("not evaluated: {error}"),
+            "the configuration must be read as the server reads it",
+            super::memory::fix_when_unread(error)
+                .unwrap_or("correct the configuration or the command line (the server reads them the same way)"),
+        )
+    })
+    .collect()
 }
 
 /// How the files the configuration names are found: as they are, or as the entrypoint's planned
@@ -420,6 +465,9 @@ pub fn named_files(
     env: Environment,
 ) -> Vec<Finding> {
     let resolve = |path: &Path| permissions::resolve(path, view.lookup);
+    if let Some(error) = super::server_config::refused(files, configs, rules) {
+        return refused_findings(&error, &["config-files", "tls-files", "storage", "audit", "plugin-directory"]);
+    }
     let mut config = Vec::new();
     let mut regenerated = Vec::new();
     let named = configs.iter().filter(|p| resolve(p).is_ok_and(|r| r.node.is_dir()));
@@ -551,7 +599,8 @@ pub fn named_files(
             }
         }
     }
-    let audit_finding = match resolve(audit).map(|r| r.node) {
+    let declared = declared_audit_problems(files, view);
+    let volume_finding = match resolve(audit).map(|r| r.node) {
         Err(_) => Finding::new(
             "audit",
             Status::Pass,
@@ -592,6 +641,21 @@ pub fn named_files(
                 )
             }
         }
+    };
+    let audit_finding = if declared.is_empty() {
+        volume_finding
+    } else {
+        let mut problems = declared;
+        if volume_finding.status != Status::Pass {
+            problems.push(volume_finding.summary);
+        }
+        Finding::new(
+            "audit",
+            Status::Warn,
+            problems.join("; "),
+            WHY_AUDIT,
+            "write the audit log in a directory only the server's user can write (mode 0700, its own), in directories no other user can write",
+        )
     };
     let mut config_finding = finding(
         "config-files",
@@ -640,6 +704,7 @@ pub fn named_files(
             storage_fix,
         ),
         audit_finding,
+        plugin_directory(files, identity, view),
     ]
 }
 
@@ -689,11 +754,126 @@ fn unusable_fixes(identity: &Identity, unmapped_owner: bool, started_as_root: bo
     )
 }
 
+/// The file audit devices the configuration declares (OpenBao 2.x enables them at start):
+/// each log as the file backend opens it (os.OpenFile: the kernel resolves the path as
+/// written), or, not there yet, the directory it will be created in (the kernel's parent, or
+/// where MkdirAll of filepath.Dir, which cleans, makes it). Every user able to replace or
+/// write it is a problem.
+fn declared_audit_problems(files: &[ConfigFile], view: &FileView) -> Vec<String> {
+    let resolve = |path: &Path| permissions::resolve(path, view.lookup);
+    let mut problems = Vec::new();
+    for device in super::server_config::audit_files(files) {
+        let path = Path::new(&device.path);
+        let place = &device.source;
+        let judged: Result<permissions::Resolved, String> = match resolve(path) {
+            Ok(resolved) => Ok(resolved),
+            Err(_) => {
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let cleaned = super::server_config::go_clean(&parent.to_string_lossy());
+                resolve(parent).or_else(|_| {
+                    cleaned.ancestors().find_map(|up| resolve(up).ok()).ok_or_else(|| "no directory".into())
+                })
+            }
+        };
+        match judged {
+            Err(e) => problems.push(format!("{place}: the audit log {} cannot be judged: {e}", device.path)),
+            Ok(resolved) => {
+                if let Some(how) = resolved.changeable_by(&permissions::anyone()) {
+                    problems.push(format!("{place}: the audit log {} is not the server's alone: {how}", device.path));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// `plugin-directory`: the directory the server runs plugin binaries from (plugin_directory,
+/// made absolute and cleaned as the server makes it, then resolved by the kernel) and every
+/// directory on the way can be changed by root alone: anyone else able to put a file there
+/// (the server's user, every user, the owner or group of a directory on the way) can run code
+/// as the server. Also: a `plugin_file_permissions` the server will accept plugin files with
+/// (BAO_ENABLE_FILE_PERMISSIONS_CHECK) that lets others write them.
+fn plugin_directory(files: &[ConfigFile], identity: &Identity, view: &FileView) -> Finding {
+    const WHY: &str = "a plugin directory anyone but root can write runs their code as the server";
+    const FIX: &str = "keep plugin_directory owned by root, mode 0755 or stricter, in directories only root can write";
+    let (path, place) = match super::server_config::plugin_directory(files) {
+        Err(e) => return Finding::new("plugin-directory", Status::Fail, format!("not evaluated: {e}"), WHY, FIX),
+        Ok(None) => {
+            return Finding::new(
+                "plugin-directory",
+                Status::Pass,
+                "no plugin_directory: the server runs no plugin binary of its own",
+                WHY,
+                "nothing to do",
+            );
+        }
+        Ok(Some(found)) => found,
+    };
+    let mut problems = Vec::new();
+    match permissions::resolve(&path, view.lookup) {
+        Err(e) => problems.push(format!("{place}: plugin_directory {} cannot be judged: {e}", path.display())),
+        Ok(resolved) => {
+            let mut writers = vec![identity.clone(), permissions::anyone()];
+            let nodes = std::iter::once(&resolved.node).chain(resolved.steps.iter().map(|s| &s.dir_node));
+            for node in nodes {
+                if node.uid != 0 {
+                    writers.push(Identity { name: None, home: None, uid: node.uid, gid: u32::MAX, groups: Vec::new() });
+                }
+                if node.gid != 0 {
+                    writers.push(Identity {
+                        name: None,
+                        home: None,
+                        uid: u32::MAX - 1,
+                        gid: node.gid,
+                        groups: vec![node.gid],
+                    });
+                }
+            }
+            for who in writers {
+                if let Some(how) = resolved.changeable_by(&who) {
+                    let problem = format!(
+                        "{place}: plugin_directory {} can be changed by others than root: {how}",
+                        path.display()
+                    );
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                }
+            }
+        }
+    }
+    for file in files {
+        if let Ok(Some((literal, line))) = super::server_config::top_level(file, "plugin_file_permissions") {
+            let mode = literal.as_text().and_then(|t| u32::from_str_radix(t, 8).ok());
+            if mode.is_some_and(|m| m & 0o022 != 0) {
+                problems.push(format!(
+                    "{}: plugin_file_permissions {:o} accepts plugin files others can write",
+                    at(&file.path, line),
+                    mode.unwrap_or(0)
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Finding::new(
+            "plugin-directory",
+            Status::Pass,
+            format!("{} ({place}) can be changed by root alone", path.display()),
+            WHY,
+            "nothing to do",
+        );
+    }
+    Finding::new("plugin-directory", Status::Warn, problems.join("; "), WHY, FIX)
+}
+
 /// A storage directory that does not exist yet, as the server will make it: raft creates its
 /// path and every missing directory above it, mode 0700, as the server's user (physical/raft's
 /// EnsurePath), in the nearest directory that exists. None when the path is not simply missing;
 /// `Err` when the server's user cannot make it there.
 fn to_be_created(path: &Path, identity: &Identity, view: &FileView) -> Option<Result<permissions::Resolved, String>> {
+    // A relative path starts at the working directory, the server's as hardinit's.
+    let absolute = std::env::current_dir().ok()?.join(path);
+    let path = absolute.as_path();
     let missing = (view.lookup)(path).err().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound);
     if !missing {
         return None;
@@ -746,7 +926,11 @@ pub fn root_token(command: &ServerCommand, env: Environment) -> Finding {
     }
     let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
     let mut problems = Vec::new();
-    if command.dev {
+    if command.dev && command.dev_skip_init {
+        problems.push(
+            "the server runs in dev mode, in memory and left uninitialised (-dev-skip-init): whoever reaches it first initialises it and holds its root token".to_string(),
+        );
+    } else if command.dev {
         problems
             .push("the server runs in dev mode: unsealed, in memory, with a root token printed at start".to_string());
     } else {
@@ -953,7 +1137,7 @@ mod tests {
         let unix = "listener \"tcp\" {\n  type = \"unix\"\n  address = \"/run/s\"\n  tls_disable = 1\n}\n";
         assert_eq!(status_of("tls", unix).0, Status::Pass);
         // A value the server refuses is no PASS.
-        assert_eq!(status_of("tls", "listener \"tcp\" {\n  tls_disable = \"maybe\"\n}\n").0, Status::Warn);
+        assert_eq!(status_of("tls", "listener \"tcp\" {\n  tls_disable = \"maybe\"\n}\n").0, Status::Fail);
         // kms and hsm stanzas are seals; references are no secrets; pkcs11's token is a label.
         let transit = "kms \"Transit\" {\n  address = \"https://t:8200\"\n  token = \"s.abc\"\n}\n";
         assert_eq!(
@@ -1000,8 +1184,8 @@ mod tests {
         }
         assert_eq!(verify_of("seal \"awskms\" {}\n").status, Status::Pass);
         // The storage's keys are exact: `TLS_SKIP_VERIFY` is not read by the storage.
-        assert_eq!(status_of("tls-verify", "storage \"consul\" {\n  TLS_SKIP_VERIFY = true\n}\n").0, Status::Pass);
-        assert_eq!(status_of("tls-verify", "backend \"Consul\" {\n  tls_skip_verify = true\n}\n").0, Status::Warn);
+        assert_eq!(status_of("tls-verify", "storage \"postgresql\" {\n  TLS_SKIP_VERIFY = true\n}\n").0, Status::Pass);
+        assert_eq!(status_of("tls-verify", "backend \"PostgreSQL\" {\n  tls_skip_verify = true\n}\n").0, Status::Warn);
     }
 
     #[test]
@@ -1021,6 +1205,100 @@ mod tests {
         assert_eq!(tls_of(&parse(&["server", "-dev-tls"])).status, Status::Pass);
         let unknown = parse(&["server", "-no-such-flag", "-dev"]);
         assert_eq!(root_token(&unknown, &|_| None).status, Status::Fail);
+    }
+
+    #[test]
+    fn metrics_and_dev_modes_as_openbao_serves_them() {
+        // A labelled telemetry block is ignored; disallow_metrics closes sys/metrics.
+        let telemetry = |inner: &str| format!("listener \"tcp\" {{\n  tls_disable = 1\n  {inner}\n}}\n");
+        for inner in [
+            "telemetry \"x\" {\n    unauthenticated_metrics_access = true\n  }",
+            "telemetry {\n    unauthenticated_metrics_access = true\n    disallow_metrics = true\n  }",
+        ] {
+            assert_eq!(status_of("metrics", &telemetry(inner)).0, Status::Pass, "{inner}");
+        }
+        let open = telemetry("telemetry {\n    unauthenticated_metrics_access = true\n  }");
+        assert_eq!(status_of("metrics", &open).0, Status::Warn);
+        let find = |args: &[&str], id: &str| {
+            let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+            let command = ServerCommand::parse(&OPENBAO, &args, &|_| None);
+            let mut all = configuration(&[], &command, &OPENBAO, &|_| None);
+            all.push(root_token(&command, &|_| None));
+            all.into_iter().find(|f| f.id == id).unwrap()
+        };
+        let three = ["server", "-dev-three-node", "-dev-listen-address=127.0.0.1:9000"];
+        assert_eq!(find(&three, "tls").status, Status::Pass);
+        assert_eq!(
+            find(&three, "metrics").summary,
+            "dev mode (-dev-three-node) serves its metrics and profiles on 127.0.0.1:9001 and 127.0.0.1:9002 without a token"
+        );
+        assert!(find(&["server", "-dev-three-node"], "metrics").summary.contains("random ports"));
+        let skipped = find(&["server", "-dev", "-dev-skip-init"], "root-token");
+        assert!(skipped.status == Status::Warn && !skipped.summary.contains("printed"), "{}", skipped.summary);
+        let empty = find(&["server", "-dev", "-dev-listen-address="], "tls");
+        assert!(empty.summary.starts_with("dev mode serves 127.0.0.1:8200 (loopback only)"), "{}", empty.summary);
+    }
+
+    #[test]
+    fn a_configuration_the_server_refuses_fails_every_check_that_reads_it() {
+        let refused = files("disable_mlock = false\n");
+        let me = Identity { name: None, home: None, uid: 4343, gid: 4343, groups: vec![4343] };
+        let mut all = configuration(&refused, &ServerCommand::default(), &OPENBAO, &|_| None);
+        all.extend(named_files(&refused, &[], &me, Path::new("/no-audit"), &FileView::now(), &OPENBAO, &|_| None));
+        let ids: Vec<&str> = all.iter().map(|f| f.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "tls",
+                "tls-verify",
+                "seal-credentials",
+                "raw-storage",
+                "metrics",
+                "config-files",
+                "tls-files",
+                "storage",
+                "audit",
+                "plugin-directory"
+            ]
+        );
+        for finding in &all {
+            assert!(
+                finding.status == Status::Fail
+                    && finding.summary.contains("/c/server.hcl:1: disable_mlock is not true"),
+                "{}: {}",
+                finding.id,
+                finding.summary
+            );
+        }
+    }
+
+    #[test]
+    fn a_plugin_directory_is_roots_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("hardinit-plugins-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("plugins")).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&dir).unwrap());
+        let me = Identity { name: None, home: None, uid: 4343, gid: 4343, groups: vec![4343] };
+        let judge = |mode: u32| {
+            std::fs::set_permissions(dir.join("plugins"), std::fs::Permissions::from_mode(mode)).unwrap();
+            let config = format!("plugin_directory = \"{}/x/../plugins\"\n", dir.display());
+            let parsed = vec![ConfigFile { path: dir.join("c.hcl"), items: hcl::parse(config.as_bytes()).unwrap() }];
+            let found = named_files(&parsed, &[], &me, &dir.join("no-audit"), &FileView::now(), &OPENBAO, &|_| None);
+            found.into_iter().find(|f| f.id == "plugin-directory").unwrap()
+        };
+        let open = judge(0o777);
+        let closed = judge(0o755);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            open.status == Status::Warn && open.summary.contains("can be changed by others than root"),
+            "{}",
+            open.summary
+        );
+        // The tests' user owns it unless they run as root.
+        let expected = if owner == 0 { Status::Pass } else { Status::Warn };
+        assert_eq!(closed.status, expected, "{}", closed.summary);
     }
 
     fn dev_command() -> ServerCommand {
@@ -1147,7 +1425,7 @@ mod tests {
             let text = format!("listener \"tcp\" {{\n  tls_disable = {value}\n}}\n");
             let tls = find(&text, &none, &|_| None, "tls");
             assert!(
-                tls.status == Status::Warn && tls.summary.contains("/c/server.hcl:2: tls_disable is a list"),
+                tls.status == Status::Fail && tls.summary.contains("/c/server.hcl:2: tls_disable is a list"),
                 "{text}: {}",
                 tls.summary
             );

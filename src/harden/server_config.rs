@@ -206,7 +206,9 @@ fn refused_stanza(file: &ConfigFile) -> Option<ConfigError> {
             if !matches!(item.value, Value::Object(_)) {
                 return refuse(item.line, format!("{name} is not a block"));
             }
-            if items.iter().filter(|(n, _)| n == name).count() > stanza.most_per_file() {
+            // configutil's parseKMS: two `hsm`, three `seal` and three `kms` per file.
+            let most = if *name == "hsm" { 2 } else { stanza.most_per_file() };
+            if items.iter().filter(|(n, _)| n == name).count() > most {
                 return refuse(item.line, format!("more {name} blocks than the server permits in one file"));
             }
             if stanza == Stanza::Listener {
@@ -267,7 +269,7 @@ fn data_directory(storage: &Block, rules: &ServerRules, env: Environment) -> Opt
     let kind = storage.kind.as_deref()?;
     if kind == "raft" {
         if let Some((name, path)) = rules.variable(env, "RAFT_PATH").filter(|(_, p)| !p.is_empty()) {
-            return Some(Ok(StoragePath { path: PathBuf::from(path), source: name }));
+            return Some(Ok(StoragePath { path: go_clean(&path), source: name }));
         }
     } else if kind != "file" {
         return None;
@@ -277,12 +279,257 @@ fn data_directory(storage: &Block, rules: &ServerRules, env: Environment) -> Opt
     Some(match storage.setting("path") {
         Some((literal, line)) => match literal.as_text() {
             Some(path) => {
-                Ok(StoragePath { path: PathBuf::from(path), source: format!("{}:{line}", storage.path.display()) })
+                Ok(StoragePath { path: go_clean(path), source: format!("{}:{line}", storage.path.display()) })
             }
             None => Err(format!("{place}: the {stanza} {kind:?}'s path is not a string")),
         },
         None => Err(format!("{place}: the {stanza} {kind:?} has no path (the server refuses to start)")),
     })
+}
+
+/// Go's filepath.Clean: the shortest path lexically equal to `path` (`.` dropped, `dir/..`
+/// dropped with its dir, repeated slashes joined), no link followed. Raft keeps its files at
+/// filepath.Join(path, ...), which cleans: with `lnk -> deep/sub`, `lnk/../open` is `open` to
+/// the server, where the kernel would go to `deep/open`. The kernel then resolves what is left.
+pub fn go_clean(path: &str) -> PathBuf {
+    let rooted = path.starts_with('/');
+    let mut kept: Vec<&str> = Vec::new();
+    // Leading `..` of a relative path that cannot be dropped.
+    let mut fixed = 0;
+    for element in path.split('/') {
+        match element {
+            "" | "." => {}
+            ".." if kept.len() > fixed => {
+                kept.pop();
+            }
+            ".." if rooted => {}
+            ".." => {
+                kept.push("..");
+                fixed += 1;
+            }
+            name => kept.push(name),
+        }
+    }
+    let joined = kept.join("/");
+    PathBuf::from(match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    })
+}
+
+/// A file audit device the configuration declares (OpenBao 2.x enables `audit "file" "path/"
+/// { options { file_path = ... } }` at start): where its log goes, and where that is said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditFile {
+    /// As written: the file backend opens it as the kernel resolves it (os.OpenFile), after
+    /// making filepath.Dir of it (which cleans).
+    pub path: String,
+    pub source: String,
+}
+
+/// The file audit devices of every file (server/config.go's parseAuditDevices: the type is
+/// `type` or the first of two labels; the backend takes options' `file_path`, else `path`;
+/// `stdout` and `discard` write no file).
+pub fn audit_files(files: &[ConfigFile]) -> Vec<AuditFile> {
+    let mut found = Vec::new();
+    for file in files {
+        for item in file.items.iter().filter(|i| key_is(i, "audit")) {
+            let Value::Object(body) = &item.value else { continue };
+            let body: Vec<&Item> = body.iter().collect();
+            let typed = setting(&body, "type").and_then(|(l, _)| l.as_text().map(str::to_string));
+            let kind = typed.filter(|t| !t.is_empty()).or_else(|| (item.keys.len() == 3).then(|| item.keys[1].clone()));
+            if kind.as_deref() != Some("file") {
+                continue;
+            }
+            // `options` decodes into a map of strings: keys exact, the last block's last item.
+            let options: Vec<&Item> = body
+                .iter()
+                .filter(|i| i.keys.len() == 1 && key_is(i, "options"))
+                .flat_map(|i| match &i.value {
+                    Value::Object(items) => items.iter().collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let option = |name: &str| {
+                options.iter().rev().find(|i| i.keys.len() == 1 && i.keys[0] == name).and_then(|i| match &i.value {
+                    Value::Literal(l) => l.as_text().map(|t| (t.to_string(), i.line)),
+                    _ => None,
+                })
+            };
+            let Some((path, line)) = option("file_path").or_else(|| option("path")) else { continue };
+            if path.eq_ignore_ascii_case("stdout") || path.eq_ignore_ascii_case("discard") || path.is_empty() {
+                continue;
+            }
+            found.push(AuditFile { path, source: format!("{}:{line}", file.path.display()) });
+        }
+    }
+    found
+}
+
+/// The `plugin_directory` the server uses (the last file's that sets one, as its merge keeps
+/// it), made absolute and cleaned as core.go's filepath.Abs makes it, with where it is set.
+pub fn plugin_directory(files: &[ConfigFile]) -> Result<Option<(PathBuf, String)>, ConfigError> {
+    let mut found = None;
+    for file in files {
+        if let Some((literal, line)) = top_level(file, "plugin_directory")? {
+            if let Some(path) = literal.as_text().filter(|p| !p.is_empty()) {
+                found = Some((path.to_string(), format!("{}:{line}", file.path.display())));
+            }
+        }
+    }
+    let Some((path, source)) = found else { return Ok(None) };
+    let absolute = if path.starts_with('/') {
+        go_clean(&path)
+    } else {
+        let cwd = std::env::current_dir()
+            .map_err(|e| ConfigError { message: format!("the working directory, for plugin_directory: {e}") })?;
+        go_clean(&format!("{}/{path}", cwd.display()))
+    };
+    Ok(Some((absolute, source)))
+}
+
+/// The storage types OpenBao 2.7 has (command/commands.go's physicalBackends, the file storage
+/// removed): any other is "unknown storage type", and the server stops.
+const OPENBAO_STORAGES: [&str; 4] = ["inmem", "inmem_ha", "raft", "postgresql"];
+
+/// The TLS versions a listener may name (tlsutil.TLSLookup: exactly these spellings).
+const TLS_VERSIONS: [&str; 4] = ["tls10", "tls11", "tls12", "tls13"];
+
+/// What the server refuses to start with, beyond the stanzas [`parse_all`] refuses: a TCP
+/// listener serving TLS with a tls_min_version or tls_max_version its lookup does not have (or
+/// a maximum below the minimum); and for OpenBao, a `disable_mlock` that does not read true
+/// (OpenBao dropped mlock and refuses the line) and a storage type it does not have.
+pub fn refused(files: &[ConfigFile], configs: &[PathBuf], rules: &ServerRules) -> Option<ConfigError> {
+    let refuse = |path: &Path, line: usize, what: String| {
+        Some(ConfigError { message: format!("{}:{line}: {what} (the server refuses to start)", path.display()) })
+    };
+    // configutil's ParseListeners reads every listener's tls_disable with parseutil.ParseBool.
+    for listener in blocks(files, Stanza::Listener) {
+        let last = listener.body.iter().rev().find(|i| key_is(i, "tls_disable"));
+        match last.map(|i| (&i.value, i.line)) {
+            Some((Value::Literal(literal), line)) => {
+                if let Err(e) = literal.weak_bool() {
+                    return refuse(listener.path, line, format!("tls_disable: {e}"));
+                }
+            }
+            Some((_, line)) => {
+                return refuse(listener.path, line, "tls_disable is a list or a block, not a boolean".into());
+            }
+            None => {}
+        }
+    }
+    for listener in blocks(files, Stanza::Listener).into_iter().filter(|b| b.kind.as_deref() == Some("tcp")) {
+        let disabled = listener.setting("tls_disable").is_some_and(|(l, _)| l.weak_bool() == Ok(true));
+        if disabled {
+            continue;
+        }
+        let mut versions = Vec::new();
+        for (name, default) in [("tls_min_version", "tls12"), ("tls_max_version", "tls13")] {
+            // A string field: an integer's text is decoded into it, a boolean or a float is not.
+            let (text, line) = match listener.setting(name) {
+                None => (default.to_string(), listener.line),
+                Some((literal, line)) => match literal.as_text() {
+                    Some("") => (default.to_string(), line),
+                    Some(text) => (text.to_string(), line),
+                    None => return refuse(listener.path, line, format!("{name} is {}, not a string", literal.kind())),
+                },
+            };
+            match TLS_VERSIONS.iter().position(|v| *v == text) {
+                Some(rank) => versions.push(rank),
+                None => {
+                    return refuse(
+                        listener.path,
+                        line,
+                        format!("{name} {text:?} is not one of {}", TLS_VERSIONS.join(", ")),
+                    );
+                }
+            }
+        }
+        if versions[1] < versions[0] {
+            return refuse(listener.path, listener.line, "tls_max_version is below tls_min_version".into());
+        }
+    }
+    // server/config.go's CheckConfig, for each -config path (a directory's files merged): two
+    // seals are a migration, one of them disabled.
+    for group in config_groups(files, configs) {
+        let seals = blocks(&group, Stanza::Seal);
+        if let [first, second] = seals.as_slice() {
+            let disabled = |b: &Block| b.setting("disabled").is_some_and(|(l, _)| l.weak_bool() == Ok(true));
+            if disabled(first) == disabled(second) {
+                let which = if disabled(first) { "both are disabled" } else { "neither is disabled" };
+                return refuse(second.path, second.line, format!("two seals, and {which}"));
+            }
+        }
+    }
+    if !rules.is_openbao() {
+        return None;
+    }
+    // parseAuditDevices: the type is `type` or the first of exactly two labels, the path `path`
+    // or the second (JSON's nested objects become labels: `{"file": {"x/": {"options": {}}}}`
+    // has three).
+    for file in files {
+        for item in file.items.iter().filter(|i| key_is(i, "audit")) {
+            let Value::Object(body) = &item.value else {
+                return refuse(&file.path, item.line, "audit is not a block".into());
+            };
+            let body: Vec<&Item> = body.iter().collect();
+            let named = |name: &str| setting(&body, name).and_then(|(l, _)| l.as_text()).is_some_and(|t| !t.is_empty());
+            let two_labels = item.keys.len() == 3;
+            if !named("type") && !two_labels {
+                return refuse(
+                    &file.path,
+                    item.line,
+                    "an audit device without a type (`type`, or the first of two labels)".into(),
+                );
+            }
+            if !named("path") && !two_labels {
+                return refuse(
+                    &file.path,
+                    item.line,
+                    "an audit device without a path (`path`, or the second of two labels)".into(),
+                );
+            }
+        }
+    }
+    for file in files {
+        if let Ok(Some((literal, line))) = top_level(file, "disable_mlock") {
+            if literal.weak_bool() != Ok(true) {
+                return refuse(
+                    &file.path,
+                    line,
+                    "disable_mlock is not true: OpenBao has no mlock and refuses the line".into(),
+                );
+            }
+        }
+    }
+    if let Some(storage) = effective(files, Stanza::Storage) {
+        let kind = storage.kind_or_unknown();
+        if !OPENBAO_STORAGES.contains(&kind) {
+            return refuse(
+                storage.path,
+                storage.line,
+                format!("storage type {kind:?} is not one of OpenBao's ({})", OPENBAO_STORAGES.join(", ")),
+            );
+        }
+    }
+    None
+}
+
+/// The files of each `-config` path (a file, or a directory's files, which [`config_files`]
+/// names inside it), as the server loads and checks them one path at a time; each file alone
+/// when the paths are not known (`check --config`).
+fn config_groups(files: &[ConfigFile], configs: &[PathBuf]) -> Vec<Vec<ConfigFile>> {
+    if configs.is_empty() {
+        return files.iter().map(|f| vec![f.clone()]).collect();
+    }
+    configs
+        .iter()
+        .map(|config| {
+            let from = |f: &&ConfigFile| f.path == *config || f.path.parent() == Some(config.as_path());
+            files.iter().filter(from).cloned().collect()
+        })
+        .collect()
 }
 
 /// The settings of a listener that name its TLS files.
@@ -618,6 +865,70 @@ mod tests {
         let both = [file("storage \"file\" {\n  path = \"/f\"\n}\nha_backend \"raft\" {\n  path = \"/ha\"\n}")];
         let found: Vec<PathBuf> = storage_paths(&both, &OPENBAO, &none).into_iter().map(|p| p.unwrap().path).collect();
         assert_eq!(found, ["/f", "/ha"].map(PathBuf::from));
+    }
+
+    #[test]
+    fn paths_are_cleaned_as_go_cleans_them() {
+        for (path, clean) in [
+            ("/d/lnk/../open", "/d/open"),
+            ("/d//a/./b/", "/d/a/b"),
+            ("/../x", "/x"),
+            ("a/../../b", "../b"),
+            ("", "."),
+            ("./", "."),
+            ("a/..", "."),
+        ] {
+            assert_eq!(go_clean(path), PathBuf::from(clean), "{path}");
+        }
+        let files = [file("storage \"raft\" {\n  path = \"/d/lnk/../open\"\n}")];
+        assert_eq!(storage_paths(&files, &OPENBAO, &|_| None)[0].clone().unwrap().path, PathBuf::from("/d/open"));
+    }
+
+    #[test]
+    fn what_openbao_refuses_to_start_with() {
+        let refused = |text: &str, rules| super::refused(&[file(text)], &[], rules).map(|e| e.message);
+        for (text, words) in [
+            ("listener \"tcp\" {\n  tls_min_version = \"TLS10\"\n}", "tls_min_version \"TLS10\""),
+            ("listener \"tcp\" {\n  tls_min_version = <<EOT\ntls10\nEOT\n}", "tls_min_version \"tls10\\n\""),
+            ("listener \"tcp\" {\n  tls_min_version = \"tls13\"\n  tls_max_version = \"tls12\"\n}", "below"),
+            ("listener \"tcp\" {\n  tls_max_version = true\n}", "a boolean, not a string"),
+            ("listener \"unix\" {\n  tls_disable = \"maybe\"\n}", "tls_disable"),
+            ("disable_mlock = \"false\"", "disable_mlock is not true"),
+            ("storage \"file\" {}", "storage type \"file\""),
+            ("seal \"a\" {\n  disabled = true\n}\nseal \"b\" {\n  disabled = \"true\"\n}", "both are disabled"),
+            ("seal \"a\" {}\nkms \"b\" {}", "neither is disabled"),
+            (r#"{"audit": [{"file": {"x/": {"options": {"file_path": "/l"}}}}]}"#, "without a type"),
+        ] {
+            let said = refused(text, &OPENBAO);
+            assert!(said.as_ref().is_some_and(|m| m.contains(words) && m.contains("/c/a.hcl:")), "{text}: {said:?}");
+        }
+        for text in [
+            "listener \"tcp\" {\n  tls_disable = 1\n  tls_min_version = \"TLS10\"\n}",
+            "listener \"tcp\" {\n  tls_min_version = \"tls10\"\n}",
+            "disable_mlock = 1",
+            "storage \"Raft\" {}",
+            "seal \"a\" {\n  disabled = true\n}\nseal \"b\" {}",
+            "audit \"file\" \"x/\" {\n  options {\n    file_path = \"/l\"\n  }\n}",
+        ] {
+            assert_eq!(refused(text, &OPENBAO), None, "{text}");
+        }
+        // Vault has mlock and its own storages.
+        assert_eq!(refused("disable_mlock = false\nstorage \"consul\" {}", &VAULT), None);
+        // A third hsm stanza is refused as it is read.
+        let e = parse_all(vec![("/c/a.hcl".into(), b"hsm \"a\" {}\nhsm \"b\" {}\nhsm \"c\" {}".to_vec())]).unwrap_err();
+        assert!(e.message.contains("more hsm blocks"), "{e}");
+    }
+
+    #[test]
+    fn declared_audit_files_and_the_plugin_directory() {
+        let files = [file(
+            "audit \"file\" \"a/\" {\n  options {\n    file_path = \"/l/a.log\"\n  }\n}\naudit \"x\" {\n  type = \"file\"\n  options {\n    path = \"/l/b.log\"\n  }\n}\naudit \"file\" \"s/\" {\n  options {\n    file_path = \"STDOUT\"\n  }\n}\naudit \"socket\" \"k/\" {}\n",
+        )];
+        let found: Vec<String> = audit_files(&files).into_iter().map(|a| a.path).collect();
+        assert_eq!(found, ["/l/a.log", "/l/b.log"]);
+        let files = [file("plugin_directory = \"/p/lnk/../x/\""), file("PLUGIN_DIRECTORY = \"/q\"")];
+        assert_eq!(plugin_directory(&files).unwrap().map(|(p, _)| p), Some(PathBuf::from("/q")));
+        assert_eq!(plugin_directory(&files[..1]).unwrap().map(|(p, _)| p), Some(PathBuf::from("/p/x")));
     }
 
     #[test]

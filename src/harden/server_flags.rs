@@ -160,6 +160,11 @@ impl ServerRules {
         self.flags.iter().flat_map(|set| set.iter())
     }
 
+    /// Whether this is OpenBao's reading (by the binary's name).
+    pub fn is_openbao(&self) -> bool {
+        self.reads_bao_variables()
+    }
+
     /// Whether this flavour reads `BAO_X` variables: Vault never does.
     fn reads_bao_variables(&self) -> bool {
         self.prefix == "BAO_"
@@ -192,6 +197,9 @@ impl ServerRules {
     }
 }
 
+/// Where a dev server listens when nothing else says.
+pub const DEV_LISTEN_ADDRESS: &str = "127.0.0.1:8200";
+
 /// What a `server` command line asks for, read as Go's flag package reads it: flags up to the
 /// first argument that is not one (`-` included) or `--`; `-name` and `--name`; `-name=value`;
 /// `-name value` unless the flag is boolean; a boolean's value by strconv.ParseBool.
@@ -204,6 +212,13 @@ pub struct ServerCommand {
     pub dev: bool,
     /// `-dev-tls`: the dev listener serves TLS.
     pub dev_tls: bool,
+    /// `-dev-three-node`: three test-cluster nodes serve TLS in the listener's place, on the
+    /// dev listen address's port and the two after it (random ports without one).
+    pub dev_three_node: bool,
+    /// `-dev-skip-init`: the dev server is left uninitialised (no root token printed).
+    pub dev_skip_init: bool,
+    /// `-dev-listen-address` as given, before its default: the three nodes' base.
+    pub dev_listen_given: bool,
     /// `-recovery`: the server starts in recovery mode (sys/raw and generate-root only).
     pub recovery: bool,
     /// Where the dev listener binds: `-dev-listen-address`, its variable, or 127.0.0.1:8200;
@@ -237,9 +252,11 @@ impl ServerCommand {
             return command;
         }
         for rules in rules.readings(env, &["DEV_LISTEN_ADDRESS"]) {
-            let address = rules
-                .variable(env, "DEV_LISTEN_ADDRESS")
-                .map_or_else(|| "127.0.0.1:8200".to_string(), |(_, address)| address);
+            // An empty address is no address: the server keeps its listener's 127.0.0.1:8200.
+            let address =
+                rules.variable(env, "DEV_LISTEN_ADDRESS").map(|(_, address)| address).filter(|a| !a.is_empty());
+            command.dev_listen_given |= address.is_some();
+            let address = address.unwrap_or_else(|| DEV_LISTEN_ADDRESS.to_string());
             if !command.dev_listen_addresses.contains(&address) {
                 command.dev_listen_addresses.push(address);
             }
@@ -300,12 +317,19 @@ impl ServerCommand {
             match flag.name {
                 // The server trims each value (its string-slice flag does).
                 "config" => command.configs.push(PathBuf::from(trim(&value))),
-                "dev-listen-address" => command.dev_listen_addresses = vec![value.to_string_lossy().into_owned()],
+                "dev-listen-address" => {
+                    let given = value.to_string_lossy().into_owned();
+                    command.dev_listen_given = !given.is_empty();
+                    let address = if given.is_empty() { DEV_LISTEN_ADDRESS.to_string() } else { given };
+                    command.dev_listen_addresses = vec![address];
+                }
                 _ => {}
             }
         }
         let set = |name: &str| switches.iter().any(|(n, on)| *n == name && *on);
         command.dev_tls = set("dev-tls");
+        command.dev_three_node = set("dev-three-node");
+        command.dev_skip_init = set("dev-skip-init");
         let dev = switches.iter().any(|(name, on)| *on && rules.flag(name).is_some_and(|f| f.dev_mode));
         command.recovery = set("recovery");
         command.dev = dev && !command.recovery;
