@@ -329,7 +329,7 @@ fn mlock_finding(why: &str, capability: &Capability, server: &Path, mode: Mode) 
         if sys::effective_uid() != 0 && sys::in_bounding_set(CAP_IPC_LOCK).unwrap_or(false) {
             return fail(
                 format!(
-                    "started as uid {}, the server cannot get CAP_IPC_LOCK: the runtime puts an added capability in the bounding set only, and a non-root process raises it only through a file capability, which this hardinit does not carry",
+                    "started as uid {}, the server cannot get CAP_IPC_LOCK: the runtime puts an added capability in the bounding set only, and a non-root process raises it only through a file capability, and this hardinit holds none (it carries none, or the kernel did not grant it)",
                     sys::effective_uid()
                 ),
                 &format!(
