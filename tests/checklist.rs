@@ -86,6 +86,49 @@ fn check_config_lints_a_configuration_offline() {
     assert!(line(&report, "memory").starts_with("FAIL") && report.contains("broken.hcl:1"), "{report}");
 }
 
+/// Every check hardinit has, as `hardinit check` reports them in the container.
+const EVERY_CHECK: [&str; 23] = [
+    "core-dumps",
+    "user",
+    "capabilities",
+    "memory",
+    "tls",
+    "tls-verify",
+    "seal-credentials",
+    "raw-storage",
+    "metrics",
+    "root-token",
+    "config-files",
+    "tls-files",
+    "storage",
+    "audit",
+    "plugin-directory",
+    "history",
+    "umask",
+    "lsm",
+    "root-filesystem",
+    "seccomp",
+    "open-files",
+    "pid-namespace",
+    "signals",
+];
+
+#[test]
+fn check_config_lists_every_check_once_whether_or_not_the_configuration_reads() {
+    let dir = Scratch::new("offline-ids");
+    std::fs::write(dir.path("good.hcl"), "storage \"raft\" {\n  path = \"/x\"\n}\n").unwrap();
+    std::fs::write(dir.path("broken.hcl"), "storage \"raft\" {\n").unwrap();
+    let mut expected = EVERY_CHECK.to_vec();
+    expected.sort_unstable();
+    for name in ["good.hcl", "broken.hcl"] {
+        let (_, json) = offline(&["check", "--json", "--config", dir.path(name).to_str().unwrap()]);
+        let doc: Value = serde_json::from_str(&json).unwrap();
+        let mut ids: Vec<&str> = doc["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, expected, "{name}: {json}");
+    }
+}
+
 /// `hardinit check` in a runc container set up by `setup`: the lines of the given ids.
 fn container_check(name: &str, setup: fn(&mut Container)) -> String {
     let mut container =

@@ -430,18 +430,23 @@ pub fn offline(settings: &Settings, paths: &[std::path::PathBuf]) -> Vec<Finding
             let environment = |name: &str| std::env::var(name).ok();
             let command = server_flags::ServerCommand::default();
             findings.extend(checklist::configuration(&files, &command, &server_flags::OPENBAO, &environment));
-            for id in ["config-files", "tls-files", "storage", "audit"] {
+            for id in ["config-files", "tls-files", "storage", "audit", "plugin-directory"] {
                 findings.push(skip(id, "the files are checked where the server will find them"));
             }
         }
-        Err(e) => findings.push(Finding::new(
-            "memory",
-            Status::Fail,
-            format!("cannot read the configuration as the server would: {e}"),
-            memory::WHY_MEMORY,
-            "correct the file (the server reads it the same way)",
-        )),
+        Err(e) => {
+            findings.push(Finding::new(
+                "memory",
+                Status::Fail,
+                format!("cannot read the configuration as the server would: {e}"),
+                memory::WHY_MEMORY,
+                "correct the file (the server reads it the same way)",
+            ));
+            findings.extend(checklist::unread(&e));
+        }
     }
+    // Dev mode and a token in the environment are the server command's: there is none offline.
+    findings.push(skip("root-token", checklist::WHY_ROOT_TOKEN));
     findings.push(skip("history", "a history file keeps every command typed"));
     findings.push(umask_finding(settings.umask));
     for finding in checklist::process() {
