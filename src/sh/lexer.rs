@@ -43,6 +43,22 @@ impl Word {
             .collect()
     }
 
+    /// The word as the parser's check of a built-in reads it: its text, each expansion as `x`
+    /// (one plain character: a value that reshapes a sed program or a pattern is judged again
+    /// when it runs). None for a word without text of its own (`"$PROG"`: anything).
+    pub fn sketch(&self) -> Option<String> {
+        let has_text = self.parts.iter().any(|p| matches!(p, Part::Text { text, .. } if !text.is_empty()));
+        has_text.then(|| {
+            self.parts
+                .iter()
+                .map(|p| match p {
+                    Part::Text { text, .. } => text.as_str(),
+                    _ => "x",
+                })
+                .collect()
+        })
+    }
+
     /// True for a word written exactly `text`, without quotes: how reserved words are recognised.
     pub fn is_bare(&self, text: &str) -> bool {
         matches!(self.parts.as_slice(), [Part::Text { text: t, quoted: false }] if t == text)
@@ -430,6 +446,8 @@ impl Lexer {
                     break;
                 }
                 None => return refuse(pos, "an unterminated $("),
+                // A comment inside runs to the end of the line, `)` included: sh finds no end.
+                Some('#') => return refuse(pos, "a comment inside $(...) (sh reads the `)` as part of it)"),
                 Some(c) if is_delimiter(c) => return refuse(pos, "$(...) other than $(pidof NAME)"),
                 Some(_) => match self.word(self.pos())? {
                     Token::Word(w) if w.literal().is_some_and(|t| !t.contains(['*', '?', '['])) => words.push(w),

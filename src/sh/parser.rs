@@ -365,6 +365,17 @@ impl Parser<'_> {
         {
             return refuse(pos, "`kill -l` (listing signals)");
         }
+        // Everything knowable before the script runs is judged before it runs: a built-in's
+        // options, operands, sed program and grep pattern, as written (an expansion inside a
+        // word stands for one plain character; a word that is all expansion leaves the command
+        // to be judged when it runs).
+        if let Program::Builtin(builtin) = program {
+            let literal: Option<Vec<std::ffi::OsString>> =
+                words[1..].iter().map(|w| w.sketch().map(std::ffi::OsString::from)).collect();
+            if let Some(why) = literal.and_then(|args| super::builtins::refusal(builtin, &args)) {
+                return refuse(pos, why);
+            }
+        }
         if matches!(program, Program::Builtin("[" | "test")) {
             let unsupported = words[1..]
                 .iter()

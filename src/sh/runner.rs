@@ -19,6 +19,9 @@ use std::process::Stdio;
 /// The most a pipeline stage may hand to the next one, or a built-in write to `> FILE`.
 const MAX_CAPTURE: usize = 64 << 20;
 
+/// The longest argument the kernel passes to a program, its NUL included (MAX_ARG_STRLEN).
+const MAX_ARGUMENT: usize = 128 << 10;
+
 /// How a command ended, and what comes next.
 #[derive(Debug, PartialEq)]
 pub enum Flow {
@@ -113,6 +116,39 @@ enum Produced {
     Child(std::process::Child),
 }
 
+/// The variables dash sets itself at its start, as it sets them: PWD (exported) the real
+/// directory, unless the inherited one names it; IFS always the default (an inherited one only
+/// keeps it exported); PPID; OPTIND 1; PS1, PS2, PS4 and PATH their defaults when not inherited
+/// (not exported then).
+fn set_own_variables(vars: &mut BTreeMap<String, Var>) {
+    let here = std::fs::metadata(".")
+        .ok()
+        .map(|m| (std::os::unix::fs::MetadataExt::dev(&m), std::os::unix::fs::MetadataExt::ino(&m)));
+    let names_here = |value: &[u8]| {
+        value.first() == Some(&b'/')
+            && std::fs::metadata(OsStr::from_bytes(value))
+                .ok()
+                .map(|m| (std::os::unix::fs::MetadataExt::dev(&m), std::os::unix::fs::MetadataExt::ino(&m)))
+                == here
+    };
+    if !vars.get("PWD").is_some_and(|v| names_here(&v.value)) {
+        if let Ok(cwd) = std::env::current_dir() {
+            vars.insert("PWD".into(), Var { value: cwd.into_os_string().into_vec(), exported: true });
+        }
+    }
+    let exported = vars.get("IFS").is_some_and(|v| v.exported);
+    vars.insert("IFS".into(), Var { value: b" \t\n".to_vec(), exported });
+    vars.insert(
+        "PPID".into(),
+        Var { value: std::os::unix::process::parent_id().to_string().into_bytes(), exported: false },
+    );
+    vars.insert("OPTIND".into(), Var { value: b"1".to_vec(), exported: false });
+    let prompt = if crate::sys::privilege::effective_uid() == 0 { "# " } else { "$ " };
+    for (name, value) in [("PS1", prompt), ("PS2", "> "), ("PS4", "+ "), ("PATH", super::DEFAULT_PATH)] {
+        vars.entry(name.into()).or_insert(Var { value: value.as_bytes().to_vec(), exported: false });
+    }
+}
+
 impl Scope for Shell {
     fn lookup(&self, name: &str) -> Option<Vec<u8>> {
         match name {
@@ -143,9 +179,10 @@ use super::say as complain;
 impl Shell {
     pub fn new(positional: Vec<OsString>, errexit: bool) -> Shell {
         // A variable whose name is not UTF-8 cannot be named by a script; its value may be anything.
-        let vars = std::env::vars_os()
+        let mut vars: BTreeMap<String, Var> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, Var { value: v.into_vec(), exported: true })))
             .collect();
+        set_own_variables(&mut vars);
         Shell {
             vars,
             positional: positional.into_iter().map(OsString::into_vec).collect(),
@@ -338,33 +375,79 @@ impl Shell {
     /// One simple command. `piped`: its standard output feeds the next stage.
     fn simple(&mut self, simple: &Simple, input: Input, piped: bool, tail: bool) -> Result<(Flow, Produced), Stop> {
         let args = self.arguments(simple)?;
+        // The arguments an expansion gave are judged as the parser judged the literal ones: what
+        // hardinit refuses ends the script here, before the command or its redirections touch
+        // anything.
+        if let Program::Builtin(name) = simple.program {
+            if let Some(why) = builtins::refusal(name, &args) {
+                complain(format!("line {}: refused: {why}", simple.pos.line));
+                return Err(Stop::End(Flow::Exit(super::REFUSED)));
+            }
+        }
         let (mut out, mut err) = (if piped { Dest::Capture } else { Dest::Stdout }, Dest::Stderr);
-        let mut to_files: Vec<PathBuf> = Vec::new();
+        let mut targets: Vec<PathBuf> = Vec::new();
+        // Which of `targets` the standard output goes to (the last `> FILE`, unless a later
+        // redirection moved it).
+        let mut output_file: Option<usize> = None;
         for redirect in &simple.redirects {
             match redirect {
                 Redirect::Duplicate { from: 1, to: 2 } => out = err,
                 Redirect::Duplicate { from: 2, to: 1 } => err = out,
                 Redirect::Duplicate { .. } => {}
                 Redirect::ToFile(word) => {
-                    let target = expand::single(word, self).map_err(Stop::Expansion)?;
-                    to_files.push(PathBuf::from(OsString::from_vec(target)));
-                    out = Dest::Capture;
+                    let target =
+                        PathBuf::from(OsString::from_vec(expand::single(word, self).map_err(Stop::Expansion)?));
+                    // The streams by their names: what the standard output or error is now.
+                    match target.as_os_str().as_bytes() {
+                        b"/dev/stdout" | b"/proc/self/fd/1" | b"/dev/fd/1" => {}
+                        b"/dev/stderr" | b"/proc/self/fd/2" | b"/dev/fd/2" => out = err,
+                        _ => {
+                            targets.push(target);
+                            output_file = Some(targets.len() - 1);
+                            out = Dest::Capture;
+                        }
+                    }
                 }
             }
         }
-        // sh creates (or empties) every `> FILE` in order before the command runs; the output
-        // goes to the last one.
-        for path in &to_files {
-            if let Err(e) = builtins::write_redirect(path, b"") {
-                complain(e);
-                // A redirection that fails ends the script for a special built-in, as in sh.
-                let special = matches!(simple.program, Program::Exit | Program::Builtin(":"));
-                return Ok((if special { Flow::Exit(2) } else { Flow::Normal(2) }, Produced::Nothing));
+        let special = matches!(simple.program, Program::Exit | Program::Builtin(":"));
+        // sh opens (creating or emptying) every `> FILE` in order before the command runs; the
+        // output goes to the last one, through the file opened here.
+        let mut opened = None;
+        for (index, path) in targets.iter().enumerate() {
+            match builtins::open_redirect(path) {
+                Ok(file) => {
+                    if output_file == Some(index) {
+                        opened = Some(file);
+                    }
+                }
+                Err((status, e)) => {
+                    complain(e);
+                    if status == super::REFUSED {
+                        return Err(Stop::End(Flow::Exit(super::REFUSED)));
+                    }
+                    // A redirection that fails ends the script for a special built-in, as in sh.
+                    return Ok((if special { Flow::Exit(2) } else { Flow::Normal(2) }, Produced::Nothing));
+                }
             }
+        }
+        // In sh these are programs, started with execve(2): an argument longer than the kernel
+        // takes for one (MAX_ARG_STRLEN, 128 KiB with its NUL) fails there with E2BIG, status
+        // 126, before anything runs; so here.
+        if let Program::Builtin(name) = simple.program {
+            if !matches!(name, "echo" | "true" | "false" | ":" | "[" | "test" | "break")
+                && args.iter().any(|a| a.len() >= MAX_ARGUMENT)
+            {
+                complain(format!("{name}: Argument list too long"));
+                return Ok((Flow::Normal(126), Produced::Nothing));
+            }
+        }
+        if out != Dest::Capture || piped && output_file.is_none() {
+            opened = None;
         }
         match &simple.program {
             Program::Exit => Ok((self.exit(&args), Produced::Nothing)),
-            Program::Builtin(name) => Ok(self.builtin(name, &args, input, (out, err), &to_files)),
+            Program::Builtin(name) => Ok(self.builtin(name, &args, input, (out, err), opened)),
             Program::External { path, name, entrypoint } => {
                 let found = match path {
                     Some(path) => Some(path.clone()),
@@ -382,17 +465,14 @@ impl Shell {
         }
     }
 
-    /// `exit [N]`: N as dash reads it (decimal, blanks around, at most 2^31-1), taken modulo 256;
-    /// arguments after the first are ignored, as dash ignores them.
+    /// `exit [N]`: N as dash reads it (C spaces around, a sign, decimal, 0 to 2^31-1: `-0` is 0,
+    /// `3\r` is 3), taken modulo 256; arguments after the first are ignored, as dash ignores them.
     fn exit(&mut self, args: &[OsString]) -> Flow {
         let Some(n) = args.first() else { return Flow::Exit(self.last_status) };
-        let text = String::from_utf8_lossy(n.as_bytes());
-        let trimmed = text.trim_matches([' ', '\t', '\n']);
-        let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
-        match digits.parse::<i32>() {
-            Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => Flow::Exit(n & 0xff),
+        match builtins::dash_integer(n.as_bytes()) {
+            Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => Flow::Exit((n & 0xff) as i32),
             _ => {
-                complain(format!("exit: Illegal number: {text}"));
+                complain(format!("exit: Illegal number: {}", String::from_utf8_lossy(n.as_bytes())));
                 Flow::Exit(2)
             }
         }
@@ -404,9 +484,8 @@ impl Shell {
         args: &[OsString],
         input: Input,
         (out, err): (Dest, Dest),
-        to_files: &[PathBuf],
+        to_file: Option<std::fs::File>,
     ) -> (Flow, Produced) {
-        let to_file = to_files.last().map(PathBuf::as_path);
         let capture = RefCell::new(Vec::new());
         let mut stdout_sink = Sink { dest: out, capture: &capture };
         let mut stderr_sink = Sink { dest: err, capture: &capture };
@@ -428,17 +507,23 @@ impl Shell {
             }
         };
         let status = builtins::run(name, args, &mut Io { stdin, out: &mut stdout_sink, err: &mut stderr_sink });
+        let to_file_given = to_file.is_some();
         let captured = capture.into_inner();
-        if let Some(path) = to_file {
+        // A built-in whose status 2 is never busybox's (theirs fail with 1) refused at run time
+        // what it found only then (a symlink or a FIFO to write): the script ends here.
+        let refused = status == super::REFUSED && matches!(name, "cp" | "touch" | "sed" | "base64");
+        if let Some(mut file) = to_file {
             // What the built-in wrote, even when it failed: sh's file holds that too.
-            return match builtins::write_redirect(std::path::Path::new(path), &captured) {
-                Ok(()) => (Flow::Normal(status), Produced::Nothing),
-                // A redirection that cannot be made is status 2, as in dash.
-                Err(e) => {
-                    complain(e);
-                    (Flow::Normal(2), Produced::Nothing)
-                }
-            };
+            if let Err(e) = file.write_all(&captured) {
+                complain(format!("write error: {e}"));
+                return (Flow::Normal(2), Produced::Nothing);
+            }
+        }
+        if refused {
+            return (Flow::Exit(super::REFUSED), Produced::Nothing);
+        }
+        if to_file_given {
+            return (Flow::Normal(status), Produced::Nothing);
         }
         (Flow::Normal(status), Produced::Bytes(captured))
     }

@@ -72,6 +72,11 @@ impl Ere {
     }
 
     /// A line (without its newline) as the matcher reads it.
+    /// [`Ere::compile`] of a basic regular expression ([`basic_to_extended`]).
+    pub fn compile_basic(pattern: &str, spans: bool) -> Result<Ere, PatternError> {
+        Ere::compile(&basic_to_extended(pattern)?, spans)
+    }
+
     pub fn line(text: &[u8]) -> Result<CString, String> {
         CString::new(text).map_err(|_| "a NUL byte in the input (not text)".to_string())
     }
@@ -89,6 +94,69 @@ impl Ere {
     pub fn is_match(&self, line: &CStr) -> Result<bool, String> {
         self.regex.find(line, 0, &mut []).map_err(|e| e.to_string())
     }
+}
+
+/// A POSIX basic regular expression (BRE: `grep` and `sed` without -E) written as the ERE that
+/// means the same to the C library, so that one check and one matcher serve both: `\(`, `\)`,
+/// `\{`, `\}` are the operators and `(`, `)`, `{`, `}`, `|`, `+`, `?` ordinary characters;
+/// `*` first (of the pattern or of a group) is ordinary; `^` is an anchor only first and `$`
+/// only last. `\|`, `\+`, `\?` are GNU's alternation and repetitions, which busybox's C
+/// library (glibc) reads as such: so are they here. Everything else (back-references, `\w`...)
+/// passes on as an escape for the ERE check to refuse.
+pub fn basic_to_extended(pattern: &str) -> Result<String, PatternError> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    // At the start of the pattern, of a group or of an alternative: `*` is ordinary there.
+    let mut at_start = true;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let starts = at_start;
+        at_start = false;
+        match c {
+            '\\' => {
+                let Some(&next) = chars.get(i + 1) else {
+                    return Err(invalid(format!(
+                        "the regular expression, at character {}: a trailing backslash",
+                        i + 1
+                    )));
+                };
+                match next {
+                    '(' | '|' => {
+                        out.push(next);
+                        at_start = true;
+                    }
+                    ')' | '{' | '}' | '+' | '?' => out.push(next),
+                    _ => {
+                        out.push('\\');
+                        out.push(next);
+                    }
+                }
+                i += 2;
+                continue;
+            }
+            '[' => {
+                let end = bracket(&chars, i).unwrap_or(chars.len());
+                out.extend(&chars[i..end]);
+                i = end;
+                continue;
+            }
+            '*' if starts => out.push_str("\\*"),
+            '^' if starts => {
+                out.push('^');
+                // `^*`: the star is ordinary after a leading anchor too.
+                at_start = true;
+            }
+            '$' if i + 1 == chars.len() || matches!(chars.get(i + 1..i + 3), Some(['\\', ')' | '|'])) => out.push('$'),
+            '^' | '$' | '(' | ')' | '{' | '}' | '|' | '+' | '?' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    Ok(out)
 }
 
 /// Whether `pattern` matches `text`, and where: the pure boundary of the regex layer (a fuzz

@@ -9,12 +9,12 @@ mod process;
 pub mod sed;
 mod test;
 
-pub use files::write_redirect;
+pub use files::{open_redirect, write_redirect};
 pub use process::pidof;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-pub use test::UNSUPPORTED as TEST_UNSUPPORTED;
+pub use test::{UNSUPPORTED as TEST_UNSUPPORTED, integer as dash_integer};
 
 /// Every built-in, as a script names it.
 pub const NAMES: [&str; 16] = [
@@ -35,6 +35,29 @@ impl Io<'_> {
         let _ = writeln!(self.err, "{name}: {}", super::one_line(&message.to_string()));
         status
     }
+}
+
+/// What hardinit refuses in built-in `name`'s arguments (an option or an operand outside the
+/// subset, a sed program or a grep pattern it does not run), found without running anything:
+/// the parser asks it of literal arguments before the script starts, the runner of expanded
+/// ones before the command runs (a refusal there ends the whole script). None: the command runs,
+/// and may still fail as busybox's would.
+pub fn refusal(name: &str, args: &[OsString]) -> Option<String> {
+    if matches!(name, "echo" | "true" | "false" | ":" | "[" | "test" | "exit" | "break") {
+        return None;
+    }
+    let Some(args) = args.iter().map(|a| a.to_str().map(str::to_string)).collect::<Option<Vec<_>>>() else {
+        return Some(format!("{name}: an argument that is not UTF-8 text"));
+    };
+    let why = match name {
+        "sed" => sed::refusal(&args),
+        "grep" => grep::refusal(&args),
+        "cp" => files::cp_refusal(&args),
+        "touch" => files::touch_refusal(&args),
+        "base64" => base64::refusal(&args),
+        _ => None,
+    };
+    why.map(|why| format!("{name}: {why}"))
 }
 
 /// Runs built-in `name` (one of [`NAMES`] other than `exit` and `break`, which the runner owns).
