@@ -30,6 +30,11 @@ fn bin_dir() -> &'static Path {
         for applet in ["sed", "grep", "cp", "base64", "touch", "sleep", "kill", "pidof"] {
             std::os::unix::fs::symlink(busybox, dir.join(applet)).unwrap();
         }
+        // The server's stand-in shows its arguments and the variables a customisation exports.
+        let standin = format!("#!{}\necho \"[$VAULT_ADDR][$X]\" \"$@\"\n", dash());
+        std::fs::write(dir.join(".vault"), standin).unwrap();
+        common::install(&dir.join(".vault"), &dir.join("vault"), 0o755);
+        std::fs::remove_file(dir.join(".vault")).unwrap();
         dir
     })
 }
@@ -265,4 +270,32 @@ fn statuses_match_where_both_fail() {
     let long = "x".repeat(70 << 10);
     same_as_dash("sed \"s/a/$L$L/\" g; echo $?", &[("L", long.as_str())]);
     same_as_dash("echo \"$L$L\" | grep -c x", &[("L", long.as_str())]);
+}
+
+#[test]
+fn what_chart_customisations_write_most_runs_as_in_dash() {
+    for (script, env) in [
+        (
+            "echo \"${X:-default}\" \"${Y:-d}\" ${#Y} \"${Y:+set}\" \"${E-unset}\" \"${E:-empty}\"",
+            &[("Y", "abc"), ("E", "")][..],
+        ),
+        ("echo ${Z:-a  b} x", &[]),
+        (": \"${POD_IP?POD_IP is required}\"; echo ok", &[("POD_IP", "10.0.0.7")]),
+        (": \"${POD_IP?POD_IP is required}\"; echo ok", &[]),
+        (": \"${POD_IP:?}\"; echo ok", &[("POD_IP", "")]),
+        ("echo a >> out; echo b >> out; sed s/a/x/ g >> out", &[]),
+        ("grep x missing 2>/dev/null; echo $?; cp missing h 2>/dev/null || echo failed", &[]),
+        ("export VAULT_ADDR=http://127.0.0.1:8200; vault status", &[]),
+        ("export X; X=1; vault status", &[]),
+        ("X=\"a b\"; export X; vault status", &[]),
+        ("exec vault server -config=/tmp; echo never", &[]),
+        ("if true; then exec vault a; fi; echo never", &[]),
+        ("vault status 2>/dev/null; echo $?", &[]),
+    ] {
+        same_as_dash(script, env);
+    }
+    refused_before("cp g h; echo ${X:=a}", &[], "parameter expansion");
+    refused_before("cp g h; export X=$Y", &[], "unquoted expansion");
+    refused_before("cp g h; echo x 2> err", &[], "`2>` to a file other than /dev/null");
+    refused_before("cp g h; exec echo x", &[], "`exec` of a built-in");
 }

@@ -9,8 +9,7 @@
 //! standard output, the exit status and the files left. The contract allows one difference only,
 //! a clean refusal: either before anything ran (status 2, one line on stderr that says
 //! `refused`, nothing printed, no file touched), or, for what only an expansion shows, at that
-//! command (status 2, the refusal the last line on stderr, the output until then dash's, every
-//! file as it was or as dash left it).
+//! command (status 2, the refusal the last line on stderr, the output until then dash's).
 //!
 //! The words of the applets' error lines differ on purpose; where `2>&1` puts them in the output
 //! only their `NAME:` is compared.
@@ -168,7 +167,7 @@ fn sed_program(rng: &mut Rng) -> String {
             0..=3 => format!("${{{var}}}"),
             _ => rng.pick(&["x", "\\1", "&", "[&]", "\\ y", "\\n", "<\\&>", "", "\\q", "\\é"]).to_string(),
         };
-        let flags = rng.pick(&["", "g", "g", "", "I", "G", "p", "2", "gg"]);
+        let flags = rng.pick(&["", "g", "g", "", "g", "", "I", "G", "p", "2", "gg"]);
         commands.push(format!("s{delimiter}{pattern}{delimiter}{replacement}{delimiter}{flags}"));
     }
     let joined = commands.join(if rng.chance(20) { "\n" } else { "; " });
@@ -203,7 +202,9 @@ fn command(rng: &mut Rng) -> String {
             format!("echo {n}{} {}{}", word(rng), word(rng), redirect(rng))
         }
         2..=4 => {
-            let options = rng.pick(&["", "-E ", "-i ", "-Ei ", "-i -E ", "-r ", "-n ", "-i.bak ", "-e ", "-E -e "]);
+            let options = rng.pick(&[
+                "", "-E ", "-i ", "-Ei ", "-i -E ", "-r ", "", "-E ", "-i ", "-n ", "-i.bak ", "-e ", "-E -e ",
+            ]);
             let program = sed_program(rng);
             let file = file_operand(rng);
             let after = if rng.chance(10) { " -i" } else { "" };
@@ -240,7 +241,7 @@ fn command(rng: &mut Rng) -> String {
         8 => rng.pick(&["touch t", "touch -c t", "touch -c f", "touch -a t", "touch"]).to_string(),
         9 => format!(
             "{}{}",
-            rng.pick(&["echo aGk= | base64 -d", "echo hi | base64", "base64 -w0 < f", "echo \"$V1\" | base64"]),
+            rng.pick(&["echo aGk= | base64 -d", "echo hi | base64", "base64 -w0", "echo \"$V1\" | base64"]),
             redirect(rng)
         ),
         10 | 11 => {
@@ -260,7 +261,18 @@ fn command(rng: &mut Rng) -> String {
         14 => format!("vault {}", word(rng)),
         _ => format!(
             "{}{}",
-            rng.pick(&["export V1", "V2=z vault x", "set -x", ": \"${V1?}\"", "echo ${#V1}"]),
+            rng.pick(&[
+                "export V1; vault x",
+                "export X=\"$V2\"; vault \"$X\"",
+                "V2=z vault x",
+                "set -x",
+                ": \"${V1?}\"",
+                ": \"${V1:?V1 is required}\"",
+                "echo ${#V1}",
+                "echo \"${V1:+set}\" ${V9-unset}",
+                "exec vault x",
+                "vault x 2>/dev/null",
+            ]),
             redirect(rng)
         ),
     }
@@ -409,16 +421,9 @@ fn clean_refusal(dash: &Outcome, ours: &Outcome, before: &BTreeMap<String, Vec<u
     if lines.len() == 1 && ours.stdout.is_empty() && ours.files == *before {
         return Some("before");
     }
-    let files_allowed = ours
-        .files
-        .iter()
-        .all(|(name, content)| before.get(name) == Some(content) || dash.files.get(name) == Some(content))
-        && dash
-            .files
-            .keys()
-            .chain(before.keys())
-            .all(|name| ours.files.contains_key(name) || !before.contains_key(name));
-    (dash.stdout.starts_with(&ours.stdout) && files_allowed).then_some("at-expansion")
+    // The commands before the refusal ran: the files are as they left them, which neither the
+    // start nor dash's end need show; the output until then is dash's.
+    dash.stdout.starts_with(&ours.stdout).then_some("at-expansion")
 }
 
 /// What a refusal was about, for the tally: its text after `refused: `, cut short.

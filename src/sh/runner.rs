@@ -45,6 +45,8 @@ pub struct Shell {
     last_status: i32,
     errexit: bool,
     pid1: bool,
+    /// Names `export`ed before they were set.
+    exported_unset: std::collections::BTreeSet<String>,
     /// The status of the last `$(pidof ...)` expanded: an assignment's status, as in sh.
     substitution_status: Cell<Option<i32>>,
 }
@@ -73,6 +75,8 @@ enum Dest {
     Stderr,
     /// Into the buffer handed to the next stage or written to `> FILE`.
     Capture,
+    /// `2>/dev/null`: nowhere.
+    Null,
 }
 
 /// A built-in's output stream.
@@ -86,6 +90,7 @@ impl Write for Sink<'_> {
         match self.dest {
             Dest::Stdout => crate::sys::process::write_all(1, bytes)?,
             Dest::Stderr => crate::sys::process::write_all(2, bytes)?,
+            Dest::Null => {}
             Dest::Capture => {
                 let mut capture = self.capture.borrow_mut();
                 if capture.len() + bytes.len() > MAX_CAPTURE {
@@ -190,6 +195,7 @@ impl Shell {
             errexit,
             pid1: crate::sys::process::getpid() == 1,
             substitution_status: Cell::new(None),
+            exported_unset: std::collections::BTreeSet::new(),
         }
     }
 
@@ -304,7 +310,7 @@ impl Shell {
     }
 
     fn assign(&mut self, name: &str, value: Vec<u8>) {
-        let exported = self.vars.get(name).is_some_and(|v| v.exported);
+        let exported = self.vars.get(name).is_some_and(|v| v.exported) || self.exported_unset.remove(name);
         self.vars.insert(name.to_string(), Var { value, exported });
     }
 
@@ -385,7 +391,8 @@ impl Shell {
             }
         }
         let (mut out, mut err) = (if piped { Dest::Capture } else { Dest::Stdout }, Dest::Stderr);
-        let mut targets: Vec<PathBuf> = Vec::new();
+        // Each target, and whether it is appended to (`>>`).
+        let mut targets: Vec<(PathBuf, bool)> = Vec::new();
         // Which of `targets` the standard output goes to (the last `> FILE`, unless a later
         // redirection moved it).
         let mut output_file: Option<usize> = None;
@@ -394,7 +401,9 @@ impl Shell {
                 Redirect::Duplicate { from: 1, to: 2 } => out = err,
                 Redirect::Duplicate { from: 2, to: 1 } => err = out,
                 Redirect::Duplicate { .. } => {}
-                Redirect::ToFile(word) => {
+                Redirect::ErrorToNull => err = Dest::Null,
+                Redirect::ToFile(word) | Redirect::AppendToFile(word) => {
+                    let append = matches!(redirect, Redirect::AppendToFile(_));
                     let target =
                         PathBuf::from(OsString::from_vec(expand::single(word, self).map_err(Stop::Expansion)?));
                     // The streams by their names: what the standard output or error is now.
@@ -402,7 +411,7 @@ impl Shell {
                         b"/dev/stdout" | b"/proc/self/fd/1" | b"/dev/fd/1" => {}
                         b"/dev/stderr" | b"/proc/self/fd/2" | b"/dev/fd/2" => out = err,
                         _ => {
-                            targets.push(target);
+                            targets.push((target, append));
                             output_file = Some(targets.len() - 1);
                             out = Dest::Capture;
                         }
@@ -414,8 +423,8 @@ impl Shell {
         // sh opens (creating or emptying) every `> FILE` in order before the command runs; the
         // output goes to the last one, through the file opened here.
         let mut opened = None;
-        for (index, path) in targets.iter().enumerate() {
-            match builtins::open_redirect(path) {
+        for (index, (path, append)) in targets.iter().enumerate() {
+            match builtins::open_redirect(path, *append) {
                 Ok(file) => {
                     if output_file == Some(index) {
                         opened = Some(file);
@@ -447,6 +456,28 @@ impl Shell {
         }
         match &simple.program {
             Program::Exit => Ok((self.exit(&args), Produced::Nothing)),
+            Program::Builtin("export") => {
+                for arg in &args {
+                    let arg = arg.as_bytes();
+                    match arg.iter().position(|b| *b == b'=') {
+                        Some(at) => {
+                            let name = String::from_utf8_lossy(&arg[..at]).into_owned();
+                            self.vars.insert(name, Var { value: arg[at + 1..].to_vec(), exported: true });
+                        }
+                        None => {
+                            let name = String::from_utf8_lossy(arg).into_owned();
+                            match self.vars.get_mut(&name) {
+                                Some(var) => var.exported = true,
+                                // Unset: exported once it is assigned, as in sh.
+                                None => {
+                                    self.exported_unset.insert(name);
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok((Flow::Normal(0), Produced::Nothing))
+            }
             Program::Builtin(name) => Ok(self.builtin(name, &args, input, (out, err), opened)),
             Program::External { path, name, entrypoint } => {
                 let found = match path {
@@ -457,7 +488,7 @@ impl Shell {
                     complain(format!("{name}: not found"));
                     return Ok((Flow::Normal(127), Produced::Nothing));
                 };
-                if tail && simple.redirects.is_empty() && matches!(input, Input::Inherited) {
+                if simple.exec || tail && simple.redirects.is_empty() && matches!(input, Input::Inherited) {
                     return Ok((self.replace_shell(&path, &args, *entrypoint), Produced::Nothing));
                 }
                 Ok(self.spawn(&path, name, &args, (out, err)))
@@ -540,6 +571,7 @@ impl Shell {
                 Dest::Stdout => Stdio::from(std::io::stdout().as_fd().try_clone_to_owned()?),
                 Dest::Stderr => Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?),
                 Dest::Capture => Stdio::piped(),
+                Dest::Null => Stdio::null(),
             })
         };
         let mut command = std::process::Command::new(path);

@@ -76,13 +76,30 @@ fn open_for_writing(path: &Path, mode: u32, truncate: bool) -> Result<File, Fail
 /// user's alone, and emptied) once, before the command runs, as sh opens it; the command's output
 /// is written to this same open file after it, never by opening the path again (`cp a f > f`
 /// keeps what cp wrote). Err: (status 2 when hardinit refuses the target, the line).
-pub fn open_redirect(path: &Path) -> Result<File, (i32, String)> {
-    open_for_writing(path, 0o600, true).map_err(|Failed(status, why)| (status, why))
+/// `append`: `>> FILE`, neither emptied nor written but at its end.
+pub fn open_redirect(path: &Path, append: bool) -> Result<File, (i32, String)> {
+    let opened = if append {
+        parent_of(path)
+            .and_then(|parent| {
+                parent.open(libc::O_WRONLY | libc::O_CREAT | libc::O_NONBLOCK | libc::O_APPEND, 0o600).map_err(|e| {
+                    match e.raw_os_error() {
+                        Some(libc::ENXIO) => {
+                            Failed(2, format!("{}: a FIFO (not a regular file): refused", path.display()))
+                        }
+                        _ => failed(path, e),
+                    }
+                })
+            })
+            .and_then(|file| writable_target(path, &file).map(|()| file))
+    } else {
+        open_for_writing(path, 0o600, true)
+    };
+    opened.map_err(|Failed(status, why)| (status, why))
 }
 
 /// `> FILE` in one step, for tests: opened as [`open_redirect`] does, `bytes` written.
 pub fn write_redirect(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut file = open_redirect(path).map_err(|(_, e)| e)?;
+    let mut file = open_redirect(path, false).map_err(|(_, e)| e)?;
     file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -13,13 +13,21 @@ use std::path::Path;
 
 /// A whole grep invocation, read and checked before any input is.
 struct Plan {
-    /// None: the empty pattern, which every line matches.
-    patterns: Vec<Option<Ere>>,
+    patterns: Vec<Pattern>,
     quiet: bool,
     invert: bool,
     count: bool,
     silent: bool,
     files: Vec<String>,
+}
+
+enum Pattern {
+    /// The empty pattern, which every line matches.
+    Any,
+    Regex(Ere),
+    /// Invalid in POSIX too: busybox compiles a pattern when it reads the first line, so the
+    /// error (status 2) comes then, and not at all for an empty input.
+    Invalid(String),
 }
 
 /// Why grep does not run: `refused` (outside the subset: hardinit's refusal) or an error
@@ -121,7 +129,7 @@ impl Plan {
         let mut patterns = Vec::new();
         for pattern in given.iter().flat_map(|p| p.split('\n')) {
             let compiled = if pattern.is_empty() && !whole_line {
-                None
+                Pattern::Any
             } else {
                 let mut text = match (fixed_strings, extended) {
                     (true, _) => fixed(pattern),
@@ -132,7 +140,11 @@ impl Plan {
                 if whole_line {
                     text = if text.is_empty() { "^$".into() } else { format!("^({text})$") };
                 }
-                Some(Ere::compile(&text, false).map_err(|e| Stop { refused: e.refused, message: e.message })?)
+                match Ere::compile(&text, false) {
+                    Ok(regex) => Pattern::Regex(regex),
+                    Err(e) if e.refused => return Err(refuse(e.message)),
+                    Err(e) => Pattern::Invalid(e.message),
+                }
             };
             patterns.push(compiled);
         }
@@ -143,8 +155,9 @@ impl Plan {
         let mut matched = false;
         for pattern in &self.patterns {
             matched = match pattern {
-                None => true,
-                Some(regex) => regex.is_match(&Ere::line(text)?)?,
+                Pattern::Any => true,
+                Pattern::Regex(regex) => regex.is_match(&Ere::line(text)?)?,
+                Pattern::Invalid(why) => return Err(why.clone()),
             };
             if matched {
                 break;

@@ -17,9 +17,9 @@ use std::os::unix::ffi::OsStrExt;
 pub use test::{UNSUPPORTED as TEST_UNSUPPORTED, integer as dash_integer};
 
 /// Every built-in, as a script names it.
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 17] = [
     "echo", "true", "false", ":", "[", "test", "cp", "sed", "grep", "sleep", "kill", "pidof", "base64", "touch",
-    "exit", "break",
+    "exit", "break", "export",
 ];
 
 /// A built-in's standard streams, as the runner wired them (a pipe, a capture, a redirection).
@@ -50,6 +50,7 @@ pub fn refusal(name: &str, args: &[OsString]) -> Option<String> {
         return Some(format!("{name}: an argument that is not UTF-8 text"));
     };
     let why = match name {
+        "export" => export_refusal(&args),
         "sed" => sed::refusal(&args),
         "grep" => grep::refusal(&args),
         "cp" => files::cp_refusal(&args),
@@ -58,6 +59,26 @@ pub fn refusal(name: &str, args: &[OsString]) -> Option<String> {
         _ => None,
     };
     why.map(|why| format!("{name}: {why}"))
+}
+
+/// `export NAME[=VALUE]...`: a name as sh takes it; IFS is the shell's own (refused as its
+/// assignment is); no option.
+fn export_refusal(args: &[String]) -> Option<String> {
+    if args.is_empty() {
+        return Some("`export` without a name (listing) is not supported".into());
+    }
+    for arg in args {
+        let name = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
+        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Some(format!("{arg}: not a name to export (no option is supported)"));
+        }
+        if name == "IFS" {
+            return Some("an assignment to IFS".into());
+        }
+    }
+    None
 }
 
 /// Runs built-in `name` (one of [`NAMES`] other than `exit` and `break`, which the runner owns).

@@ -348,7 +348,8 @@ impl Substitution {
                 // busybox: a comment runs to the end of the line.
                 '#' => comment = true,
                 'g' => global = true,
-                ' ' | '\t' => {}
+                // Every C space, as busybox's isspace() skips them.
+                ' ' | '\t' | '\u{b}' | '\u{c}' | '\r' => {}
                 'I' | 'i' | 'p' | 'w' | '0'..='9' => {
                     return Err(refuse(format!("the flag {flag:?} of `s` is not supported (only g is)")));
                 }
