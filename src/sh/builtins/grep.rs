@@ -232,7 +232,12 @@ impl Plan {
             match read {
                 Ok(n) => selected += n,
                 Err(e) => {
-                    let _ = io.fail("grep", 2, e);
+                    // An invalid pattern ends grep at once, as busybox's dies at it.
+                    let invalid = self.patterns.iter().any(|p| matches!(p, Pattern::Invalid(why) if *why == e));
+                    let status = io.fail("grep", 2, e);
+                    if invalid {
+                        return status;
+                    }
                     failed = true;
                 }
             }
