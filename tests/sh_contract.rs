@@ -184,6 +184,10 @@ fn a_refusal_that_only_an_expansion_shows_ends_the_script_at_once() {
     assert_eq!(ours.stdout, "before\n");
     assert!(ours.stderr.contains("refused") && ours.stderr.lines().count() == 1, "{}", ours.stderr);
     assert!(!ours.files.contains_key("out") && !ours.files.contains_key("marker"), "{:?}", ours.files.keys());
+    // busybox's kill lists the signals for `-l`: from a value, refused there.
+    let ours = run(common::sh(), "echo before; kill -$S 999999999; echo after", &[("S", "l")]);
+    assert_eq!((ours.status, ours.stdout.as_str()), (Some(2), "before\n"), "{}", ours.stderr);
+    assert!(ours.stderr.contains("refused: kill: `kill -l`"), "{}", ours.stderr);
 }
 
 #[test]

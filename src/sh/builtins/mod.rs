@@ -51,6 +51,8 @@ pub fn refusal(name: &str, args: &[OsString]) -> Option<String> {
     };
     let why = match name {
         "export" => export_refusal(&args),
+        // busybox lists the signals; the parser refuses it written out, here from a value.
+        "kill" if args.first().is_some_and(|a| a == "-l" || a == "-L") => Some("`kill -l` (listing signals)".into()),
         "sed" => sed::refusal(&args),
         "grep" => grep::refusal(&args),
         "cp" => files::cp_refusal(&args),
