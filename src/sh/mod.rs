@@ -121,6 +121,36 @@ pub fn check_script(script: &str) -> Result<(), String> {
     parse(script).map(drop).map_err(|refusal| one_line(&refusal.message))
 }
 
+/// The contract's invariant, for fuzzing: a script the parser accepts holds no built-in whose
+/// written-out arguments hardinit would refuse when it runs (what is knowable before the script
+/// runs is judged before it runs). Returns the refusal left for run time, if any.
+pub fn refusal_left_for_run_time(script: &str) -> Option<String> {
+    fn list(items: &parser::List) -> Option<String> {
+        items.iter().find_map(|and_or| {
+            std::iter::once(&and_or.first)
+                .chain(and_or.rest.iter().map(|(_, p)| p))
+                .flat_map(|pipeline| &pipeline.commands)
+                .find_map(command)
+        })
+    }
+    fn command(command: &parser::Command) -> Option<String> {
+        match command {
+            parser::Command::Simple(simple) => {
+                let parser::Program::Builtin(name) = simple.program else { return None };
+                let args: Option<Vec<OsString>> = simple.args.iter().map(|w| w.literal().map(OsString::from)).collect();
+                args.and_then(|args| builtins::refusal(name, &args))
+            }
+            parser::Command::If { branches, otherwise } => branches
+                .iter()
+                .find_map(|(condition, body)| list(condition).or_else(|| list(body)))
+                .or_else(|| otherwise.as_ref().and_then(list)),
+            parser::Command::Loop { condition, body, .. } => list(condition).or_else(|| list(body)),
+            parser::Command::Assign(_) | parser::Command::Break => None,
+        }
+    }
+    parse(script).ok().and_then(|tree| list(&tree))
+}
+
 /// The fields one word of `text` expands to, with `vars` as the only variables (no process is
 /// looked up: `$(pidof ...)` finds none). Pure: for tests and fuzzing.
 pub fn expand_text(text: &str, vars: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
