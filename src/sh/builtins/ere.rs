@@ -72,11 +72,6 @@ impl Ere {
     }
 
     /// A line (without its newline) as the matcher reads it.
-    /// [`Ere::compile`] of a basic regular expression ([`basic_to_extended`]).
-    pub fn compile_basic(pattern: &str, spans: bool) -> Result<Ere, PatternError> {
-        Ere::compile(&basic_to_extended(pattern)?, spans)
-    }
-
     pub fn line(text: &[u8]) -> Result<CString, String> {
         CString::new(text).map_err(|_| "a NUL byte in the input (not text)".to_string())
     }
@@ -155,6 +150,54 @@ pub fn basic_to_extended(pattern: &str) -> Result<String, PatternError> {
             _ => out.push(c),
         }
         i += 1;
+    }
+    Ok(out)
+}
+
+/// An ERE that matches what `pattern` matches with ASCII case ignored, as the C library's
+/// REG_ICASE in the C locale (busybox's `grep -i`, sed's `I`): each letter outside brackets
+/// becomes `[xX]`. A bracket expression with a letter in it (other than a class name such as
+/// `[:alpha:]`) is refused: its ranges fold in ways that differ between C libraries.
+pub fn ignoring_case(pattern: &str) -> Result<String, PatternError> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                out.extend(chars.get(i..i + 2).unwrap_or(&chars[i..]));
+                i += 2;
+            }
+            '[' => {
+                let end = bracket(&chars, i).unwrap_or(chars.len());
+                let inside: String = chars[i..end].iter().collect();
+                let mut without_classes = inside.clone();
+                // `[:upper:]` and `[:lower:]` match both cases under REG_ICASE: left in, refused.
+                for class in CLASSES.iter().filter(|c| !matches!(**c, "upper" | "lower")) {
+                    without_classes = without_classes.replace(&format!("[:{class}:]"), "");
+                }
+                if without_classes.chars().any(|c| c.is_ascii_alphabetic()) {
+                    return Err(refused(format!(
+                        "the regular expression, at character {}: a letter in a bracket expression, with case ignored",
+                        i + 1
+                    )));
+                }
+                out.push_str(&inside);
+                i = end;
+            }
+            c if c.is_ascii_alphabetic() => {
+                out.push('[');
+                out.push(c.to_ascii_lowercase());
+                out.push(c.to_ascii_uppercase());
+                out.push(']');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
     }
     Ok(out)
 }

@@ -1,4 +1,4 @@
-//! `grep [-E|-F] [-qvcxs] [-e PATTERN]... [PATTERN] [FILE|-]...`: selects lines of files or of
+//! `grep [-E|-F] [-qvcxsi] [-e PATTERN]... [PATTERN] [FILE|-]...`: selects lines of files or of
 //! the standard input (a pipe included) that match a POSIX regular expression (basic without -E,
 //! extended with it, a fixed string with -F; `-v`: that do not; `-x`: the whole line). A pattern
 //! with newlines is one pattern per line, as in busybox. Prints them (after `FILE:` when several
@@ -65,6 +65,7 @@ impl Plan {
     fn parse(args: &[String]) -> Result<Plan, Stop> {
         let (mut extended, mut fixed_strings, mut whole_line) = (false, false, false);
         let (mut quiet, mut invert, mut count, mut silent) = (false, false, false, false);
+        let mut ignore_case = false;
         let mut given: Vec<&str> = Vec::new();
         let mut operands: Vec<&String> = Vec::new();
         let mut index = 0;
@@ -87,6 +88,7 @@ impl Plan {
                     'v' => invert = true,
                     'c' => count = true,
                     'x' => whole_line = true,
+                    'i' => ignore_case = true,
                     's' => silent = true,
                     'e' => {
                         let rest = &letters[at + 1..];
@@ -108,7 +110,7 @@ impl Plan {
                     }
                     other => {
                         return Err(refuse(format!(
-                            "-{other} is not supported (only -E, -F, -q, -v, -c, -x, -s and -e are)"
+                            "-{other} is not supported (only -E, -F, -q, -v, -c, -x, -s, -i and -e are)"
                         )));
                     }
                 }
@@ -137,6 +139,10 @@ impl Plan {
                     (false, false) => super::ere::basic_to_extended(pattern)
                         .map_err(|e| Stop { refused: e.refused, message: e.message })?,
                 };
+                if ignore_case {
+                    text = super::ere::ignoring_case(&text)
+                        .map_err(|e| Stop { refused: e.refused, message: e.message })?;
+                }
                 if whole_line {
                     text = if text.is_empty() { "^$".into() } else { format!("^({text})$") };
                 }
@@ -283,7 +289,7 @@ mod tests {
     #[test]
     fn errors_are_status_2_on_one_line() {
         for args in [
-            &["-Ei", "x"][..],
+            &["-Ei", "[x]"][..],
             &["-Ew", "x"],
             &["-E"],
             &["-E", r"\w"],

@@ -273,7 +273,7 @@ fn parse_commands(script: &str, extended: bool) -> Result<Vec<Command>, Failure>
             if pattern.is_empty() {
                 return Err(refuse("an empty regular expression (the previous one) is not supported"));
             }
-            Some(compile(&pattern, extended, false)?)
+            Some(compile(&pattern, extended, false, false)?)
         } else {
             None
         };
@@ -309,10 +309,13 @@ fn parse_commands(script: &str, extended: bool) -> Result<Vec<Command>, Failure>
 }
 
 /// A pattern as sed reads it: control escapes read, then BRE or ERE, checked and compiled.
-fn compile(pattern: &str, extended: bool, spans: bool) -> Result<Ere, Failure> {
+/// `ignore_case`: the flag `I`, as REG_ICASE in the C locale ([`ere::ignoring_case`]).
+fn compile(pattern: &str, extended: bool, ignore_case: bool, spans: bool) -> Result<Ere, Failure> {
+    let failure = |e: ere::PatternError| Failure(if e.refused { 2 } else { 1 }, e.message);
     let pattern = control_escapes(pattern);
-    let compiled = if extended { Ere::compile(&pattern, spans) } else { Ere::compile_basic(&pattern, spans) };
-    compiled.map_err(|e| Failure(if e.refused { 2 } else { 1 }, e.message))
+    let pattern = if extended { pattern } else { ere::basic_to_extended(&pattern).map_err(failure)? };
+    let pattern = if ignore_case { ere::ignoring_case(&pattern).map_err(failure)? } else { pattern };
+    Ere::compile(&pattern, spans).map_err(failure)
 }
 
 impl Substitution {
@@ -333,6 +336,7 @@ impl Substitution {
         // The flags run to the end of the command; busybox fails on a letter it does not know
         // (status 1) before it reads any input, and runs those it knows, which hardinit refuses.
         let mut global = false;
+        let mut ignore_case = false;
         let mut used = chars.len() - after.len();
         let mut comment = false;
         for &flag in after {
@@ -350,8 +354,9 @@ impl Substitution {
                 'g' => global = true,
                 // Every C space, as busybox's isspace() skips them.
                 ' ' | '\t' | '\u{b}' | '\u{c}' | '\r' => {}
-                'I' | 'i' | 'p' | 'w' | '0'..='9' => {
-                    return Err(refuse(format!("the flag {flag:?} of `s` is not supported (only g is)")));
+                'I' | 'i' => ignore_case = true,
+                'p' | 'w' | '0'..='9' => {
+                    return Err(refuse(format!("the flag {flag:?} of `s` is not supported (only g and I are)")));
                 }
                 _ => return Err(Failure(1, "bad option in substitution expression".into())),
             }
@@ -360,7 +365,7 @@ impl Substitution {
         if pattern.is_empty() {
             return Err(refuse("an empty regular expression (the previous one) is not supported"));
         }
-        let regex = compile(&pattern, extended, true)?;
+        let regex = compile(&pattern, extended, ignore_case, true)?;
         let replacement = parse_replacement(&replacement, delimiter, regex.groups)?;
         if let Some(group) = replacement.iter().find_map(|piece| match piece {
             Piece::Group(g) if regex.inside_repetition.contains(g) => Some(g),
@@ -675,7 +680,7 @@ mod tests {
         for (args, expected) in [
             (&["-E", "s/a/b/p"][..], 2),
             (&["-E", "y/a/b/"], 2),
-            (&["s/a/b/I"], 2),
+            (&["s/a/b/w f"], 2),
             (&["-i.bak", "s/a/b/", "f"], 2),
             (&["/^#/p"], 2),
             (&["s/a/b/G"], 1),
