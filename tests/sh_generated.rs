@@ -28,9 +28,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// How many scripts a run generates by default: about a minute on two idle cores (50 s measured),
-/// two in CI beside the other suites.
-const DEFAULT_COUNT: usize = 16000;
+/// How many scripts a run generates by default: about a minute on two cores beside other work
+/// (6,000 in 25 to 47 s measured), two at most in CI beside the other suites.
+const DEFAULT_COUNT: usize = 12000;
 
 /// xorshift64*: small, seeded, the same sequence on every platform.
 struct Rng(u64);
@@ -164,8 +164,11 @@ fn sed_program(rng: &mut Rng) -> String {
             "\\w",
         ]);
         let pattern = if pattern == "VAR" { format!("${var}") } else { pattern.to_string() };
+        // A value (70 KiB at times) written at every position of a line makes a line of
+        // gigabytes: busybox and hardinit fail there each their own way, after long.
+        let matches_empty = ["b*", "[[:space:]]*", "^", "$"].contains(&pattern.as_str());
         let replacement = match rng.below(10) {
-            0..=3 => format!("${{{var}}}"),
+            0..=3 if !matches_empty => format!("${{{var}}}"),
             _ => rng.pick(&["x", "\\1", "&", "[&]", "\\ y", "\\n", "<\\&>", "", "\\q", "\\é"]).to_string(),
         };
         let flags = rng.pick(&["", "g", "g", "", "g", "", "I", "G", "p", "2", "gg"]);

@@ -457,19 +457,14 @@ fn refusals(cases: &mut Vec<Case>) {
         "sed -E -e 's/a/b/' input.txt",
         "sed -Ei 's/a/b/'",
         "sed -E 's/a/b/;s/c/d/' input.txt",
+        "sed -n 's/a/b/p' input.txt",
     ] {
         cases.push(case(script).with(Setup::File("f", b"x\n".to_vec())));
     }
     cases.push(case("base64").stdin("a long line of configuration ".repeat(8)));
-    for script in [
-        "cp -r f g",
-        "cp -p f g",
-        "cp f g h",
-        "grep -o a input.txt",
-        "sed -n 's/a/b/p' input.txt",
-        "sed -E 'y/a/b/' input.txt",
-        "base64 -w0",
-    ] {
+    for script in
+        ["cp -r f g", "cp -p f g", "cp f g h", "grep -o a input.txt", "sed -E 'y/a/b/' input.txt", "base64 -w0"]
+    {
         cases.push(
             case(script).with(Setup::File("f", b"x\n".to_vec())).refused("any other option is one line and exit 2"),
         );

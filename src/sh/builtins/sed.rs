@@ -28,16 +28,26 @@ pub struct Substitution {
     regex: Ere,
     replacement: Vec<Piece>,
     global: bool,
+    /// The flag `p`: the line is printed when a substitution was made.
+    print: bool,
 }
 
 enum Action {
     Substitute(Substitution),
     Delete,
+    Print,
+}
+
+/// Which lines a command acts on.
+enum Address {
+    Matching(Ere),
+    /// The Nth line of all the input, counted across the files as busybox counts (0: none).
+    Line(u64),
 }
 
 /// One command: on the lines its address matches (all without one), its action.
 struct Command {
-    address: Option<Ere>,
+    address: Option<Address>,
     action: Action,
 }
 
@@ -45,6 +55,13 @@ struct Command {
 pub struct Plan {
     commands: Vec<Command>,
     in_place: bool,
+    /// `-n`: no line is printed but by `p`.
+    quiet: bool,
+    /// The lines read so far, across the files.
+    line_number: std::cell::Cell<u64>,
+    /// The last text written ended without a newline (a last line without one): busybox writes
+    /// that newline before anything more.
+    newline_owed: std::cell::Cell<bool>,
     /// `-` is the standard input.
     files: Vec<String>,
 }
@@ -77,6 +94,7 @@ impl Plan {
     pub fn parse(args: &[String]) -> Result<Plan, Failure> {
         let mut extended = false;
         let mut in_place = false;
+        let mut quiet = false;
         let mut scripts: Vec<&str> = Vec::new();
         let mut operands: Vec<&String> = Vec::new();
         let mut index = 0;
@@ -96,6 +114,7 @@ impl Plan {
                 let rest = &letters[at + letter.len_utf8()..];
                 match letter {
                     'E' | 'r' => extended = true,
+                    'n' => quiet = true,
                     'i' if rest.is_empty() => in_place = true,
                     'i' => return Err(refuse(format!("-i{rest}: a backup suffix is not supported"))),
                     'e' => {
@@ -112,7 +131,7 @@ impl Plan {
                         break;
                     }
                     other => {
-                        return Err(refuse(format!("-{other} is not supported (only -E, -r, -i and -e are)")));
+                        return Err(refuse(format!("-{other} is not supported (only -E, -r, -n, -i and -e are)")));
                     }
                 }
             }
@@ -137,7 +156,17 @@ impl Plan {
         if in_place && files.iter().any(|f| f == "-") {
             return Err(refuse("-i on the standard input (`-`) is not supported"));
         }
-        Ok(Plan { commands, in_place, files })
+        if in_place && commands.iter().any(|c| matches!(c.address, Some(Address::Line(_)))) {
+            return Err(refuse("a line number with -i (whether it counts per file differs between seds)"));
+        }
+        Ok(Plan {
+            commands,
+            in_place,
+            quiet,
+            line_number: std::cell::Cell::new(0),
+            newline_owed: std::cell::Cell::new(false),
+            files,
+        })
     }
 
     fn run(&self, io: &mut Io) -> Result<(), Failure> {
@@ -189,34 +218,51 @@ impl Plan {
             }
             let newline = line.last() == Some(&b'\n');
             let mut text = line[..line.len() - usize::from(newline)].to_vec();
+            let number = self.line_number.get() + 1;
+            self.line_number.set(number);
             for command in &self.commands {
-                if let Some(address) = &command.address {
-                    if !address.is_match(&Ere::line(&text)?)? {
-                        continue;
-                    }
+                let selected = match &command.address {
+                    None => true,
+                    Some(Address::Matching(regex)) => regex.is_match(&Ere::line(&text)?)?,
+                    Some(Address::Line(n)) => *n == number,
+                };
+                if !selected {
+                    continue;
                 }
                 match &command.action {
                     Action::Delete => continue 'lines,
+                    // busybox ends what `p` prints with a newline, even on a last line without.
+                    Action::Print => self.emit(&mut out, &text, true).map_err(write_error)?,
                     Action::Substitute(substitution) => {
-                        let mut next = Vec::with_capacity(text.len());
-                        substitution.line(&text, &mut next).map_err(|e| match e {
+                        // Bounded while it grows: a replacement written at every position of a
+                        // long line would otherwise take gigabytes before the check.
+                        let mut next = BoundedLine(Vec::with_capacity(text.len()));
+                        let changed = substitution.line(&text, &mut next).map_err(|e| match e {
                             LineError::Input(e) => Failure(1, e),
                             LineError::Output(e) => write_error(e),
                         })?;
-                        if next.len() as u64 > MAX_LINE {
-                            return Err(Failure(1, format!("a line longer than {} MiB", MAX_LINE >> 20)));
+                        text = next.0;
+                        if changed && substitution.print {
+                            self.emit(&mut out, &text, newline).map_err(write_error)?;
                         }
-                        text = next;
                     }
                 }
             }
-            out.write_all(&text).map_err(write_error)?;
-            if newline {
-                out.write_all(b"\n").map_err(write_error)?;
+            if !self.quiet {
+                self.emit(&mut out, &text, newline).map_err(write_error)?;
             }
         }
         out.flush().map_err(write_error)?;
         Ok(())
+    }
+
+    /// Writes a line, after the newline an earlier one without it owes.
+    fn emit(&self, out: &mut impl Write, text: &[u8], newline: bool) -> std::io::Result<()> {
+        if self.newline_owed.replace(!newline) {
+            out.write_all(b"\n")?;
+        }
+        out.write_all(text)?;
+        if newline { out.write_all(b"\n") } else { Ok(()) }
     }
 
     /// `-i`: the new text in a new file beside `path`, renamed over it, with the old permission
@@ -224,6 +270,8 @@ impl Plan {
     fn in_place(&self, path: &Path) -> Result<(), Failure> {
         let input = files::open_regular(path).map_err(|e| Failure(1, e))?;
         let mode = files::mode_of(&input) & 0o1777;
+        // Each file is its own output.
+        self.newline_owed.set(false);
         files::replace_atomically(path, mode, |out| self.stream(&input, out))
     }
 }
@@ -242,7 +290,10 @@ pub fn run(args: &[String], io: &mut Io) -> i32 {
 pub fn substitute(script: &str, input: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let commands = parse_commands(script, true).map_err(|Failure(_, e)| e)?;
-    Plan { commands, in_place: false, files: Vec::new() }.stream(input, &mut out).map_err(|Failure(_, e)| e)?;
+    let cells = (std::cell::Cell::new(0), std::cell::Cell::new(false));
+    Plan { commands, in_place: false, quiet: false, line_number: cells.0, newline_owed: cells.1, files: Vec::new() }
+        .stream(input, &mut out)
+        .map_err(|Failure(_, e)| e)?;
     Ok(out)
 }
 
@@ -273,24 +324,40 @@ fn parse_commands(script: &str, extended: bool) -> Result<Vec<Command>, Failure>
             if pattern.is_empty() {
                 return Err(refuse("an empty regular expression (the previous one) is not supported"));
             }
-            Some(compile(&pattern, extended, false, false)?)
+            Some(Address::Matching(compile(&pattern, extended, false, false)?))
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while chars.get(i).is_some_and(char::is_ascii_digit) {
+                i += 1;
+            }
+            let digits: String = chars[start..i].iter().collect();
+            let n = digits.parse::<u64>().map_err(|_| refuse(format!("{digits}: a line number too large")))?;
+            while chars.get(i).is_some_and(|c| matches!(c, ' ' | '\t')) {
+                i += 1;
+            }
+            Some(Address::Line(n))
         } else {
             None
         };
+        if matches!(chars.get(i), Some(',' | '!')) {
+            return Err(refuse("a range or a negated address is not supported"));
+        }
         match chars.get(i) {
             Some('s') => {
                 let (substitution, used) = Substitution::parse_at(&chars[i..], extended)?;
                 commands.push(Command { address, action: Action::Substitute(substitution) });
                 i += used;
             }
-            Some('d') if address.is_some() => {
+            Some('d') => {
                 commands.push(Command { address, action: Action::Delete });
                 i += 1;
             }
+            Some('p') => {
+                commands.push(Command { address, action: Action::Print });
+                i += 1;
+            }
             Some(c) => {
-                return Err(refuse(format!(
-                    "the sed command {c:?} is not supported (only s, /REGEX/d and /REGEX/s are)"
-                )));
+                return Err(refuse(format!("the sed command {c:?} is not supported (only s, d and p are)")));
             }
             None => return Err(Failure(1, "missing command".into())),
         }
@@ -337,6 +404,7 @@ impl Substitution {
         // (status 1) before it reads any input, and runs those it knows, which hardinit refuses.
         let mut global = false;
         let mut ignore_case = false;
+        let mut print = false;
         let mut used = chars.len() - after.len();
         let mut comment = false;
         for &flag in after {
@@ -355,8 +423,9 @@ impl Substitution {
                 // Every C space, as busybox's isspace() skips them.
                 ' ' | '\t' | '\u{b}' | '\u{c}' | '\r' => {}
                 'I' | 'i' => ignore_case = true,
-                'p' | 'w' | '0'..='9' => {
-                    return Err(refuse(format!("the flag {flag:?} of `s` is not supported (only g and I are)")));
+                'p' => print = true,
+                'w' | '0'..='9' => {
+                    return Err(refuse(format!("the flag {flag:?} of `s` is not supported (only g, I and p are)")));
                 }
                 _ => return Err(Failure(1, "bad option in substitution expression".into())),
             }
@@ -375,7 +444,7 @@ impl Substitution {
                 "\\{group}: a group inside a repeated group (what it holds after the last repetition differs between sed implementations)"
             )));
         }
-        Ok((Substitution { regex, replacement, global }, used))
+        Ok((Substitution { regex, replacement, global, print }, used))
     }
 
     /// One line (without its newline), substituted, to `out`; whether a match was replaced.
@@ -418,6 +487,23 @@ impl Substitution {
         }
         out.write_all(&text[start.min(text.len())..])?;
         Ok(changed)
+    }
+}
+
+/// A line being built, refused past [`MAX_LINE`].
+struct BoundedLine(Vec<u8>);
+
+impl Write for BoundedLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if (self.0.len() + bytes.len()) as u64 > MAX_LINE {
+            return Err(std::io::Error::other(format!("a line longer than {} MiB", MAX_LINE >> 20)));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -678,15 +764,15 @@ mod tests {
     #[test]
     fn refusals_are_status_2_and_what_busybox_fails_on_too_is_1() {
         for (args, expected) in [
-            (&["-E", "s/a/b/p"][..], 2),
+            (&["-E", "s/a/b/w f"][..], 2),
             (&["-E", "y/a/b/"], 2),
-            (&["s/a/b/w f"], 2),
+            (&["$p"], 2),
             (&["-i.bak", "s/a/b/", "f"], 2),
-            (&["/^#/p"], 2),
+            (&["1,2p"], 2),
             (&["s/a/b/G"], 1),
             (&["s|a|b|c|"], 1),
             (&["-E", r"s/(a)/\q/"], 2),
-            (&["-E", "-n", "s/a/b/"], 2),
+            (&["-E", "-f", "s/a/b/"], 2),
             (&["-Ei", "s/a/b/"], 1),
             (&["-E", "s//b/"], 2),
             (&["-E", "s/a**/b/"], 2),
