@@ -306,3 +306,13 @@ fn what_chart_customisations_write_most_runs_as_in_dash() {
     refused_before("cp g h; echo x 2> err", &[], "`2>` to a file other than /dev/null");
     refused_before("cp g h; exec echo x", &[], "`exec` of a built-in");
 }
+
+#[test]
+fn a_server_no_one_may_execute_is_not_found_as_in_dash() {
+    let dir = common::Scratch::new("sh-contract-nonexec");
+    std::fs::write(dir.path("vault"), "#!/bin/sh\necho ran\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path("vault"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let script = format!("PATH={}; vault status; echo $?", dir.0.display());
+    same_as_dash(&script, &[]);
+}
