@@ -298,6 +298,8 @@ fn what_chart_customisations_write_most_runs_as_in_dash() {
         ("exec vault server -config=/tmp; echo never", &[]),
         ("if true; then exec vault a; fi; echo never", &[]),
         ("vault status 2>/dev/null; echo $?", &[]),
+        ("VAULT_ADDR=http://x:8200 X=\"a b\" vault status; vault status; echo \"[$X]\"", &[]),
+        ("X=1 exec vault server", &[]),
     ] {
         same_as_dash(script, env);
     }

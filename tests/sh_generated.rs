@@ -12,7 +12,7 @@
 //! command (status 2, the refusal the last line on stderr, the output until then dash's).
 //!
 //! The words of the applets' error lines differ on purpose; where `2>&1` puts them in the output
-//! only their `NAME:` is compared.
+//! only what comes before their `NAME:` is compared.
 //!
 //! The seed and the count are printed; `HARDINIT_SH_SEED=N` replays a run,
 //! `HARDINIT_SH_COUNT=N` sets how many scripts it generates.
@@ -393,12 +393,15 @@ fn normalised(mut outcome: Outcome) -> Outcome {
     let cut = |bytes: &[u8]| -> Vec<u8> {
         let mut out = Vec::with_capacity(bytes.len());
         for line in bytes.split_inclusive(|b| *b == b'\n') {
-            let applet = ["sed: ", "grep: ", "cp: ", "touch: ", "base64: ", "sleep: "]
+            // Where an error line begins, even after output without a newline (`printf hi; sed
+            // ... 2>&1` gives `hised: ...`).
+            let at = ["sed: ", "grep: ", "cp: ", "touch: ", "base64: ", "sleep: "]
                 .into_iter()
-                .find(|a| line.starts_with(a.as_bytes()));
-            match applet {
-                Some(applet) => {
-                    out.extend_from_slice(applet.trim_end().as_bytes());
+                .filter_map(|a| line.windows(a.len()).position(|w| w == a.as_bytes()).map(|at| at + a.len() - 1))
+                .min();
+            match at {
+                Some(end) => {
+                    out.extend_from_slice(&line[..end]);
                     if line.ends_with(b"\n") {
                         out.push(b'\n');
                     }

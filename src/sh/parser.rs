@@ -47,6 +47,8 @@ pub struct Simple {
     pub pos: Pos,
     /// `exec PROGRAM ...`: the program replaces the shell wherever the command is.
     pub exec: bool,
+    /// `NAME=value PROGRAM ...`: variables in the program's environment only.
+    pub assignments: Vec<(String, Word)>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -305,7 +307,21 @@ impl Parser<'_> {
             let mut assignments = Vec::new();
             while let Token::Word(w) = self.peek() {
                 let Some((name, value)) = assignment(w) else {
-                    return refuse(w.pos, "an assignment before a command (`NAME=value command`)");
+                    // `NAME=value PROGRAM ...`: for the server or the entrypoint only (before a
+                    // built-in, dash keeps some assignments and not others).
+                    let mut command = self.simple()?;
+                    match &mut command {
+                        Command::Simple(simple) if matches!(simple.program, Program::External { .. }) => {
+                            simple.assignments = assignments;
+                            return Ok(command);
+                        }
+                        _ => {
+                            return refuse(
+                                word.pos,
+                                "an assignment before a command other than the server or the entrypoint (`NAME=value command`)",
+                            );
+                        }
+                    }
                 };
                 if name == "IFS" {
                     return refuse(w.pos, "an assignment to IFS (fields are split at blanks only)");
@@ -457,7 +473,7 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(Command::Simple(Simple { program, args: words.split_off(1), redirects, pos, exec }))
+        Ok(Command::Simple(Simple { program, args: words.split_off(1), redirects, pos, exec, assignments: Vec::new() }))
     }
 }
 
@@ -500,7 +516,7 @@ mod tests {
         for (script, words) in [
             ("id", "`id` is not allowed"),
             ("echo | vault x", "a program reading a pipe"),
-            ("X=1 vault", "an assignment before a command"),
+            ("X=1 echo", "an assignment before a command"),
             ("$X a", "from an expansion"),
             ("break", "outside a loop"),
             ("vault > f", "a program's output to a file"),

@@ -488,10 +488,17 @@ impl Shell {
                     complain(format!("{name}: not found"));
                     return Ok((Flow::Normal(127), Produced::Nothing));
                 };
-                if simple.exec || tail && simple.redirects.is_empty() && matches!(input, Input::Inherited) {
-                    return Ok((self.replace_shell(&path, &args, *entrypoint), Produced::Nothing));
+                let mut extra = Vec::new();
+                for (variable, word) in &simple.assignments {
+                    extra.push((
+                        variable.clone(),
+                        OsString::from_vec(expand::single(word, self).map_err(Stop::Expansion)?),
+                    ));
                 }
-                Ok(self.spawn(&path, name, &args, (out, err)))
+                if simple.exec || tail && simple.redirects.is_empty() && matches!(input, Input::Inherited) {
+                    return Ok((self.replace_shell(&path, &args, *entrypoint, &extra), Produced::Nothing));
+                }
+                Ok(self.spawn(&path, name, &args, (out, err), &extra))
             }
         }
     }
@@ -559,13 +566,25 @@ impl Shell {
         (Flow::Normal(status), Produced::Bytes(captured))
     }
 
-    fn environment(&self) -> impl Iterator<Item = (&String, &OsStr)> {
-        self.vars.iter().filter(|(_, v)| v.exported).map(|(k, v)| (k, OsStr::from_bytes(&v.value)))
+    /// The program's environment: the exported variables, then `extra` (`NAME=value PROGRAM`)
+    /// over them.
+    fn environment<'a>(&'a self, extra: &'a [(String, OsString)]) -> Vec<(&'a String, &'a OsStr)> {
+        let mut environment: BTreeMap<&String, &OsStr> =
+            self.vars.iter().filter(|(_, v)| v.exported).map(|(k, v)| (k, OsStr::from_bytes(&v.value))).collect();
+        environment.extend(extra.iter().map(|(k, v)| (k, v.as_os_str())));
+        environment.into_iter().collect()
     }
 
     /// The server or the entrypoint as a child: the shell waits for it (or, in a pipeline, the
     /// next stage reads its output).
-    fn spawn(&mut self, path: &Path, name: &str, args: &[OsString], (out, err): (Dest, Dest)) -> (Flow, Produced) {
+    fn spawn(
+        &mut self,
+        path: &Path,
+        name: &str,
+        args: &[OsString],
+        (out, err): (Dest, Dest),
+        extra: &[(String, OsString)],
+    ) -> (Flow, Produced) {
         let stdio = |dest: Dest| -> std::io::Result<Stdio> {
             Ok(match dest {
                 Dest::Stdout => Stdio::from(std::io::stdout().as_fd().try_clone_to_owned()?),
@@ -575,7 +594,7 @@ impl Shell {
             })
         };
         let mut command = std::process::Command::new(path);
-        command.arg0(name).args(args).env_clear().envs(self.environment());
+        command.arg0(name).args(args).env_clear().envs(self.environment(extra));
         let spawned = (|| {
             // Both streams into the same pipe (`2>&1` in a pipeline): one pipe, two ends.
             if out == Dest::Capture && err == Dest::Capture {
@@ -615,9 +634,16 @@ impl Shell {
 
     /// The script's last command is the server or the entrypoint: as PID 1, continue as hardinit
     /// (entrypoint, hardening, supervision); otherwise exec it in place of the shell.
-    fn replace_shell(&mut self, path: &Path, args: &[OsString], entrypoint: bool) -> Flow {
+    fn replace_shell(
+        &mut self,
+        path: &Path,
+        args: &[OsString],
+        entrypoint: bool,
+        extra: &[(String, OsString)],
+    ) -> Flow {
         if self.pid1 {
-            for (name, value) in self.environment().filter(|(k, v)| std::env::var_os(k).as_deref() != Some(*v)) {
+            let environment = self.environment(extra);
+            for (name, value) in environment.into_iter().filter(|(k, v)| std::env::var_os(k).as_deref() != Some(*v)) {
                 crate::sys::env::set(name, value);
             }
             let mut argv: Vec<OsString> = if entrypoint {
@@ -629,7 +655,8 @@ impl Shell {
             return Flow::Become(argv);
         }
         let name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        let error = std::process::Command::new(path).arg0(name).args(args).env_clear().envs(self.environment()).exec();
+        let error =
+            std::process::Command::new(path).arg0(name).args(args).env_clear().envs(self.environment(extra)).exec();
         complain(format!("{}: {error}", path.display()));
         Flow::Exit(if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
     }
