@@ -8,7 +8,7 @@
 //! hardinit refuses there ([`Field::matching_file`]), so that the result is sh's or a refusal.
 
 use super::arith;
-use super::lexer::{Part, Word};
+use super::lexer::{Conditional, Part, Word};
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -85,6 +85,31 @@ fn part_text(part: &Part, scope: &dyn Scope) -> Result<(Vec<u8>, bool), ExpandEr
             }
             (value.unwrap_or_default(), !quoted)
         }
+        Part::Conditional { name, op, colon, word, quoted } => {
+            let value = scope.lookup(name);
+            let missing = value.as_ref().is_none_or(|v| *colon && v.is_empty());
+            let text = match op {
+                Conditional::Default if missing => word.as_bytes().to_vec(),
+                Conditional::Default => value.unwrap_or_default(),
+                Conditional::Alternative if missing => Vec::new(),
+                Conditional::Alternative => word.as_bytes().to_vec(),
+                Conditional::Required if missing => {
+                    let why = if !word.is_empty() {
+                        word.clone()
+                    } else if *colon {
+                        "parameter not set or null".to_string()
+                    } else {
+                        "parameter not set".to_string()
+                    };
+                    return Err(format!("{name}: {why}"));
+                }
+                Conditional::Required => value.unwrap_or_default(),
+            };
+            (text, !quoted)
+        }
+        Part::Length { name, quoted } => {
+            (scope.lookup(name).unwrap_or_default().len().to_string().into_bytes(), !quoted)
+        }
         Part::Arith { expr, quoted } => {
             let value = arith::eval(expr, &|name| scope.lookup(name)).map_err(|e| format!("arithmetic: {e}"))?;
             (value.to_string().into_bytes(), !quoted)
@@ -108,6 +133,8 @@ pub fn word_fields(word: &Word, scope: &dyn Scope) -> Result<Vec<Field>, ExpandE
         let quoted = match part {
             Part::Text { quoted, .. }
             | Part::Param { quoted, .. }
+            | Part::Conditional { quoted, .. }
+            | Part::Length { quoted, .. }
             | Part::Arith { quoted, .. }
             | Part::Pidof { quoted, .. } => *quoted,
         };

@@ -19,10 +19,26 @@ pub enum Part {
     Text { text: String, quoted: bool },
     /// `$NAME`, `${NAME}`, `${NAME?}` (`required`), `$1`, `$?`, `$#`, `$$`.
     Param { name: String, required: bool, quoted: bool },
+    /// `${NAME:-WORD}`, `${NAME-WORD}`, `${NAME:+WORD}`, `${NAME+WORD}`, `${NAME:?WORD}`,
+    /// `${NAME?WORD}`: WORD is plain text (no quote, expansion or backslash in it).
+    Conditional { name: String, op: Conditional, colon: bool, word: String, quoted: bool },
+    /// `${#NAME}`: the length of the value, in bytes (dash counts bytes).
+    Length { name: String, quoted: bool },
     /// `$((...))`.
     Arith { expr: Expr, quoted: bool },
     /// `$(pidof NAME...)`: the only command substitution understood.
     Pidof { names: Vec<Word>, quoted: bool },
+}
+
+/// What a conditional parameter expansion does when the parameter is unset (or, with `:`, empty).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Conditional {
+    /// `-`: the word instead.
+    Default,
+    /// `+`: the word when set, else nothing.
+    Alternative,
+    /// `?`: an error naming the parameter, with the word as its message.
+    Required,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +57,23 @@ impl Word {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The word as the parser's check of a built-in reads it: its text, each expansion as `x`
+    /// (one plain character: a value that reshapes a sed program or a pattern is judged again
+    /// when it runs). None for a word without text of its own (`"$PROG"`: anything).
+    pub fn sketch(&self) -> Option<String> {
+        let all_text = self.parts.iter().all(|p| matches!(p, Part::Text { .. }));
+        let has_text = all_text || self.parts.iter().any(|p| matches!(p, Part::Text { text, .. } if !text.is_empty()));
+        has_text.then(|| {
+            self.parts
+                .iter()
+                .map(|p| match p {
+                    Part::Text { text, .. } => text.as_str(),
+                    _ => "x",
+                })
+                .collect()
+        })
     }
 
     /// True for a word written exactly `text`, without quotes: how reserved words are recognised.
@@ -63,6 +96,10 @@ pub enum Op {
     },
     /// `> FILE`: the next token is the file.
     ToFile,
+    /// `>>`: appending.
+    AppendToFile,
+    /// `2>`: the standard error to a file (the parser takes /dev/null only).
+    ErrorToFile,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -182,7 +219,11 @@ impl Lexer {
             return refuse(pos, "an input redirection (`<`, `<<`)");
         }
         match self.peek() {
-            Some('>') => refuse(pos, "`>>` (appending to a file)"),
+            Some('>') if from.is_none_or(|f| f == 1) => {
+                self.bump();
+                Ok(Token::Op(Op::AppendToFile, pos))
+            }
+            Some('>') => refuse(pos, "`>>` of a descriptor other than 1"),
             Some('|') => refuse(pos, "`>|`"),
             Some('&') => {
                 self.bump();
@@ -196,6 +237,7 @@ impl Lexer {
                 }
             }
             _ if from.is_none_or(|f| f == 1) => Ok(Token::Op(Op::ToFile, pos)),
+            _ if from == Some(2) => Ok(Token::Op(Op::ErrorToFile, pos)),
             _ => refuse(pos, "a redirection of a descriptor other than 1 to a file"),
         }
     }
@@ -329,14 +371,64 @@ impl Lexer {
         match self.peek() {
             Some('{') => {
                 self.bump();
-                let name = self.name_or_special(pos)?;
-                let required = match self.bump() {
-                    Some('}') => false,
-                    Some('?') if self.peek() == Some('}') => {
-                        self.bump();
-                        true
+                if self.peek() == Some('#') && self.peek_at(1).is_some_and(|c| is_name_start(c) || c.is_ascii_digit()) {
+                    self.bump();
+                    let name = self.name_or_special(pos)?;
+                    if self.bump() != Some('}') {
+                        return refuse(
+                            pos,
+                            "a parameter expansion other than ${NAME}, ${#NAME}, ${NAME:-WORD}, ${NAME:+WORD}, ${NAME:?WORD}",
+                        );
                     }
-                    _ => return refuse(pos, "a parameter expansion other than ${NAME} and ${NAME?}"),
+                    return Ok(Part::Length { name, quoted });
+                }
+                let name = self.name_or_special(pos)?;
+                let colon = self.peek() == Some(':');
+                if colon {
+                    self.bump();
+                }
+                let op = match self.bump() {
+                    Some('}') if !colon => None,
+                    Some('-') => Some(Conditional::Default),
+                    Some('+') => Some(Conditional::Alternative),
+                    Some('?') => Some(Conditional::Required),
+                    _ => {
+                        return refuse(
+                            pos,
+                            "a parameter expansion other than ${NAME}, ${#NAME}, ${NAME:-WORD}, ${NAME:+WORD}, ${NAME:?WORD}",
+                        );
+                    }
+                };
+                let required = match op {
+                    None => false,
+                    Some(op) => {
+                        let mut word = String::new();
+                        loop {
+                            match self.bump() {
+                                Some('}') => break,
+                                Some(c @ ('$' | '`' | '\\' | '"' | '\'' | '{' | '\n')) => {
+                                    return refuse(
+                                        pos,
+                                        format!("{c:?} inside ${{NAME:-WORD}} (its WORD is plain text)"),
+                                    );
+                                }
+                                Some(c) => word.push(c),
+                                None => return refuse(pos, "an unterminated ${"),
+                            }
+                        }
+                        if op == Conditional::Required && !colon && word.is_empty() {
+                            true
+                        } else {
+                            // `~` first in WORD is the home directory to dash.
+                            if word.starts_with('~') && op != Conditional::Required {
+                                return refuse(pos, "`~` at the start of ${NAME:-WORD}'s WORD");
+                            }
+                            if name == "#" {
+                                return refuse(pos, "`${#...}` with an operator");
+                            }
+                            return Ok(Part::Conditional { name, op, colon, word, quoted });
+                        }
+                    }
                 };
                 // dash reads `${#?}` as the length of `$?`, not as `${#}` required.
                 if name == "#" && required {
@@ -430,6 +522,8 @@ impl Lexer {
                     break;
                 }
                 None => return refuse(pos, "an unterminated $("),
+                // A comment inside runs to the end of the line, `)` included: sh finds no end.
+                Some('#') => return refuse(pos, "a comment inside $(...) (sh reads the `)` as part of it)"),
                 Some(c) if is_delimiter(c) => return refuse(pos, "$(...) other than $(pidof NAME)"),
                 Some(_) => match self.word(self.pos())? {
                     Token::Word(w) if w.literal().is_some_and(|t| !t.contains(['*', '?', '['])) => words.push(w),
@@ -523,13 +617,14 @@ mod tests {
             ("a &", "background", 1, 3),
             ("echo\n  $(id)", "pidof", 2, 3),
             ("cat < f", "input redirection", 1, 5),
-            ("echo a >> f", ">>", 1, 8),
+            ("echo a 2>> f", ">>` of a descriptor", 1, 8),
             ("(a)", "subshell", 1, 1),
-            ("echo ${A:-b}", "parameter expansion", 1, 6),
+            ("echo ${A:=b}", "parameter expansion", 1, 6),
+            ("echo ${A:-$B}", "inside ${NAME:-WORD}", 1, 6),
             ("echo 'x", "unterminated single quote", 1, 6),
             ("echo $@", "`$@`", 1, 6),
             ("x 2>&3", "redirection other than", 1, 3),
-            ("x 2> f", "other than 1 to a file", 1, 3),
+            ("x 3> f", "other than 1 to a file", 1, 3),
             ("{ a; }", "brace group", 1, 1),
         ] {
             let refusal = tokens(script).unwrap_err();

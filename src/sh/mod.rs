@@ -121,6 +121,36 @@ pub fn check_script(script: &str) -> Result<(), String> {
     parse(script).map(drop).map_err(|refusal| one_line(&refusal.message))
 }
 
+/// The contract's invariant, for fuzzing: a script the parser accepts holds no built-in whose
+/// written-out arguments hardinit would refuse when it runs (what is knowable before the script
+/// runs is judged before it runs). Returns the refusal left for run time, if any.
+pub fn refusal_left_for_run_time(script: &str) -> Option<String> {
+    fn list(items: &parser::List) -> Option<String> {
+        items.iter().find_map(|and_or| {
+            std::iter::once(&and_or.first)
+                .chain(and_or.rest.iter().map(|(_, p)| p))
+                .flat_map(|pipeline| &pipeline.commands)
+                .find_map(command)
+        })
+    }
+    fn command(command: &parser::Command) -> Option<String> {
+        match command {
+            parser::Command::Simple(simple) => {
+                let parser::Program::Builtin(name) = simple.program else { return None };
+                let args: Option<Vec<OsString>> = simple.args.iter().map(|w| w.literal().map(OsString::from)).collect();
+                args.and_then(|args| builtins::refusal(name, &args))
+            }
+            parser::Command::If { branches, otherwise } => branches
+                .iter()
+                .find_map(|(condition, body)| list(condition).or_else(|| list(body)))
+                .or_else(|| otherwise.as_ref().and_then(list)),
+            parser::Command::Loop { condition, body, .. } => list(condition).or_else(|| list(body)),
+            parser::Command::Assign(_) | parser::Command::Break => None,
+        }
+    }
+    parse(script).ok().and_then(|tree| list(&tree))
+}
+
 /// The fields one word of `text` expands to, with `vars` as the only variables (no process is
 /// looked up: `$(pidof ...)` finds none). Pure: for tests and fuzzing.
 pub fn expand_text(text: &str, vars: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<Vec<Vec<u8>>, String> {
@@ -146,13 +176,21 @@ pub fn expand_text(text: &str, vars: &std::collections::BTreeMap<String, Vec<u8>
 /// The programs a script may start, by the name it uses.
 const PROGRAMS: [&str; 3] = ["vault", "bao", "docker-entrypoint.sh"];
 
+/// Where an absolute path to a missing program stands for the built-in or the server of its name.
+const STANDS_FOR_FOLDERS: [&str; 5] = ["/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin"];
+
 /// The PATH sh uses when none is set.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// `name` looked up in `path` (the default PATH when it is unset), as sh looks a command up.
 pub fn in_path_of(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     let path = path.unwrap_or(DEFAULT_PATH.as_ref());
-    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    // As sh: a file that no one may execute is passed over (and not found: 127).
+    let executable = |candidate: &PathBuf| {
+        std::fs::metadata(candidate)
+            .is_ok_and(|m| m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+    };
+    std::env::split_paths(path).map(|dir| dir.join(name)).find(executable)
 }
 
 /// `name` looked up in the PATH hardinit was started with.
@@ -243,8 +281,15 @@ fn resolve_name(name: &str) -> Result<Program, String> {
             }
         }
         Ok(_) => Err(refused()),
-        // An absolute path that the image does not have, naming a built-in or the server (the
-        // injector's preStop runs /bin/sleep and /bin/vault): what the name stands for.
+        // An absolute path that the image does not have, in a folder where a distribution keeps
+        // programs, naming a built-in or the server (the injector's preStop runs /bin/sleep and
+        // /bin/vault): what the name stands for. Anywhere else it is no program (sh: 127).
+        Err(_) if !STANDS_FOR_FOLDERS.iter().any(|dir| Path::new(name).parent() == Some(Path::new(dir))) => {
+            Err(format!(
+                "`{name}`: no such file, outside the folders where a missing program stands for a built-in ({})",
+                STANDS_FOR_FOLDERS.join(", ")
+            ))
+        }
         Err(_) => match builtin().filter(|b| !matches!(*b, "exit" | "break")) {
             Some(builtin) => Ok(Program::Builtin(builtin)),
             None if named_program => {

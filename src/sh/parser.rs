@@ -45,12 +45,23 @@ pub struct Simple {
     pub args: Vec<Word>,
     pub redirects: Vec<Redirect>,
     pub pos: Pos,
+    /// `exec PROGRAM ...`: the program replaces the shell wherever the command is.
+    pub exec: bool,
+    /// `NAME=value PROGRAM ...`: variables in the program's environment only.
+    pub assignments: Vec<(String, Word)>,
 }
 
 #[derive(Debug, PartialEq)]
 pub enum Redirect {
-    Duplicate { from: u8, to: u8 },
+    Duplicate {
+        from: u8,
+        to: u8,
+    },
     ToFile(Word),
+    /// `>> FILE`.
+    AppendToFile(Word),
+    /// `2>/dev/null`: the standard error discarded.
+    ErrorToNull,
 }
 
 /// What a command name stands for.
@@ -92,6 +103,18 @@ struct Parser<'a> {
     loops: usize,
     /// How many compound commands enclose the current one.
     nesting: usize,
+}
+
+/// Whether an expansion is inside double quotes.
+fn is_quoted(part: &Part) -> bool {
+    match part {
+        Part::Text { quoted, .. }
+        | Part::Param { quoted, .. }
+        | Part::Conditional { quoted, .. }
+        | Part::Length { quoted, .. }
+        | Part::Arith { quoted, .. }
+        | Part::Pidof { quoted, .. } => *quoted,
+    }
 }
 
 fn pos_of(token: &Token) -> Pos {
@@ -222,6 +245,9 @@ impl Parser<'_> {
                     Command::Simple(Simple { program: Program::Exit, pos, .. }) => {
                         return refuse(*pos, "`exit` inside a pipeline");
                     }
+                    Command::Simple(Simple { exec: true, pos, .. }) => {
+                        return refuse(*pos, "`exec` inside a pipeline");
+                    }
                     Command::Simple(_) => {}
                     _ => return refuse(start, "a compound command, assignment or `break` inside a pipeline"),
                 }
@@ -281,7 +307,21 @@ impl Parser<'_> {
             let mut assignments = Vec::new();
             while let Token::Word(w) = self.peek() {
                 let Some((name, value)) = assignment(w) else {
-                    return refuse(w.pos, "an assignment before a command (`NAME=value command`)");
+                    // `NAME=value PROGRAM ...`: for the server or the entrypoint only (before a
+                    // built-in, dash keeps some assignments and not others).
+                    let mut command = self.simple()?;
+                    match &mut command {
+                        Command::Simple(simple) if matches!(simple.program, Program::External { .. }) => {
+                            simple.assignments = assignments;
+                            return Ok(command);
+                        }
+                        _ => {
+                            return refuse(
+                                word.pos,
+                                "an assignment before a command other than the server or the entrypoint (`NAME=value command`)",
+                            );
+                        }
+                    }
                 };
                 if name == "IFS" {
                     return refuse(w.pos, "an assignment to IFS (fields are split at blanks only)");
@@ -293,7 +333,10 @@ impl Parser<'_> {
                 assignments.push((name, value));
                 self.next();
             }
-            if matches!(self.peek(), Token::Op(Op::Duplicate { .. } | Op::ToFile, _)) {
+            if matches!(
+                self.peek(),
+                Token::Op(Op::Duplicate { .. } | Op::ToFile | Op::AppendToFile | Op::ErrorToFile, _)
+            ) {
                 return refuse(pos_of(self.peek()), "a redirection of an assignment");
             }
             return Ok(Command::Assign(assignments));
@@ -349,6 +392,22 @@ impl Parser<'_> {
                         _ => return refuse(pos, "`>` without a file name"),
                     }
                 }
+                Token::Op(Op::AppendToFile, pos) => {
+                    self.next();
+                    match self.next() {
+                        Token::Word(file) => redirects.push(Redirect::AppendToFile(file)),
+                        _ => return refuse(pos, "`>>` without a file name"),
+                    }
+                }
+                Token::Op(Op::ErrorToFile, pos) => {
+                    self.next();
+                    match self.next() {
+                        Token::Word(file) if file.literal().as_deref() == Some("/dev/null") => {
+                            redirects.push(Redirect::ErrorToNull);
+                        }
+                        _ => return refuse(pos, "`2>` to a file other than /dev/null"),
+                    }
+                }
                 _ => break,
             }
         }
@@ -356,6 +415,16 @@ impl Parser<'_> {
             return refuse(pos_of(self.peek()), "a redirection without a command");
         };
         let pos = name_word.pos;
+        // `exec PROGRAM ARGS...`: the server or the entrypoint in place of the shell; nothing
+        // else (a built-in, redirections of the shell itself) is taken.
+        let exec = name_word.is_bare("exec");
+        if exec {
+            words.remove(0);
+            if words.is_empty() || !redirects.is_empty() {
+                return refuse(pos, "`exec` without a program, or with redirections");
+            }
+        }
+        let name_word = &words[0];
         let Some(name) = name_word.literal() else {
             return refuse(pos, "a command name that comes from an expansion");
         };
@@ -364,6 +433,17 @@ impl Parser<'_> {
             && words.get(1).and_then(Word::literal).is_some_and(|w| w == "-l" || w == "-L")
         {
             return refuse(pos, "`kill -l` (listing signals)");
+        }
+        // Everything knowable before the script runs is judged before it runs: a built-in's
+        // options, operands, sed program and grep pattern, as written (an expansion inside a
+        // word stands for one plain character; a word that is all expansion leaves the command
+        // to be judged when it runs).
+        if let Program::Builtin(builtin) = program {
+            let literal: Option<Vec<std::ffi::OsString>> =
+                words[1..].iter().map(|w| w.sketch().map(std::ffi::OsString::from)).collect();
+            if let Some(why) = literal.and_then(|args| super::builtins::refusal(builtin, &args)) {
+                return refuse(pos, why);
+            }
         }
         if matches!(program, Program::Builtin("[" | "test")) {
             let unsupported = words[1..]
@@ -374,10 +454,26 @@ impl Parser<'_> {
                 return refuse(pos, format!("`{name} {op}` (access and terminal tests are not supported)"));
             }
         }
-        if matches!(program, Program::External { .. }) && redirects.iter().any(|r| matches!(r, Redirect::ToFile(_))) {
+        if matches!(program, Program::External { .. })
+            && redirects.iter().any(|r| matches!(r, Redirect::ToFile(_) | Redirect::AppendToFile(_)))
+        {
             return refuse(pos, "a redirection of a program's output to a file (only a built-in's)");
         }
-        Ok(Command::Simple(Simple { program, args: words.split_off(1), redirects, pos }))
+        if exec && !matches!(program, Program::External { .. }) {
+            return refuse(pos, "`exec` of a built-in (only the server or the entrypoint)");
+        }
+        if program == Program::Builtin("export") {
+            for word in &words[1..] {
+                let unquoted = word.parts.iter().any(|p| !matches!(p, Part::Text { .. }) && !is_quoted(p));
+                if unquoted {
+                    return refuse(
+                        word.pos,
+                        "an unquoted expansion in `export`'s argument (write `export NAME=\"$VALUE\"`)",
+                    );
+                }
+            }
+        }
+        Ok(Command::Simple(Simple { program, args: words.split_off(1), redirects, pos, exec, assignments: Vec::new() }))
     }
 }
 
@@ -420,7 +516,7 @@ mod tests {
         for (script, words) in [
             ("id", "`id` is not allowed"),
             ("echo | vault x", "a program reading a pipe"),
-            ("X=1 vault", "an assignment before a command"),
+            ("X=1 echo", "an assignment before a command"),
             ("$X a", "from an expansion"),
             ("break", "outside a loop"),
             ("vault > f", "a program's output to a file"),

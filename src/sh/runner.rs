@@ -19,6 +19,9 @@ use std::process::Stdio;
 /// The most a pipeline stage may hand to the next one, or a built-in write to `> FILE`.
 const MAX_CAPTURE: usize = 64 << 20;
 
+/// The longest argument the kernel passes to a program, its NUL included (MAX_ARG_STRLEN).
+const MAX_ARGUMENT: usize = 128 << 10;
+
 /// How a command ended, and what comes next.
 #[derive(Debug, PartialEq)]
 pub enum Flow {
@@ -42,6 +45,8 @@ pub struct Shell {
     last_status: i32,
     errexit: bool,
     pid1: bool,
+    /// Names `export`ed before they were set.
+    exported_unset: std::collections::BTreeSet<String>,
     /// The status of the last `$(pidof ...)` expanded: an assignment's status, as in sh.
     substitution_status: Cell<Option<i32>>,
 }
@@ -70,6 +75,8 @@ enum Dest {
     Stderr,
     /// Into the buffer handed to the next stage or written to `> FILE`.
     Capture,
+    /// `2>/dev/null`: nowhere.
+    Null,
 }
 
 /// A built-in's output stream.
@@ -83,6 +90,7 @@ impl Write for Sink<'_> {
         match self.dest {
             Dest::Stdout => crate::sys::process::write_all(1, bytes)?,
             Dest::Stderr => crate::sys::process::write_all(2, bytes)?,
+            Dest::Null => {}
             Dest::Capture => {
                 let mut capture = self.capture.borrow_mut();
                 if capture.len() + bytes.len() > MAX_CAPTURE {
@@ -111,6 +119,39 @@ enum Produced {
     Nothing,
     Bytes(Vec<u8>),
     Child(std::process::Child),
+}
+
+/// The variables dash sets itself at its start, as it sets them: PWD (exported) the real
+/// directory, unless the inherited one names it; IFS always the default (an inherited one only
+/// keeps it exported); PPID; OPTIND 1; PS1, PS2, PS4 and PATH their defaults when not inherited
+/// (not exported then).
+fn set_own_variables(vars: &mut BTreeMap<String, Var>) {
+    let here = std::fs::metadata(".")
+        .ok()
+        .map(|m| (std::os::unix::fs::MetadataExt::dev(&m), std::os::unix::fs::MetadataExt::ino(&m)));
+    let names_here = |value: &[u8]| {
+        value.first() == Some(&b'/')
+            && std::fs::metadata(OsStr::from_bytes(value))
+                .ok()
+                .map(|m| (std::os::unix::fs::MetadataExt::dev(&m), std::os::unix::fs::MetadataExt::ino(&m)))
+                == here
+    };
+    if !vars.get("PWD").is_some_and(|v| names_here(&v.value)) {
+        if let Ok(cwd) = std::env::current_dir() {
+            vars.insert("PWD".into(), Var { value: cwd.into_os_string().into_vec(), exported: true });
+        }
+    }
+    let exported = vars.get("IFS").is_some_and(|v| v.exported);
+    vars.insert("IFS".into(), Var { value: b" \t\n".to_vec(), exported });
+    vars.insert(
+        "PPID".into(),
+        Var { value: std::os::unix::process::parent_id().to_string().into_bytes(), exported: false },
+    );
+    vars.insert("OPTIND".into(), Var { value: b"1".to_vec(), exported: false });
+    let prompt = if crate::sys::privilege::effective_uid() == 0 { "# " } else { "$ " };
+    for (name, value) in [("PS1", prompt), ("PS2", "> "), ("PS4", "+ "), ("PATH", super::DEFAULT_PATH)] {
+        vars.entry(name.into()).or_insert(Var { value: value.as_bytes().to_vec(), exported: false });
+    }
 }
 
 impl Scope for Shell {
@@ -143,9 +184,10 @@ use super::say as complain;
 impl Shell {
     pub fn new(positional: Vec<OsString>, errexit: bool) -> Shell {
         // A variable whose name is not UTF-8 cannot be named by a script; its value may be anything.
-        let vars = std::env::vars_os()
+        let mut vars: BTreeMap<String, Var> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, Var { value: v.into_vec(), exported: true })))
             .collect();
+        set_own_variables(&mut vars);
         Shell {
             vars,
             positional: positional.into_iter().map(OsString::into_vec).collect(),
@@ -153,6 +195,7 @@ impl Shell {
             errexit,
             pid1: crate::sys::process::getpid() == 1,
             substitution_status: Cell::new(None),
+            exported_unset: std::collections::BTreeSet::new(),
         }
     }
 
@@ -267,7 +310,7 @@ impl Shell {
     }
 
     fn assign(&mut self, name: &str, value: Vec<u8>) {
-        let exported = self.vars.get(name).is_some_and(|v| v.exported);
+        let exported = self.vars.get(name).is_some_and(|v| v.exported) || self.exported_unset.remove(name);
         self.vars.insert(name.to_string(), Var { value, exported });
     }
 
@@ -338,33 +381,104 @@ impl Shell {
     /// One simple command. `piped`: its standard output feeds the next stage.
     fn simple(&mut self, simple: &Simple, input: Input, piped: bool, tail: bool) -> Result<(Flow, Produced), Stop> {
         let args = self.arguments(simple)?;
+        // The arguments an expansion gave are judged as the parser judged the literal ones: what
+        // hardinit refuses ends the script here, before the command or its redirections touch
+        // anything.
+        if let Program::Builtin(name) = simple.program {
+            if let Some(why) = builtins::refusal(name, &args) {
+                complain(format!("line {}: refused: {why}", simple.pos.line));
+                return Err(Stop::End(Flow::Exit(super::REFUSED)));
+            }
+        }
         let (mut out, mut err) = (if piped { Dest::Capture } else { Dest::Stdout }, Dest::Stderr);
-        let mut to_files: Vec<PathBuf> = Vec::new();
+        // Each target, and whether it is appended to (`>>`).
+        let mut targets: Vec<(PathBuf, bool)> = Vec::new();
+        // Which of `targets` the standard output goes to (the last `> FILE`, unless a later
+        // redirection moved it).
+        let mut output_file: Option<usize> = None;
         for redirect in &simple.redirects {
             match redirect {
                 Redirect::Duplicate { from: 1, to: 2 } => out = err,
                 Redirect::Duplicate { from: 2, to: 1 } => err = out,
                 Redirect::Duplicate { .. } => {}
-                Redirect::ToFile(word) => {
-                    let target = expand::single(word, self).map_err(Stop::Expansion)?;
-                    to_files.push(PathBuf::from(OsString::from_vec(target)));
-                    out = Dest::Capture;
+                Redirect::ErrorToNull => err = Dest::Null,
+                Redirect::ToFile(word) | Redirect::AppendToFile(word) => {
+                    let append = matches!(redirect, Redirect::AppendToFile(_));
+                    let target =
+                        PathBuf::from(OsString::from_vec(expand::single(word, self).map_err(Stop::Expansion)?));
+                    // The streams by their names: what the standard output or error is now.
+                    match target.as_os_str().as_bytes() {
+                        b"/dev/stdout" | b"/proc/self/fd/1" | b"/dev/fd/1" => {}
+                        b"/dev/stderr" | b"/proc/self/fd/2" | b"/dev/fd/2" => out = err,
+                        _ => {
+                            targets.push((target, append));
+                            output_file = Some(targets.len() - 1);
+                            out = Dest::Capture;
+                        }
+                    }
                 }
             }
         }
-        // sh creates (or empties) every `> FILE` in order before the command runs; the output
-        // goes to the last one.
-        for path in &to_files {
-            if let Err(e) = builtins::write_redirect(path, b"") {
-                complain(e);
-                // A redirection that fails ends the script for a special built-in, as in sh.
-                let special = matches!(simple.program, Program::Exit | Program::Builtin(":"));
-                return Ok((if special { Flow::Exit(2) } else { Flow::Normal(2) }, Produced::Nothing));
+        let special = matches!(simple.program, Program::Exit | Program::Builtin(":"));
+        // sh opens (creating or emptying) every `> FILE` in order before the command runs; the
+        // output goes to the last one, through the file opened here.
+        let mut opened = None;
+        for (index, (path, append)) in targets.iter().enumerate() {
+            match builtins::open_redirect(path, *append) {
+                Ok(file) => {
+                    if output_file == Some(index) {
+                        opened = Some(file);
+                    }
+                }
+                Err((status, e)) => {
+                    complain(e);
+                    if status == super::REFUSED {
+                        return Err(Stop::End(Flow::Exit(super::REFUSED)));
+                    }
+                    // A redirection that fails ends the script for a special built-in, as in sh.
+                    return Ok((if special { Flow::Exit(2) } else { Flow::Normal(2) }, Produced::Nothing));
+                }
             }
+        }
+        // In sh these are programs, started with execve(2): an argument longer than the kernel
+        // takes for one (MAX_ARG_STRLEN, 128 KiB with its NUL) fails there with E2BIG, status
+        // 126, before anything runs; so here.
+        if let Program::Builtin(name) = simple.program {
+            if !matches!(name, "echo" | "true" | "false" | ":" | "[" | "test" | "break")
+                && args.iter().any(|a| a.len() >= MAX_ARGUMENT)
+            {
+                complain(format!("{name}: Argument list too long"));
+                return Ok((Flow::Normal(126), Produced::Nothing));
+            }
+        }
+        if out != Dest::Capture || piped && output_file.is_none() {
+            opened = None;
         }
         match &simple.program {
             Program::Exit => Ok((self.exit(&args), Produced::Nothing)),
-            Program::Builtin(name) => Ok(self.builtin(name, &args, input, (out, err), &to_files)),
+            Program::Builtin("export") => {
+                for arg in &args {
+                    let arg = arg.as_bytes();
+                    match arg.iter().position(|b| *b == b'=') {
+                        Some(at) => {
+                            let name = String::from_utf8_lossy(&arg[..at]).into_owned();
+                            self.vars.insert(name, Var { value: arg[at + 1..].to_vec(), exported: true });
+                        }
+                        None => {
+                            let name = String::from_utf8_lossy(arg).into_owned();
+                            match self.vars.get_mut(&name) {
+                                Some(var) => var.exported = true,
+                                // Unset: exported once it is assigned, as in sh.
+                                None => {
+                                    self.exported_unset.insert(name);
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok((Flow::Normal(0), Produced::Nothing))
+            }
+            Program::Builtin(name) => Ok(self.builtin(name, &args, input, (out, err), opened)),
             Program::External { path, name, entrypoint } => {
                 let found = match path {
                     Some(path) => Some(path.clone()),
@@ -374,25 +488,29 @@ impl Shell {
                     complain(format!("{name}: not found"));
                     return Ok((Flow::Normal(127), Produced::Nothing));
                 };
-                if tail && simple.redirects.is_empty() && matches!(input, Input::Inherited) {
-                    return Ok((self.replace_shell(&path, &args, *entrypoint), Produced::Nothing));
+                let mut extra = Vec::new();
+                for (variable, word) in &simple.assignments {
+                    extra.push((
+                        variable.clone(),
+                        OsString::from_vec(expand::single(word, self).map_err(Stop::Expansion)?),
+                    ));
                 }
-                Ok(self.spawn(&path, name, &args, (out, err)))
+                if simple.exec || tail && simple.redirects.is_empty() && matches!(input, Input::Inherited) {
+                    return Ok((self.replace_shell(&path, &args, *entrypoint, &extra), Produced::Nothing));
+                }
+                Ok(self.spawn(&path, name, &args, (out, err), &extra))
             }
         }
     }
 
-    /// `exit [N]`: N as dash reads it (decimal, blanks around, at most 2^31-1), taken modulo 256;
-    /// arguments after the first are ignored, as dash ignores them.
+    /// `exit [N]`: N as dash reads it (C spaces around, a sign, decimal, 0 to 2^31-1: `-0` is 0,
+    /// `3\r` is 3), taken modulo 256; arguments after the first are ignored, as dash ignores them.
     fn exit(&mut self, args: &[OsString]) -> Flow {
         let Some(n) = args.first() else { return Flow::Exit(self.last_status) };
-        let text = String::from_utf8_lossy(n.as_bytes());
-        let trimmed = text.trim_matches([' ', '\t', '\n']);
-        let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
-        match digits.parse::<i32>() {
-            Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => Flow::Exit(n & 0xff),
+        match builtins::dash_integer(n.as_bytes()) {
+            Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => Flow::Exit((n & 0xff) as i32),
             _ => {
-                complain(format!("exit: Illegal number: {text}"));
+                complain(format!("exit: Illegal number: {}", String::from_utf8_lossy(n.as_bytes())));
                 Flow::Exit(2)
             }
         }
@@ -404,9 +522,8 @@ impl Shell {
         args: &[OsString],
         input: Input,
         (out, err): (Dest, Dest),
-        to_files: &[PathBuf],
+        to_file: Option<std::fs::File>,
     ) -> (Flow, Produced) {
-        let to_file = to_files.last().map(PathBuf::as_path);
         let capture = RefCell::new(Vec::new());
         let mut stdout_sink = Sink { dest: out, capture: &capture };
         let mut stderr_sink = Sink { dest: err, capture: &capture };
@@ -428,37 +545,56 @@ impl Shell {
             }
         };
         let status = builtins::run(name, args, &mut Io { stdin, out: &mut stdout_sink, err: &mut stderr_sink });
+        let to_file_given = to_file.is_some();
         let captured = capture.into_inner();
-        if let Some(path) = to_file {
+        // A built-in whose status 2 is never busybox's (theirs fail with 1) refused at run time
+        // what it found only then (a symlink or a FIFO to write): the script ends here.
+        let refused = status == super::REFUSED && matches!(name, "cp" | "touch" | "sed" | "base64");
+        if let Some(mut file) = to_file {
             // What the built-in wrote, even when it failed: sh's file holds that too.
-            return match builtins::write_redirect(std::path::Path::new(path), &captured) {
-                Ok(()) => (Flow::Normal(status), Produced::Nothing),
-                // A redirection that cannot be made is status 2, as in dash.
-                Err(e) => {
-                    complain(e);
-                    (Flow::Normal(2), Produced::Nothing)
-                }
-            };
+            if let Err(e) = file.write_all(&captured) {
+                complain(format!("write error: {e}"));
+                return (Flow::Normal(2), Produced::Nothing);
+            }
+        }
+        if refused {
+            return (Flow::Exit(super::REFUSED), Produced::Nothing);
+        }
+        if to_file_given {
+            return (Flow::Normal(status), Produced::Nothing);
         }
         (Flow::Normal(status), Produced::Bytes(captured))
     }
 
-    fn environment(&self) -> impl Iterator<Item = (&String, &OsStr)> {
-        self.vars.iter().filter(|(_, v)| v.exported).map(|(k, v)| (k, OsStr::from_bytes(&v.value)))
+    /// The program's environment: the exported variables, then `extra` (`NAME=value PROGRAM`)
+    /// over them.
+    fn environment<'a>(&'a self, extra: &'a [(String, OsString)]) -> Vec<(&'a String, &'a OsStr)> {
+        let mut environment: BTreeMap<&String, &OsStr> =
+            self.vars.iter().filter(|(_, v)| v.exported).map(|(k, v)| (k, OsStr::from_bytes(&v.value))).collect();
+        environment.extend(extra.iter().map(|(k, v)| (k, v.as_os_str())));
+        environment.into_iter().collect()
     }
 
     /// The server or the entrypoint as a child: the shell waits for it (or, in a pipeline, the
     /// next stage reads its output).
-    fn spawn(&mut self, path: &Path, name: &str, args: &[OsString], (out, err): (Dest, Dest)) -> (Flow, Produced) {
+    fn spawn(
+        &mut self,
+        path: &Path,
+        name: &str,
+        args: &[OsString],
+        (out, err): (Dest, Dest),
+        extra: &[(String, OsString)],
+    ) -> (Flow, Produced) {
         let stdio = |dest: Dest| -> std::io::Result<Stdio> {
             Ok(match dest {
                 Dest::Stdout => Stdio::from(std::io::stdout().as_fd().try_clone_to_owned()?),
                 Dest::Stderr => Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?),
                 Dest::Capture => Stdio::piped(),
+                Dest::Null => Stdio::null(),
             })
         };
         let mut command = std::process::Command::new(path);
-        command.arg0(name).args(args).env_clear().envs(self.environment());
+        command.arg0(name).args(args).env_clear().envs(self.environment(extra));
         let spawned = (|| {
             // Both streams into the same pipe (`2>&1` in a pipeline): one pipe, two ends.
             if out == Dest::Capture && err == Dest::Capture {
@@ -498,9 +634,16 @@ impl Shell {
 
     /// The script's last command is the server or the entrypoint: as PID 1, continue as hardinit
     /// (entrypoint, hardening, supervision); otherwise exec it in place of the shell.
-    fn replace_shell(&mut self, path: &Path, args: &[OsString], entrypoint: bool) -> Flow {
+    fn replace_shell(
+        &mut self,
+        path: &Path,
+        args: &[OsString],
+        entrypoint: bool,
+        extra: &[(String, OsString)],
+    ) -> Flow {
         if self.pid1 {
-            for (name, value) in self.environment().filter(|(k, v)| std::env::var_os(k).as_deref() != Some(*v)) {
+            let environment = self.environment(extra);
+            for (name, value) in environment.into_iter().filter(|(k, v)| std::env::var_os(k).as_deref() != Some(*v)) {
                 crate::sys::env::set(name, value);
             }
             let mut argv: Vec<OsString> = if entrypoint {
@@ -512,7 +655,8 @@ impl Shell {
             return Flow::Become(argv);
         }
         let name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        let error = std::process::Command::new(path).arg0(name).args(args).env_clear().envs(self.environment()).exec();
+        let error =
+            std::process::Command::new(path).arg0(name).args(args).env_clear().envs(self.environment(extra)).exec();
         complain(format!("{}: {error}", path.display()));
         Flow::Exit(if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
     }

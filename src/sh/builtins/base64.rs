@@ -6,18 +6,49 @@
 
 use super::{Io, files, options};
 
-pub fn run(args: &[String], io: &mut Io) -> i32 {
+/// Whether to decode, or what hardinit refuses.
+fn decoding(args: &[String]) -> Result<bool, String> {
     match options(args, "d") {
-        Ok((letters, [])) if letters.contains(&'d') => {}
-        Ok(_) => return io.fail("base64", 2, "only decoding the standard input (base64 -d) is supported"),
-        Err(e) => return io.fail("base64", 2, e),
+        Ok((letters, [])) => Ok(letters.contains(&'d')),
+        Ok(_) => Err("a file operand is not supported (base64 [-d] reads the standard input)".into()),
+        Err(e) => Err(e),
     }
+}
+
+pub fn refusal(args: &[String]) -> Option<String> {
+    decoding(args).err()
+}
+
+/// The standard alphabet with `=` padding, in lines of 76 characters, as busybox writes it.
+pub fn encode(input: &[u8]) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = Vec::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let bits = chunk.iter().enumerate().fold(0u32, |bits, (i, b)| bits | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            text.push(if i <= chunk.len() { ALPHABET[(bits >> (18 - 6 * i) & 63) as usize] } else { b'=' });
+        }
+    }
+    let mut out = Vec::with_capacity(text.len() + text.len() / 76 + 1);
+    for line in text.chunks(76) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
+}
+
+pub fn run(args: &[String], io: &mut Io) -> i32 {
+    let decode_it = match decoding(args) {
+        Ok(d) => d,
+        Err(e) => return io.fail("base64", 2, e),
+    };
     let input = match crate::sys::regular_file::read_bounded(&mut *io.stdin, files::MAX_FILE) {
         Ok(input) => input,
         Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => return io.fail("base64", 1, format!("input {e}")),
         Err(e) => return io.fail("base64", 1, e),
     };
-    match decode(&input) {
+    let converted = if decode_it { decode(&input) } else { Ok(encode(&input)) };
+    match converted {
         Ok(bytes) => match io.out.write_all(&bytes) {
             Ok(()) => 0,
             Err(e) => io.fail("base64", 1, e),
@@ -80,6 +111,6 @@ mod tests {
             assert_eq!((status, out.as_str()), (1, ""), "{bad:?}");
             assert_eq!(err.lines().count(), 1);
         }
-        assert_eq!(run_builtin("base64", &[], b"").0, 2, "encoding is not supported");
+        assert_eq!(run_builtin("base64", &["-d", "file"], b"").0, 2, "a file operand is not supported");
     }
 }

@@ -91,6 +91,117 @@ impl Ere {
     }
 }
 
+/// A POSIX basic regular expression (BRE: `grep` and `sed` without -E) written as the ERE that
+/// means the same to the C library, so that one check and one matcher serve both: `\(`, `\)`,
+/// `\{`, `\}` are the operators and `(`, `)`, `{`, `}`, `|`, `+`, `?` ordinary characters;
+/// `*` first (of the pattern or of a group) is ordinary; `^` is an anchor only first and `$`
+/// only last. `\|`, `\+`, `\?` are GNU's alternation and repetitions, which busybox's C
+/// library (glibc) reads as such: so are they here. Everything else (back-references, `\w`...)
+/// passes on as an escape for the ERE check to refuse.
+pub fn basic_to_extended(pattern: &str) -> Result<String, PatternError> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    // At the start of the pattern, of a group or of an alternative: `*` is ordinary there.
+    let mut at_start = true;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let starts = at_start;
+        at_start = false;
+        match c {
+            '\\' => {
+                let Some(&next) = chars.get(i + 1) else {
+                    return Err(invalid(format!(
+                        "the regular expression, at character {}: a trailing backslash",
+                        i + 1
+                    )));
+                };
+                match next {
+                    '(' | '|' => {
+                        out.push(next);
+                        at_start = true;
+                    }
+                    ')' | '{' | '}' | '+' | '?' => out.push(next),
+                    _ => {
+                        out.push('\\');
+                        out.push(next);
+                    }
+                }
+                i += 2;
+                continue;
+            }
+            '[' => {
+                let end = bracket(&chars, i).unwrap_or(chars.len());
+                out.extend(&chars[i..end]);
+                i = end;
+                continue;
+            }
+            '*' if starts => out.push_str("\\*"),
+            '^' if starts => {
+                out.push('^');
+                // `^*`: the star is ordinary after a leading anchor too.
+                at_start = true;
+            }
+            '$' if i + 1 == chars.len() || matches!(chars.get(i + 1..i + 3), Some(['\\', ')' | '|'])) => out.push('$'),
+            '^' | '$' | '(' | ')' | '{' | '}' | '|' | '+' | '?' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// An ERE that matches what `pattern` matches with ASCII case ignored, as the C library's
+/// REG_ICASE in the C locale (busybox's `grep -i`, sed's `I`): each letter outside brackets
+/// becomes `[xX]`. A bracket expression with a letter in it (other than a class name such as
+/// `[:alpha:]`) is refused: its ranges fold in ways that differ between C libraries.
+pub fn ignoring_case(pattern: &str) -> Result<String, PatternError> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len() * 2);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                out.extend(chars.get(i..i + 2).unwrap_or(&chars[i..]));
+                i += 2;
+            }
+            '[' => {
+                let end = bracket(&chars, i).unwrap_or(chars.len());
+                let inside: String = chars[i..end].iter().collect();
+                let mut without_classes = inside.clone();
+                // `[:upper:]` and `[:lower:]` match both cases under REG_ICASE: left in, refused.
+                for class in CLASSES.iter().filter(|c| !matches!(**c, "upper" | "lower")) {
+                    without_classes = without_classes.replace(&format!("[:{class}:]"), "");
+                }
+                if without_classes.chars().any(|c| c.is_ascii_alphabetic()) {
+                    return Err(refused(format!(
+                        "the regular expression, at character {}: a letter in a bracket expression, with case ignored",
+                        i + 1
+                    )));
+                }
+                out.push_str(&inside);
+                i = end;
+            }
+            c if c.is_ascii_alphabetic() => {
+                out.push('[');
+                out.push(c.to_ascii_lowercase());
+                out.push(c.to_ascii_uppercase());
+                out.push(']');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Whether `pattern` matches `text`, and where: the pure boundary of the regex layer (a fuzz
 /// target's entry point). Err: the pattern is refused or invalid.
 pub fn first_match(pattern: &str, text: &[u8]) -> Result<Option<Vec<Option<Range<usize>>>>, String> {

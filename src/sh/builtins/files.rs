@@ -8,7 +8,7 @@ use crate::sys::nofollow::{self, Parent};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The largest file `cp` copies and `base64 -d` reads: configuration files, not data.
@@ -45,21 +45,61 @@ fn parent_of(path: &Path) -> Result<Parent, Failed> {
     nofollow::parent(path).map_err(|e| failed(path, e))
 }
 
-/// Opens `path` for writing, created with `mode` (under the umask) if missing, never through a
-/// symlink; not truncated (the caller decides when).
-fn open_for_writing(path: &Path, mode: u32) -> Result<File, Failed> {
-    parent_of(path)?.open(libc::O_WRONLY | libc::O_CREAT, mode).map_err(|e| failed(path, e))
+/// Whether an open file may be written as a script's output: a regular file, or /dev/null (a
+/// FIFO, a terminal or another device is refused: a FIFO nobody reads would hold the script,
+/// PID 1 maybe, forever).
+fn writable_target(path: &Path, file: &File) -> Result<(), Failed> {
+    let meta = file.metadata().map_err(|e| failed(path, e))?;
+    let null = std::fs::metadata("/dev/null").is_ok_and(|n| n.rdev() == meta.rdev() && n.dev() == meta.dev());
+    if meta.is_file() || (meta.file_type().is_char_device() && null) {
+        return Ok(());
+    }
+    Err(Failed(2, format!("{}: not a regular file (nor /dev/null): refused", path.display())))
 }
 
-/// `> FILE`: the producer's whole output, written once it has succeeded; created 0600 (under the
-/// umask), so that a secret decoded into it is the user's alone.
+/// Opens `path` for writing, created with `mode` (under the umask) if missing, never through a
+/// symlink, never blocking (O_NONBLOCK: a FIFO without a reader fails at once, one with a reader
+/// is refused), a regular file or /dev/null only; not truncated (the caller decides when).
+fn open_for_writing(path: &Path, mode: u32, truncate: bool) -> Result<File, Failed> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_NONBLOCK | if truncate { libc::O_TRUNC } else { 0 };
+    // O_TRUNC is applied by open(2) to a FIFO or a device as nothing, so the check after it is
+    // in time.
+    let file = parent_of(path)?.open(flags, mode).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) => Failed(2, format!("{}: a FIFO (not a regular file): refused", path.display())),
+        _ => failed(path, e),
+    })?;
+    writable_target(path, &file)?;
+    Ok(file)
+}
+
+/// `> FILE`: opened (created 0600 under the umask, so that a secret decoded into it is the
+/// user's alone, and emptied) once, before the command runs, as sh opens it; the command's output
+/// is written to this same open file after it, never by opening the path again (`cp a f > f`
+/// keeps what cp wrote). Err: (status 2 when hardinit refuses the target, the line).
+/// `append`: `>> FILE`, neither emptied nor written but at its end.
+pub fn open_redirect(path: &Path, append: bool) -> Result<File, (i32, String)> {
+    let opened = if append {
+        parent_of(path)
+            .and_then(|parent| {
+                parent.open(libc::O_WRONLY | libc::O_CREAT | libc::O_NONBLOCK | libc::O_APPEND, 0o600).map_err(|e| {
+                    match e.raw_os_error() {
+                        Some(libc::ENXIO) => {
+                            Failed(2, format!("{}: a FIFO (not a regular file): refused", path.display()))
+                        }
+                        _ => failed(path, e),
+                    }
+                })
+            })
+            .and_then(|file| writable_target(path, &file).map(|()| file))
+    } else {
+        open_for_writing(path, 0o600, true)
+    };
+    opened.map_err(|Failed(status, why)| (status, why))
+}
+
+/// `> FILE` in one step, for tests: opened as [`open_redirect`] does, `bytes` written.
 pub fn write_redirect(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    // O_TRUNC, as sh opens it: a device (`> /dev/null`) ignores it where ftruncate would fail.
-    let mut file = parent_of(path)
-        .and_then(|parent| {
-            parent.open(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o600).map_err(|e| failed(path, e))
-        })
-        .map_err(|Failed(_, e)| e)?;
+    let mut file = open_redirect(path, false).map_err(|(_, e)| e)?;
     file.write_all(bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -91,12 +131,40 @@ pub fn replace_atomically<E: From<String>>(
     result
 }
 
-pub fn cp(args: &[String], io: &mut Io) -> i32 {
-    let (source, target) = match args {
-        [source, target] if !source.starts_with('-') && !target.starts_with('-') => {
-            (Path::new(source), Path::new(target))
+/// `cp [-f] SOURCE TARGET`'s operands, options anywhere (busybox's getopt permutes them), or
+/// why not: Err((true, why)) for what hardinit refuses, (false, why) for a usage error busybox
+/// has too.
+fn cp_operands(args: &[String]) -> Result<(&str, &str), (bool, String)> {
+    let mut operands = Vec::new();
+    let mut options_end = false;
+    for arg in args {
+        if !options_end && arg == "--" {
+            options_end = true;
+        } else if !options_end && arg.len() > 1 && arg.starts_with('-') {
+            // -f removes a target it cannot open; hardinit opens it as a file or fails, as cp
+            // without -f: the same for a file it may write.
+            if let Some(other) = arg[1..].chars().find(|c| *c != 'f') {
+                return Err((true, format!("-{other} is not supported (only -f is)")));
+            }
+        } else {
+            operands.push(arg.as_str());
         }
-        _ => return io.fail("cp", 2, "usage: cp SOURCE TARGET (no option, one source)"),
+    }
+    match operands[..] {
+        [source, target] => Ok((source, target)),
+        [] | [_] => Err((false, "missing file operand".into())),
+        _ => Err((true, "several sources are not supported (cp SOURCE TARGET)".into())),
+    }
+}
+
+pub fn cp_refusal(args: &[String]) -> Option<String> {
+    cp_operands(args).err().filter(|(refused, _)| *refused).map(|(_, why)| why)
+}
+
+pub fn cp(args: &[String], io: &mut Io) -> i32 {
+    let (source, target) = match cp_operands(args) {
+        Ok((source, target)) => (Path::new(source), Path::new(target)),
+        Err((refused, why)) => return io.fail("cp", if refused { 2 } else { 1 }, why),
     };
     let copied = (|| {
         let mut from = open_regular(source)?;
@@ -108,7 +176,7 @@ pub fn cp(args: &[String], io: &mut Io) -> i32 {
         if source_file.len() > MAX_FILE {
             return Err(Failed(1, format!("{}: larger than {} MiB", source.display(), MAX_FILE >> 20)));
         }
-        let mut to = open_for_writing(&target, source_file.mode() & 0o777)?;
+        let mut to = open_for_writing(&target, source_file.mode() & 0o777, false)?;
         let target_file = to.metadata().map_err(|e| failed(&target, e))?;
         // Truncating the target would empty the source: busybox and GNU refuse too.
         if (source_file.dev(), source_file.ino()) == (target_file.dev(), target_file.ino()) {
@@ -130,12 +198,46 @@ pub fn cp(args: &[String], io: &mut Io) -> i32 {
     }
 }
 
-pub fn touch(args: &[String], io: &mut Io) -> i32 {
-    if args.is_empty() || args.iter().any(|a| a.starts_with('-')) {
-        return io.fail("touch", 2, "usage: touch FILE... (no option)");
+/// `touch [-c] FILE...`: the files and whether to create them, or why not (as in [`cp_operands`]).
+fn touch_operands(args: &[String]) -> Result<(Vec<&str>, bool), (bool, String)> {
+    let mut operands = Vec::new();
+    let mut create = true;
+    let mut options_end = false;
+    for arg in args {
+        if !options_end && arg == "--" {
+            options_end = true;
+        } else if !options_end && arg.len() > 1 && arg.starts_with('-') {
+            for letter in arg[1..].chars() {
+                match letter {
+                    'c' => create = false,
+                    other => return Err((true, format!("-{other} is not supported (only -c is)"))),
+                }
+            }
+        } else {
+            operands.push(arg.as_str());
+        }
     }
+    if operands.is_empty() {
+        return Err((false, "missing file operand".into()));
+    }
+    Ok((operands, create))
+}
+
+pub fn touch_refusal(args: &[String]) -> Option<String> {
+    touch_operands(args).err().filter(|(refused, _)| *refused).map(|(_, why)| why)
+}
+
+pub fn touch(args: &[String], io: &mut Io) -> i32 {
+    let (operands, create) = match touch_operands(args) {
+        Ok(parsed) => parsed,
+        Err((refused, why)) => return io.fail("touch", if refused { 2 } else { 1 }, why),
+    };
     let mut status = 0;
-    for path in args.iter().map(Path::new) {
+    for path in operands.into_iter().map(Path::new) {
+        // -c: a missing file stays missing, silently, as in busybox.
+        if !create && std::fs::symlink_metadata(path).is_err() {
+            continue;
+        }
         let touched = parent_of(path).and_then(|parent| {
             let now = std::time::SystemTime::now();
             parent

@@ -9,17 +9,17 @@ mod process;
 pub mod sed;
 mod test;
 
-pub use files::write_redirect;
+pub use files::{open_redirect, write_redirect};
 pub use process::pidof;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-pub use test::UNSUPPORTED as TEST_UNSUPPORTED;
+pub use test::{UNSUPPORTED as TEST_UNSUPPORTED, integer as dash_integer};
 
 /// Every built-in, as a script names it.
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 17] = [
     "echo", "true", "false", ":", "[", "test", "cp", "sed", "grep", "sleep", "kill", "pidof", "base64", "touch",
-    "exit", "break",
+    "exit", "break", "export",
 ];
 
 /// A built-in's standard streams, as the runner wired them (a pipe, a capture, a redirection).
@@ -35,6 +35,52 @@ impl Io<'_> {
         let _ = writeln!(self.err, "{name}: {}", super::one_line(&message.to_string()));
         status
     }
+}
+
+/// What hardinit refuses in built-in `name`'s arguments (an option or an operand outside the
+/// subset, a sed program or a grep pattern it does not run), found without running anything:
+/// the parser asks it of literal arguments before the script starts, the runner of expanded
+/// ones before the command runs (a refusal there ends the whole script). None: the command runs,
+/// and may still fail as busybox's would.
+pub fn refusal(name: &str, args: &[OsString]) -> Option<String> {
+    if matches!(name, "echo" | "true" | "false" | ":" | "[" | "test" | "exit" | "break") {
+        return None;
+    }
+    let Some(args) = args.iter().map(|a| a.to_str().map(str::to_string)).collect::<Option<Vec<_>>>() else {
+        return Some(format!("{name}: an argument that is not UTF-8 text"));
+    };
+    let why = match name {
+        "export" => export_refusal(&args),
+        // busybox lists the signals; the parser refuses it written out, here from a value.
+        "kill" if args.first().is_some_and(|a| a == "-l" || a == "-L") => Some("`kill -l` (listing signals)".into()),
+        "sed" => sed::refusal(&args),
+        "grep" => grep::refusal(&args),
+        "cp" => files::cp_refusal(&args),
+        "touch" => files::touch_refusal(&args),
+        "base64" => base64::refusal(&args),
+        _ => None,
+    };
+    why.map(|why| format!("{name}: {why}"))
+}
+
+/// `export NAME[=VALUE]...`: a name as sh takes it; IFS is the shell's own (refused as its
+/// assignment is); no option.
+fn export_refusal(args: &[String]) -> Option<String> {
+    if args.is_empty() {
+        return Some("`export` without a name (listing) is not supported".into());
+    }
+    for arg in args {
+        let name = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
+        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Some(format!("{arg}: not a name to export (no option is supported)"));
+        }
+        if name == "IFS" {
+            return Some("an assignment to IFS".into());
+        }
+    }
+    None
 }
 
 /// Runs built-in `name` (one of [`NAMES`] other than `exit` and `break`, which the runner owns).

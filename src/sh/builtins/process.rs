@@ -62,6 +62,13 @@ pub fn sleep(args: &[String], io: &mut Io) -> i32 {
     }
     let mut total = 0.0;
     for arg in args {
+        // busybox reads its durations with strtod: `inf` and `infinity` are forever (the usual
+        // keep-alive of a container).
+        if matches!(arg.to_ascii_lowercase().as_str(), "inf" | "infinity") {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(MAX_SLEEP_SECONDS as u64));
+            }
+        }
         match sleep_seconds(arg) {
             Some(seconds) => total += seconds,
             None => return io.fail("sleep", 1, format!("invalid number '{arg}'")),
@@ -85,9 +92,17 @@ pub fn kill(args: &[String], io: &mut Io) -> i32 {
         [flag, rest @ ..] if flag.starts_with('-') => (&flag[1..], rest),
         _ => ("TERM", args),
     };
-    // busybox knows no RTMIN+N.
-    let realtime = signal_name.to_ascii_uppercase().contains("RTM");
-    let Some(signal) = signals::parse(signal_name).filter(|_| !realtime) else {
+    // busybox knows no RTMIN+N, and knows the old names IOT (ABRT), POLL (IO) and EXIT (0: is
+    // the process there).
+    let upper = signal_name.to_ascii_uppercase();
+    let realtime = upper.contains("RTM");
+    let alias = match upper.strip_prefix("SIG").unwrap_or(&upper) {
+        "IOT" => Some("ABRT"),
+        "POLL" => Some("IO"),
+        "EXIT" => Some("0"),
+        _ => None,
+    };
+    let Some(signal) = signals::parse(alias.unwrap_or(signal_name)).filter(|_| !realtime) else {
         return io.fail("kill", 1, format!("bad signal name '{signal_name}'"));
     };
     if pids.is_empty() {
@@ -126,6 +141,10 @@ mod tests {
         assert!(err.contains("can't kill pid 999999999"), "{err}");
         assert_eq!(run_builtin("kill", &["-BOGUS", "1"], b"").0, 1, "as busybox");
         assert_eq!(run_builtin("kill", &["-TERM"], b"").0, 1);
+        for old_name in ["-IOT", "-POLL", "-EXIT", "-SIGIOT"] {
+            let (status, _, err) = run_builtin("kill", &[old_name, "999999999"], b"");
+            assert!(status == 1 && err.contains("can't kill pid"), "{old_name}: busybox's name: {err}");
+        }
         assert_eq!(run_builtin("kill", &["-9", "-1"], b"").0, 1, "never every process");
     }
 
@@ -152,7 +171,7 @@ mod tests {
         for good in [&["0.01"][..], &["0s"], &["0m", "0.001s"], &["0."], &[".01"]] {
             assert_eq!(run_builtin("sleep", good, b"").0, 0, "{good:?}");
         }
-        for bad in ["-1", "1e3", "1.2.3", "", "99999999d", "5x", "+0", "0x0", "inf", "s"] {
+        for bad in ["-1", "1e3", "1.2.3", "", "99999999d", "5x", "+0", "0x0", "s"] {
             assert_eq!(run_builtin("sleep", &[bad], b"").0, 1, "{bad:?}");
         }
         assert_eq!(run_builtin("sleep", &[], b"").0, 1);

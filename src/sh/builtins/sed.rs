@@ -1,13 +1,16 @@
-//! `sed -E [-i] 's|REGEX|REPLACEMENT|[g]' [FILE]`: one substitution, POSIX ERE, punctuation as the delimiter.
-//! In the replacement `\1`..`\9` and `&` insert the match, `\n` a newline, `\t` a tab, `\&`,
-//! `\\`, `\DELIMITER` and `\` followed by punctuation the character itself; a raw newline is an
-//! error, as in busybox and GNU sed. The input is read line by line (memory is bounded by the
-//! longest line, [`MAX_LINE`]); `-i` writes a new file beside the old one and renames it over it.
+//! `sed [-E|-r] [-i] [-e SCRIPT]... [SCRIPT] [FILE|-]...`, as busybox's reads the subset the
+//! charts and their customisations use: commands separated by `;` or newlines, each `s` (flags
+//! `g`), `/REGEX/d` or `/REGEX/s...`; a POSIX basic regular expression (BRE) without -E, an
+//! extended one (ERE) with it; options anywhere among the operands, as busybox's getopt takes
+//! them. In the replacement `\1`..`\9` and `&` insert the match, `\n`, `\t`, `\r` a control
+//! character, `\&`, `\\`, `\DELIMITER` and `\` before any other character but a letter the
+//! character itself; a raw newline is an error, as in busybox. The input is read line by line
+//! (memory is bounded by the longest line, [`MAX_LINE`]); `-i` writes a new file beside the old
+//! one and renames it over it, with the old permission bits less setuid and setgid, as busybox.
 //! An error busybox has too (an invalid pattern, a missing file) is status 1, as in busybox;
-//! anything outside the subset (another command, a BRE without -E, flags other than g) is refused
-//! with status 2.
+//! anything outside the subset is refused with status 2, and [`refusal`] finds it without running.
 
-use super::{Io, ere, ere::Ere, files, options};
+use super::{Io, ere, ere::Ere, files};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
@@ -25,9 +28,46 @@ pub struct Substitution {
     regex: Ere,
     replacement: Vec<Piece>,
     global: bool,
+    /// The flag `p`: the line is printed when a substitution was made.
+    print: bool,
 }
 
-/// Why sed stopped: its status and the line to print.
+enum Action {
+    Substitute(Substitution),
+    Delete,
+    Print,
+}
+
+/// Which lines a command acts on.
+enum Address {
+    Matching(Ere),
+    /// The Nth line of all the input, counted across the files as busybox counts (0: none).
+    Line(u64),
+}
+
+/// One command: on the lines its address matches (all without one), its action.
+struct Command {
+    address: Option<Address>,
+    action: Action,
+}
+
+/// A whole sed invocation, read and checked before any input is.
+pub struct Plan {
+    commands: Vec<Command>,
+    in_place: bool,
+    /// `-n`: no line is printed but by `p`.
+    quiet: bool,
+    /// The lines read so far, across the files.
+    line_number: std::cell::Cell<u64>,
+    /// The last text written ended without a newline (a last line without one): busybox writes
+    /// that newline before anything more.
+    newline_owed: std::cell::Cell<bool>,
+    /// `-` is the standard input.
+    files: Vec<String>,
+}
+
+/// Why sed stopped: its status and the line to print. Status 2 is hardinit's refusal (busybox
+/// never exits 2), anything else an error busybox has too.
 pub struct Failure(pub i32, pub String);
 
 /// Writing the output failed: status 1, as busybox.
@@ -37,103 +77,136 @@ impl From<String> for Failure {
     }
 }
 
-pub fn run(args: &[String], io: &mut Io) -> i32 {
-    // busybox reads what follows `-i` in its argument as a backup suffix: `-iE` keeps the old
-    // file as FILEE and reads a BRE, `-ii` keeps FILEi.
-    let options_end = args.iter().position(|a| a == "--" || !a.starts_with('-') || a == "-").unwrap_or(args.len());
-    if let Some(suffixed) = args[..options_end].iter().find(|a| a.find('i').is_some_and(|at| at + 1 != a.len())) {
-        return io.fail("sed", 2, format!("{suffixed}: -i followed by a backup suffix is not supported (write -Ei)"));
-    }
-    let (letters, operands) = match options(args, "Ei") {
-        Ok(parsed) => parsed,
-        Err(e) => return io.fail("sed", 2, e),
-    };
-    if !letters.contains(&'E') {
-        return io.fail("sed", 2, "only extended regular expressions (-E) are supported");
-    }
-    let in_place = letters.contains(&'i');
-    let (script, file) = match operands {
-        [script] if !in_place => (script, None),
-        [script, file] => (script, Some(Path::new(file))),
-        _ => return io.fail("sed", 2, "usage: sed -E [-i] 's|REGEX|REPLACEMENT|[g]' [FILE]"),
-    };
-    let substitution = match Substitution::parse(script) {
-        Ok(s) => s,
-        Err(Failure(status, e)) => return io.fail("sed", status, e),
-    };
-    let done = match (in_place, file) {
-        (true, Some(path)) => substitution.in_place(path),
-        (_, Some(path)) => match files::open_regular(path) {
-            Ok(input) => substitution.stream(input, &mut *io.out).map(drop),
-            Err(e) => Err(Failure(1, e)),
-        },
-        (_, None) => substitution.stream(&mut *io.stdin, &mut *io.out).map(drop),
-    };
-    match done {
-        Ok(()) => 0,
-        Err(Failure(status, message)) => io.fail("sed", status, message),
+fn refuse(message: impl Into<String>) -> Failure {
+    Failure(2, message.into())
+}
+
+/// What hardinit refuses in these arguments, found without reading any input: the check that
+/// runs before the script (literal arguments) or before the command (expanded ones).
+pub fn refusal(args: &[String]) -> Option<String> {
+    match Plan::parse(args) {
+        Err(Failure(2, message)) => Some(message),
+        _ => None,
     }
 }
 
-/// `script` run on `input`, all in memory: the pure boundary of sed (a fuzz target's entry point).
-pub fn substitute(script: &str, input: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    Substitution::parse(script).map_err(|Failure(_, e)| e)?.stream(input, &mut out).map_err(|Failure(_, e)| e)?;
-    Ok(out)
-}
-
-impl Substitution {
-    /// Err: status 2 for what hardinit refuses, 1 for what busybox fails on too.
-    pub fn parse(script: &str) -> Result<Substitution, Failure> {
-        let refuse = |e: String| Failure(2, e);
-        let mut chars = script.chars();
-        if chars.next() != Some('s') {
-            return Err(refuse("only one `s` command is supported".into()));
+impl Plan {
+    pub fn parse(args: &[String]) -> Result<Plan, Failure> {
+        let mut extended = false;
+        let mut in_place = false;
+        let mut quiet = false;
+        let mut scripts: Vec<&str> = Vec::new();
+        let mut operands: Vec<&String> = Vec::new();
+        let mut index = 0;
+        // busybox's getopt permutes: an option may follow the operands, until `--`.
+        while index < args.len() {
+            let arg = &args[index];
+            index += 1;
+            if arg == "--" {
+                operands.extend(&args[index..]);
+                break;
+            }
+            let Some(letters) = arg.strip_prefix('-').filter(|l| !l.is_empty()) else {
+                operands.push(arg);
+                continue;
+            };
+            for (at, letter) in letters.char_indices() {
+                let rest = &letters[at + letter.len_utf8()..];
+                match letter {
+                    'E' | 'r' => extended = true,
+                    'n' => quiet = true,
+                    'i' if rest.is_empty() => in_place = true,
+                    'i' => return Err(refuse(format!("-i{rest}: a backup suffix is not supported"))),
+                    'e' => {
+                        let script = if rest.is_empty() {
+                            index += 1;
+                            match args.get(index - 1) {
+                                Some(script) => script.as_str(),
+                                None => return Err(Failure(1, "option requires an argument -- 'e'".into())),
+                            }
+                        } else {
+                            rest
+                        };
+                        scripts.push(script);
+                        break;
+                    }
+                    other => {
+                        return Err(refuse(format!("-{other} is not supported (only -E, -r, -n, -i and -e are)")));
+                    }
+                }
+            }
         }
-        let delimiter = chars.next().filter(|d| *d != '\\' && *d != '\n');
-        let delimiter = delimiter.ok_or_else(|| refuse("`s` needs a delimiter".into()))?;
-        // busybox reads `\n`, `\t`, `\r` as control characters and keeps `\b`, `\s`, `\w`, `\1` as
-        // escapes before it splits at an alphanumeric delimiter (`sn\nnXn` looks for a newline),
-        // and finds no end for `[`.
-        if delimiter.is_ascii_alphanumeric() || delimiter == '[' {
-            return Err(refuse(format!("{delimiter:?} as the delimiter of `s` is not supported")));
-        }
-        let rest: Vec<char> = chars.collect();
-        let (pattern, after) = split_at_delimiter(&rest, delimiter).map_err(|e| Failure(1, e))?;
-        let (replacement, after) = split_at_delimiter(after, delimiter).map_err(|e| Failure(1, e))?;
-        let flags: String = after.iter().collect();
-        let global = match flags.as_str() {
-            "" => false,
-            "g" => true,
-            _ => return Err(refuse("flags after `s`: only g is supported".into())),
+        let mut operands = operands.into_iter();
+        let joined;
+        let script = if scripts.is_empty() {
+            match operands.next() {
+                Some(script) => script.as_str(),
+                None => return Err(Failure(1, "usage: sed [-E] [-i] [-e SCRIPT]... [SCRIPT] [FILE]...".into())),
+            }
+        } else {
+            joined = scripts.join("\n");
+            joined.as_str()
         };
-        if pattern.is_empty() {
-            return Err(refuse("an empty regular expression (the previous one) is not supported".into()));
+        let files: Vec<String> = operands.cloned().collect();
+        // The script first, as busybox reads it before it looks at the files.
+        let commands = parse_commands(script, extended)?;
+        if in_place && files.is_empty() {
+            return Err(Failure(1, "-i requires an argument".into()));
         }
-        let pattern = control_escapes_in_brackets(&pattern);
-        let regex = Ere::compile(&pattern, true).map_err(|e| Failure(if e.refused { 2 } else { 1 }, e.message))?;
-        let replacement = parse_replacement(&replacement, delimiter, regex.groups)?;
-        if let Some(group) = replacement.iter().find_map(|piece| match piece {
-            Piece::Group(g) if regex.inside_repetition.contains(g) => Some(g),
-            _ => None,
-        }) {
-            return Err(refuse(format!(
-                "\\{group}: a group inside a repeated group (what it holds after the last repetition differs between sed implementations)"
-            )));
+        if in_place && files.iter().any(|f| f == "-") {
+            return Err(refuse("-i on the standard input (`-`) is not supported"));
         }
-        Ok(Substitution { regex, replacement, global })
+        if in_place && commands.iter().any(|c| matches!(c.address, Some(Address::Line(_)))) {
+            return Err(refuse("a line number with -i (whether it counts per file differs between seds)"));
+        }
+        Ok(Plan {
+            commands,
+            in_place,
+            quiet,
+            line_number: std::cell::Cell::new(0),
+            newline_owed: std::cell::Cell::new(false),
+            files,
+        })
     }
 
-    /// Reads `input` line by line and writes each line substituted; returns whether any line
-    /// changed. A final line without a newline stays without one; nothing follows the last
-    /// newline.
-    fn stream(&self, input: impl Read, out: &mut dyn Write) -> Result<bool, Failure> {
+    fn run(&self, io: &mut Io) -> Result<(), Failure> {
+        if self.files.is_empty() {
+            return self.stream(&mut *io.stdin, &mut *io.out);
+        }
+        // As busybox: a file that cannot be read is an error line and status 1, and the others
+        // are read all the same.
+        let mut failed = None;
+        for file in &self.files {
+            let path = Path::new(file);
+            let done = if self.in_place {
+                self.in_place(path)
+            } else if file == "-" {
+                self.stream(&mut *io.stdin, &mut *io.out)
+            } else {
+                match files::open_regular(path) {
+                    Ok(input) => self.stream(input, &mut *io.out),
+                    Err(e) => Err(Failure(1, e)),
+                }
+            };
+            if let Err(Failure(status, message)) = done {
+                let _ = writeln!(io.err, "sed: {}", super::super::one_line(&message));
+                failed = Some(status);
+            }
+        }
+        match failed {
+            Some(status) => Err(Failure(status, String::new())),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads `input` line by line and writes each line as the commands leave it. A final line
+    /// without a newline stays without one; nothing follows the last newline.
+    fn stream(&self, input: impl Read, out: &mut dyn Write) -> Result<(), Failure> {
         let mut reader = BufReader::new(input);
         let mut out = BufWriter::new(out);
         let mut line = Vec::new();
-        let mut changed = false;
         let write_error = |e: std::io::Error| Failure(1, e.to_string());
-        loop {
+        'lines: loop {
             line.clear();
             match (&mut reader).take(MAX_LINE + 1).read_until(b'\n', &mut line) {
                 Ok(0) => break,
@@ -144,49 +217,234 @@ impl Substitution {
                 return Err(Failure(1, format!("a line longer than {} MiB", MAX_LINE >> 20)));
             }
             let newline = line.last() == Some(&b'\n');
-            let text = &line[..line.len() - usize::from(newline)];
-            changed |= self.line(text, &mut out).map_err(|e| match e {
-                LineError::Input(e) => Failure(1, e),
-                LineError::Output(e) => write_error(e),
-            })?;
-            if newline {
-                out.write_all(b"\n").map_err(write_error)?;
+            let mut text = line[..line.len() - usize::from(newline)].to_vec();
+            let number = self.line_number.get() + 1;
+            self.line_number.set(number);
+            for command in &self.commands {
+                let selected = match &command.address {
+                    None => true,
+                    Some(Address::Matching(regex)) => regex.is_match(&Ere::line(&text)?)?,
+                    Some(Address::Line(n)) => *n == number,
+                };
+                if !selected {
+                    continue;
+                }
+                match &command.action {
+                    Action::Delete => continue 'lines,
+                    // busybox ends what `p` prints with a newline, even on a last line without.
+                    Action::Print => self.emit(&mut out, &text, true).map_err(write_error)?,
+                    Action::Substitute(substitution) => {
+                        // Bounded while it grows: a replacement written at every position of a
+                        // long line would otherwise take gigabytes before the check.
+                        let mut next = BoundedLine(Vec::with_capacity(text.len()));
+                        let changed = substitution.line(&text, &mut next).map_err(|e| match e {
+                            LineError::Input(e) => Failure(1, e),
+                            LineError::Output(e) => write_error(e),
+                        })?;
+                        text = next.0;
+                        if changed && substitution.print {
+                            self.emit(&mut out, &text, newline).map_err(write_error)?;
+                        }
+                    }
+                }
+            }
+            if !self.quiet {
+                self.emit(&mut out, &text, newline).map_err(write_error)?;
             }
         }
         out.flush().map_err(write_error)?;
-        Ok(changed)
+        Ok(())
     }
 
-    /// `-i`: the substituted text in a new file beside `path`, renamed over it; a file in which
-    /// nothing changes is left as it is.
+    /// Writes a line, after the newline an earlier one without it owes.
+    fn emit(&self, out: &mut impl Write, text: &[u8], newline: bool) -> std::io::Result<()> {
+        if self.newline_owed.replace(!newline) {
+            out.write_all(b"\n")?;
+        }
+        out.write_all(text)?;
+        if newline { out.write_all(b"\n") } else { Ok(()) }
+    }
+
+    /// `-i`: the new text in a new file beside `path`, renamed over it, with the old permission
+    /// bits less setuid and setgid (busybox's too: an edited program is no longer privileged).
     fn in_place(&self, path: &Path) -> Result<(), Failure> {
-        let mut input = files::open_regular(path).map_err(|e| Failure(1, e))?;
-        let input_error = |e: String| Failure(1, format!("{}: {e}", path.display()));
-        if !self.any_line_matches(&input).map_err(input_error)? {
-            return Ok(());
-        }
-        std::io::Seek::rewind(&mut input).map_err(|e| input_error(e.to_string()))?;
-        files::replace_atomically(path, files::mode_of(&input), |out| self.stream(&input, out).map(drop))
+        let input = files::open_regular(path).map_err(|e| Failure(1, e))?;
+        let mode = files::mode_of(&input) & 0o1777;
+        // Each file is its own output.
+        self.newline_owed.set(false);
+        files::replace_atomically(path, mode, |out| self.stream(&input, out))
     }
+}
 
-    fn any_line_matches(&self, input: &std::fs::File) -> Result<bool, String> {
-        let mut reader = BufReader::new(input);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match (&mut reader).take(MAX_LINE + 1).read_until(b'\n', &mut line) {
-                Ok(0) => return Ok(false),
-                Ok(_) if line.len() as u64 > MAX_LINE => {
-                    return Err(format!("a line longer than {} MiB", MAX_LINE >> 20));
-                }
-                Ok(_) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-            let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            if self.regex.is_match(&Ere::line(text)?)? {
-                return Ok(true);
-            }
+pub fn run(args: &[String], io: &mut Io) -> i32 {
+    let done = Plan::parse(args).and_then(|plan| plan.run(io));
+    match done {
+        Ok(()) => 0,
+        Err(Failure(status, message)) if message.is_empty() => status,
+        Err(Failure(status, message)) => io.fail("sed", status, message),
+    }
+}
+
+/// `script` (with -E) run on `input`, all in memory: the pure boundary of sed (a fuzz target's
+/// entry point).
+pub fn substitute(script: &str, input: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let commands = parse_commands(script, true).map_err(|Failure(_, e)| e)?;
+    let cells = (std::cell::Cell::new(0), std::cell::Cell::new(false));
+    Plan { commands, in_place: false, quiet: false, line_number: cells.0, newline_owed: cells.1, files: Vec::new() }
+        .stream(input, &mut out)
+        .map_err(|Failure(_, e)| e)?;
+    Ok(out)
+}
+
+/// The commands of a script: `;` and newlines between them, blanks around them.
+fn parse_commands(script: &str, extended: bool) -> Result<Vec<Command>, Failure> {
+    let chars: Vec<char> = script.chars().collect();
+    let mut commands = Vec::new();
+    let mut i = 0;
+    loop {
+        while chars.get(i).is_some_and(|c| matches!(c, ' ' | '\t' | '\n' | ';')) {
+            i += 1;
         }
+        let Some(&c) = chars.get(i) else { break };
+        if c == '#' {
+            // A comment, to the end of the line.
+            while chars.get(i).is_some_and(|c| *c != '\n') {
+                i += 1;
+            }
+            continue;
+        }
+        let address = if c == '/' {
+            let (pattern, after) = split_at_delimiter(&chars[i + 1..], '/', true)
+                .map_err(|_| Failure(1, "unterminated address regex".into()))?;
+            i = chars.len() - after.len();
+            while chars.get(i).is_some_and(|c| matches!(c, ' ' | '\t')) {
+                i += 1;
+            }
+            if pattern.is_empty() {
+                return Err(refuse("an empty regular expression (the previous one) is not supported"));
+            }
+            Some(Address::Matching(compile(&pattern, extended, false, false)?))
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while chars.get(i).is_some_and(char::is_ascii_digit) {
+                i += 1;
+            }
+            let digits: String = chars[start..i].iter().collect();
+            let n = digits.parse::<u64>().map_err(|_| refuse(format!("{digits}: a line number too large")))?;
+            while chars.get(i).is_some_and(|c| matches!(c, ' ' | '\t')) {
+                i += 1;
+            }
+            Some(Address::Line(n))
+        } else {
+            None
+        };
+        if matches!(chars.get(i), Some(',' | '!')) {
+            return Err(refuse("a range or a negated address is not supported"));
+        }
+        match chars.get(i) {
+            Some('s') => {
+                let (substitution, used) = Substitution::parse_at(&chars[i..], extended)?;
+                commands.push(Command { address, action: Action::Substitute(substitution) });
+                i += used;
+            }
+            Some('d') => {
+                commands.push(Command { address, action: Action::Delete });
+                i += 1;
+            }
+            Some('p') => {
+                commands.push(Command { address, action: Action::Print });
+                i += 1;
+            }
+            Some(c) => {
+                return Err(refuse(format!("the sed command {c:?} is not supported (only s, d and p are)")));
+            }
+            None => return Err(Failure(1, "missing command".into())),
+        }
+        while chars.get(i).is_some_and(|c| matches!(c, ' ' | '\t')) {
+            i += 1;
+        }
+        match chars.get(i) {
+            None | Some(';' | '\n') => {}
+            Some(c) => return Err(Failure(1, format!("extra characters after command: {c:?}"))),
+        }
+    }
+    if commands.is_empty() {
+        return Err(refuse("a script without a command"));
+    }
+    Ok(commands)
+}
+
+/// A pattern as sed reads it: control escapes read, then BRE or ERE, checked and compiled.
+/// `ignore_case`: the flag `I`, as REG_ICASE in the C locale ([`ere::ignoring_case`]).
+fn compile(pattern: &str, extended: bool, ignore_case: bool, spans: bool) -> Result<Ere, Failure> {
+    let failure = |e: ere::PatternError| Failure(if e.refused { 2 } else { 1 }, e.message);
+    let pattern = control_escapes(pattern);
+    let pattern = if extended { pattern } else { ere::basic_to_extended(&pattern).map_err(failure)? };
+    let pattern = if ignore_case { ere::ignoring_case(&pattern).map_err(failure)? } else { pattern };
+    Ere::compile(&pattern, spans).map_err(failure)
+}
+
+impl Substitution {
+    /// The `s` command at the start of `chars`; returns it and how many characters it took.
+    /// Err: status 2 for what hardinit refuses, 1 for what busybox fails on too.
+    fn parse_at(chars: &[char], extended: bool) -> Result<(Substitution, usize), Failure> {
+        let delimiter = chars.get(1).copied().filter(|d| *d != '\\' && *d != '\n');
+        let delimiter = delimiter.ok_or_else(|| refuse("`s` needs a delimiter"))?;
+        // busybox reads `\n`, `\t`, `\r` as control characters and keeps `\b`, `\s`, `\w`, `\1` as
+        // escapes before it splits at an alphanumeric delimiter (`sn\nnXn` looks for a newline),
+        // and finds no end for `[`.
+        if delimiter.is_ascii_alphanumeric() || delimiter == '[' {
+            return Err(refuse(format!("{delimiter:?} as the delimiter of `s` is not supported")));
+        }
+        let rest = &chars[2..];
+        let (pattern, after) = split_at_delimiter(rest, delimiter, true).map_err(|e| Failure(1, e))?;
+        let (replacement, after) = split_at_delimiter(after, delimiter, false).map_err(|e| Failure(1, e))?;
+        // The flags run to the end of the command; busybox fails on a letter it does not know
+        // (status 1) before it reads any input, and runs those it knows, which hardinit refuses.
+        let mut global = false;
+        let mut ignore_case = false;
+        let mut print = false;
+        let mut used = chars.len() - after.len();
+        let mut comment = false;
+        for &flag in after {
+            if comment {
+                if flag == '\n' {
+                    break;
+                }
+                used += 1;
+                continue;
+            }
+            match flag {
+                ';' | '\n' => break,
+                // busybox: a comment runs to the end of the line.
+                '#' => comment = true,
+                'g' => global = true,
+                // Every C space, as busybox's isspace() skips them.
+                ' ' | '\t' | '\u{b}' | '\u{c}' | '\r' => {}
+                'I' | 'i' => ignore_case = true,
+                'p' => print = true,
+                'w' | '0'..='9' => {
+                    return Err(refuse(format!("the flag {flag:?} of `s` is not supported (only g, I and p are)")));
+                }
+                _ => return Err(Failure(1, "bad option in substitution expression".into())),
+            }
+            used += 1;
+        }
+        if pattern.is_empty() {
+            return Err(refuse("an empty regular expression (the previous one) is not supported"));
+        }
+        let regex = compile(&pattern, extended, ignore_case, true)?;
+        let replacement = parse_replacement(&replacement, delimiter, regex.groups)?;
+        if let Some(group) = replacement.iter().find_map(|piece| match piece {
+            Piece::Group(g) if regex.inside_repetition.contains(g) => Some(g),
+            _ => None,
+        }) {
+            return Err(refuse(format!(
+                "\\{group}: a group inside a repeated group (what it holds after the last repetition differs between sed implementations)"
+            )));
+        }
+        Ok((Substitution { regex, replacement, global, print }, used))
     }
 
     /// One line (without its newline), substituted, to `out`; whether a match was replaced.
@@ -232,6 +490,23 @@ impl Substitution {
     }
 }
 
+/// A line being built, refused past [`MAX_LINE`].
+struct BoundedLine(Vec<u8>);
+
+impl Write for BoundedLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if (self.0.len() + bytes.len()) as u64 > MAX_LINE {
+            return Err(std::io::Error::other(format!("a line longer than {} MiB", MAX_LINE >> 20)));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 enum LineError {
     Input(String),
     Output(std::io::Error),
@@ -243,17 +518,30 @@ impl From<std::io::Error> for LineError {
     }
 }
 
-/// The text up to the next unescaped `delimiter`, and what follows it. `\DELIMITER` stands for
-/// the delimiter as a literal character (escaped for the regex when it is punctuation, so that
-/// `s|a\|b|X|` looks for `a|b`, as busybox does).
-fn split_at_delimiter(chars: &[char], delimiter: char) -> Result<(String, &[char]), String> {
+/// The text up to the next unescaped `delimiter`, and what follows it. `\DELIMITER` stays as it
+/// is, as busybox keeps it (`s|a\|b|X|` looks for `a|b` in an ERE, for `a` or `b` in a BRE).
+/// In a pattern (`brackets`), a delimiter inside a bracket expression is a member of the set, as
+/// busybox reads it (`s/[^/]*$//`): a `[` opens one, and the first `]` that is not its first
+/// member closes it. A raw newline ends the command first, as in busybox.
+fn split_at_delimiter(chars: &[char], delimiter: char, brackets: bool) -> Result<(String, &[char]), String> {
     let mut text = String::new();
     let mut i = 0;
+    let mut bracket: Option<usize> = None;
     while i < chars.len() {
-        match chars[i] {
+        let c = chars[i];
+        if let Some(start) = bracket {
+            let first_member = i == start + 1 || (i == start + 2 && chars[start + 1] == '^');
+            if c == ']' && !first_member {
+                bracket = None;
+            }
+            text.push(c);
+            i += 1;
+            continue;
+        }
+        match c {
             '\\' if chars.get(i + 1) == Some(&delimiter) => {
-                // A letter stands for itself; a digit stays `\1` (a back-reference, refused,
-                // where busybox fails too).
+                // A letter stands for itself; punctuation keeps its backslash; a digit stays
+                // `\1` (a back-reference, refused, where busybox fails too).
                 if !delimiter.is_alphabetic() {
                     text.push('\\');
                 }
@@ -267,7 +555,13 @@ fn split_at_delimiter(chars: &[char], delimiter: char) -> Result<(String, &[char
                 }
                 i += 2;
             }
+            '[' if brackets => {
+                bracket = Some(i);
+                text.push(c);
+                i += 1;
+            }
             c if c == delimiter => return Ok((text, &chars[i + 1..])),
+            '\n' => break,
             c => {
                 text.push(c);
                 i += 1;
@@ -277,17 +571,26 @@ fn split_at_delimiter(chars: &[char], delimiter: char) -> Result<(String, &[char
     Err(format!("`s` is not closed by {delimiter:?}"))
 }
 
-/// `\n`, `\t` and `\r` inside a bracket expression as the characters they name: busybox's sed
-/// (and GNU's) reads `[^\n]` as "not a newline" and `[\t]` as a tab, where in POSIX the backslash
-/// would be one more member of the set. Outside brackets the check refuses `\` and a letter.
-fn control_escapes_in_brackets(pattern: &str) -> String {
+/// `\n`, `\t` and `\r` as the characters they name, in brackets and out: busybox's sed reads
+/// `[^\n]` as "not a newline" and `\t` as a tab before its C library sees the pattern, where in
+/// POSIX a backslash in brackets would be one more member of the set.
+fn control_escapes(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len());
     let mut i = 0;
+    let control = |c: Option<&char>| match c {
+        Some('n') => Some('\n'),
+        Some('t') => Some('\t'),
+        Some('r') => Some('\r'),
+        _ => None,
+    };
     while i < chars.len() {
         match chars[i] {
             '\\' => {
-                out.extend(chars.get(i..i + 2).unwrap_or(&chars[i..]));
+                match control(chars.get(i + 1)) {
+                    Some(c) => out.push(c),
+                    None => out.extend(chars.get(i..i + 2).unwrap_or(&chars[i..])),
+                }
                 i += 2;
             }
             '[' => {
@@ -295,22 +598,16 @@ fn control_escapes_in_brackets(pattern: &str) -> String {
                 let end = ere::bracket(&chars, i).unwrap_or(chars.len());
                 let mut j = i;
                 while j < end {
-                    let control = match (chars[j], chars.get(j + 1)) {
-                        ('\\', Some('n')) if j + 1 < end => Some('\n'),
-                        ('\\', Some('t')) if j + 1 < end => Some('\t'),
-                        ('\\', Some('r')) if j + 1 < end => Some('\r'),
-                        _ => None,
-                    };
-                    match control {
-                        Some(c) => {
+                    match control(chars.get(j + 1)) {
+                        Some(c) if chars[j] == '\\' && j + 1 < end => {
                             out.push(c);
                             j += 2;
                         }
-                        None if chars[j] == '\\' && j + 1 < end => {
+                        _ if chars[j] == '\\' && j + 1 < end => {
                             out.extend(&chars[j..j + 2]);
                             j += 2;
                         }
-                        None => {
+                        _ => {
                             out.push(chars[j]);
                             j += 1;
                         }
@@ -359,12 +656,15 @@ fn parse_replacement(text: &str, delimiter: char, groups: usize) -> Result<Vec<P
                 }
                 Some('n') => literal.push('\n'),
                 Some('t') => literal.push('\t'),
+                Some('r') => literal.push('\r'),
                 // busybox writes a newline for it, as POSIX says: refused, so that a value never
                 // adds lines to a configuration.
                 Some('\n') => {
                     return Err(Failure(2, "a backslash and a newline in the replacement (write \\n)".into()));
                 }
-                Some(c) if c.is_ascii_punctuation() || c == delimiter => literal.push(c),
+                // busybox writes any other character as itself (`C:\ Program Files`); a letter
+                // is refused, as GNU sed gives some (`\L`, `\u`) other meanings.
+                Some(c) if !c.is_ascii_alphabetic() || c == delimiter => literal.push(c),
                 Some(c) => return Err(Failure(2, format!("\\{c} in the replacement is not supported"))),
                 None => return Err(Failure(1, "a trailing backslash in the replacement".into())),
             },
@@ -428,10 +728,13 @@ mod tests {
 
     #[test]
     fn a_raw_newline_in_the_replacement_is_an_error() {
-        for (script, expected) in [("s|POD_IP|10.0.0.1\"\nui = true\nx = \"|g", 1), ("s/a/x\\\ny/", 2)] {
+        for (script, expected, says) in [
+            ("s|POD_IP|10.0.0.1\"\nui = true\nx = \"|g", 1, "not closed"),
+            ("s/a/x\\\ny/", 2, "newline in the replacement"),
+        ] {
             let (status, out, err) = run_builtin("sed", &["-E", script], b"POD_IP a\n");
             assert_eq!((status, out.as_str()), (expected, ""), "{script:?}");
-            assert!(err.contains("newline in the replacement"), "{err}");
+            assert!(err.contains(says), "{err}");
         }
     }
 
@@ -461,18 +764,21 @@ mod tests {
     #[test]
     fn refusals_are_status_2_and_what_busybox_fails_on_too_is_1() {
         for (args, expected) in [
-            (&["s/a/b/"][..], 2),
-            (&["-E", "s/a/b/p"], 2),
-            (&["-E", "s/a/b/;s/c/d/"], 2),
+            (&["-E", "s/a/b/w f"][..], 2),
             (&["-E", "y/a/b/"], 2),
+            (&["$p"], 2),
+            (&["-i.bak", "s/a/b/", "f"], 2),
+            (&["1,2p"], 2),
+            (&["s/a/b/G"], 1),
+            (&["s|a|b|c|"], 1),
             (&["-E", r"s/(a)/\q/"], 2),
-            (&["-E", "-n", "s/a/b/"], 2),
-            (&["-Ei", "s/a/b/"], 2),
+            (&["-E", "-f", "s/a/b/"], 2),
+            (&["-Ei", "s/a/b/"], 1),
             (&["-E", "s//b/"], 2),
             (&["-E", "s/a**/b/"], 2),
             (&["-E", r"sn\nnXn"], 2),
             (&["-E", "s[a[b["], 2),
-            (&["-iE", "s/a/b/"], 2),
+            (&["-iE", "s/a/b/", "f"], 2),
             (&["-E", r"s/((a)|b)+/\2/"], 2),
             (&["-E", r"s/a/\2/"], 2),
             (&["-E", "s/a/b"], 1),

@@ -252,11 +252,15 @@ fn unary(op: &[u8], operand: &[u8]) -> Result<bool, String> {
     })
 }
 
-/// An integer operand as dash reads it: blanks around, an optional sign, decimal digits, in the
-/// range of a 64-bit integer.
-fn integer(text: &[u8]) -> Result<i64, String> {
+/// What the C library's isspace(3) is in the C locale, which dash's strtoimax skips before a
+/// number and dash itself after it: `\r` from a Windows line end, `\v`, `\f` included.
+pub const C_SPACE: [char; 6] = [' ', '\t', '\n', '\u{b}', '\u{c}', '\r'];
+
+/// An integer operand as dash reads it: C spaces around, an optional sign, decimal digits, in
+/// the range of a 64-bit integer.
+pub fn integer(text: &[u8]) -> Result<i64, String> {
     let bad = || format!("Illegal number: {}", shown(text));
-    let trimmed = std::str::from_utf8(text).map_err(|_| bad())?.trim_matches([' ', '\t', '\n']);
+    let trimmed = std::str::from_utf8(text).map_err(|_| bad())?.trim_matches(C_SPACE);
     let digits = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
