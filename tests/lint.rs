@@ -622,3 +622,18 @@ fn exit_codes() {
     let _ = std::fs::remove_file(&file);
     assert!(text.lines().any(|l| l.starts_with(&format!("{}:", file.display())) && l.contains("WARN tls: ")), "{text}");
 }
+
+#[test]
+fn the_file_storage_of_openbao_helms_default_fails_only_from_openbao_2_7_on() {
+    // openbao-helm 0.29.2's default (standalone, storage "file") on its own image, 2.6.2: the
+    // server starts (with a deprecation warning). OpenBao 2.7.0 removed the file storage: refused.
+    let refused = |tag: &str| {
+        let manifest = render("openbao", &["--set", &format!("server.image.tag={tag}")]);
+        verdicts(&manifest).iter().any(|v| v.ends_with(" FAIL tls"))
+    };
+    assert!(!refused("v2.6.2"), "2.6.2 has the file storage");
+    assert!(refused("2.7.2"), "2.7.2 refuses the file storage");
+    let manifest = render("openbao", &["--set", "server.image.tag=2.7.2"]);
+    let out = lint(&manifest, &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("storage type \"file\" is not one of OpenBao's"));
+}

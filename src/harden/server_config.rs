@@ -505,7 +505,8 @@ pub fn refused(files: &[ConfigFile], configs: &[PathBuf], rules: &ServerRules) -
     }
     if let Some(storage) = effective(files, Stanza::Storage) {
         let kind = storage.kind_or_unknown();
-        if !OPENBAO_STORAGES.contains(&kind) {
+        let kept_file_storage = kind == "file" && rules.has_file_storage;
+        if !OPENBAO_STORAGES.contains(&kind) && !kept_file_storage {
             return refuse(
                 storage.path,
                 storage.line,

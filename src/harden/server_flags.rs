@@ -130,6 +130,8 @@ pub struct ServerRules {
     prefix: &'static str,
     /// `-config`'s EnvVar: OpenBao starts its list of configurations from BAO_CONFIG_PATH.
     config_variable: Option<&'static str>,
+    /// The file storage: OpenBao removed it in 2.7.0 (2.6 warned of it); Vault has it.
+    pub has_file_storage: bool,
 }
 
 pub const OPENBAO: ServerRules = ServerRules {
@@ -137,13 +139,18 @@ pub const OPENBAO: ServerRules = ServerRules {
     flags: &[HTTP_OPTIONS, SERVER_OPTIONS],
     prefix: "BAO_",
     config_variable: Some("CONFIG_PATH"),
+    has_file_storage: false,
 };
+
+/// OpenBao before 2.7.0, where an image's tag says so (hardinit-lint): the file storage is there.
+pub const OPENBAO_BEFORE_2_7: ServerRules = ServerRules { has_file_storage: true, ..OPENBAO };
 
 pub const VAULT: ServerRules = ServerRules {
     name: "vault",
     flags: &[HTTP_OPTIONS, SERVER_OPTIONS, VAULT_ONLY],
     prefix: "VAULT_",
     config_variable: None,
+    has_file_storage: true,
 };
 
 /// The environment the server will have, by name.

@@ -8,7 +8,7 @@ use super::yaml::Node;
 use hardinit::check::signals_finding;
 use hardinit::harden::memory::{self, Flavour, MemoryRule};
 use hardinit::harden::server_config::{self, ConfigFile, LISTENER_TLS_KEYS, Stanza};
-use hardinit::harden::server_flags::{OPENBAO, ServerCommand, ServerRules, VAULT};
+use hardinit::harden::server_flags::{OPENBAO, OPENBAO_BEFORE_2_7, ServerCommand, ServerRules, VAULT};
 use hardinit::harden::{Finding, Status, WHY_CAP, WHY_USER, checklist};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -126,6 +126,15 @@ fn container_checks(ctx: &mut Ctx, cluster: &Cluster) {
     let lookup = |name: &str| env.iter().find(|(n, _, _)| n == name).map(|(_, v, _)| v.clone());
     let rules: &ServerRules = match target.flavour {
         Flavour::Vault => &VAULT,
+        // The image's tag names the server's release where the in-container reader cannot know it:
+        // OpenBao 2.6 still has the file storage 2.7 refuses (openbao-helm 0.29.2's default).
+        Flavour::OpenBao
+            if manifest::image_tag(container.get("image").text().unwrap_or(""))
+                .and_then(version)
+                .is_some_and(|v| v < (2, 7, 0)) =>
+        {
+            &OPENBAO_BEFORE_2_7
+        }
         Flavour::OpenBao => &OPENBAO,
     };
     let args: Vec<OsString> = target.args.iter().map(OsString::from).collect();
