@@ -214,7 +214,9 @@ fn the_variables_sh_sets_itself_are_set() {
 
 #[test]
 fn sleep_infinity_sleeps() {
-    for script in ["sleep infinity", "sleep inf"] {
+    // Beyond 31 years is forever too: busybox sleeps `sleep 2147483647` (a common keep-alive),
+    // where hardinit failed at once with status 1.
+    for script in ["sleep infinity", "sleep inf", "sleep 2147483647", "sleep 365000d", "sleep 600000000 600000000"] {
         let mut command = Command::new(common::sh());
         command.arg("-c").arg(script);
         let mut child = command.spawn().unwrap();
@@ -317,4 +319,31 @@ fn a_server_no_one_may_execute_is_not_found_as_in_dash() {
     std::fs::set_permissions(dir.path("vault"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let script = format!("PATH={}; vault status; echo $?", dir.0.display());
     same_as_dash(&script, &[]);
+}
+
+#[test]
+fn sed_i_through_a_symlinked_directory_ends_the_script_as_cp_does() {
+    // A ConfigMap's layout (conf.hcl -> ..data/conf.hcl, ..data -> ..2026_12_07): busybox edits
+    // through the link; hardinit writes through none, and a refusal found only when it runs ends
+    // the script (it returned 1 and the script went on to start the server on the placeholders).
+    let dir = common::Scratch::new("sh-contract-sed-link");
+    std::fs::create_dir(dir.path("..2026_12_07")).unwrap();
+    std::fs::write(dir.path("..2026_12_07/conf.hcl"), "api_addr = \"http://POD_IP:8200\"\n").unwrap();
+    std::os::unix::fs::symlink("..2026_12_07", dir.path("..data")).unwrap();
+    let mut command = Command::new(common::sh());
+    command
+        .arg0("sh")
+        .arg("-c")
+        .arg("sed -i \"s|POD_IP|${POD_IP?}|g\" ..data/conf.hcl || true; echo started")
+        .current_dir(&dir.0)
+        .env_clear()
+        .env("PATH", bin_dir())
+        .env("POD_IP", "10.0.0.7");
+    let out = common::run(command, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "the script went on: {stderr}");
+    assert!(stderr.contains("..data is a symlink"), "{stderr}");
+    let kept = std::fs::read_to_string(dir.path("..2026_12_07/conf.hcl")).unwrap();
+    assert!(kept.contains("POD_IP"), "{kept}");
 }

@@ -37,6 +37,13 @@ impl From<String> for Failed {
     }
 }
 
+/// Where only the message is kept (the unit tests), the status is dropped.
+impl From<Failed> for String {
+    fn from(Failed(_, message): Failed) -> String {
+        message
+    }
+}
+
 fn failed(path: &Path, e: std::io::Error) -> Failed {
     Failed(if nofollow::is_refusal(&e) { 2 } else { 1 }, format!("{}: {e}", path.display()))
 }
@@ -106,12 +113,13 @@ pub fn write_redirect(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// Replaces `path` atomically with what `write` writes: a new file beside it (created 0600,
 /// given `mode` once written), synced, renamed over it. A reader sees the old text or the new
 /// one, never half of it; on an error the new file is removed and `path` is untouched.
-pub fn replace_atomically<E: From<String>>(
+pub fn replace_atomically<E: From<String> + From<Failed>>(
     path: &Path,
     mode: u32,
     write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), E> {
-    let parent = parent_of(path).map_err(|Failed(_, e)| e)?;
+    // A symlink on the way keeps its status 2 (hardinit refuses, and the script ends there).
+    let parent = parent_of(path)?;
     let mut temporary = b".".to_vec();
     temporary.extend_from_slice(parent.name().to_bytes());
     temporary.extend_from_slice(format!(".hardinit-{:016x}", crate::sys::process::random_u64()).as_bytes());

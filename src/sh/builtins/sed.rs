@@ -70,6 +70,13 @@ pub struct Plan {
 /// never exits 2), anything else an error busybox has too.
 pub struct Failure(pub i32, pub String);
 
+/// A file not written: status 2 where hardinit refuses (a symlink on the way), else 1.
+impl From<files::Failed> for Failure {
+    fn from(files::Failed(status, message): files::Failed) -> Failure {
+        Failure(status, message)
+    }
+}
+
 /// Writing the output failed: status 1, as busybox.
 impl From<String> for Failure {
     fn from(message: String) -> Failure {
