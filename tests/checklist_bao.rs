@@ -719,6 +719,15 @@ const CASES: &[Case] = &[
         expect: &[("tls", "FAIL"), ("storage", "FAIL")],
     },
     Case {
+        name: "refused-raft-as-the-storage-and-the-ha-storage",
+        server: "bao",
+        files: &[("c.hcl", "{tls}{raft}ha_storage \"raft\" {\n  path = \"{dir}/data\"\n}\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "FAIL"), ("storage", "FAIL")],
+    },
+    Case {
         name: "refused-file-storage",
         server: "bao",
         files: &[("c.hcl", "{tls}storage \"file\" {\n  path = \"{dir}/data\"\n}\n")],

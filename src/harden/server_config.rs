@@ -462,6 +462,18 @@ pub fn refused(files: &[ConfigFile], configs: &[PathBuf], rules: &ServerRules) -
             }
         }
     }
+    // command/server.go's initHaBackend: raft as the storage is its own HA storage, and any
+    // other is refused ("HA storage cannot be declared when Raft is the storage type").
+    if let (Some(storage), Some(ha_storage)) = (effective(files, Stanza::Storage), effective(files, Stanza::HaStorage))
+    {
+        if storage.kind.as_deref() == Some("raft") {
+            let what = match ha_storage.kind.as_deref() {
+                Some("raft") => "raft is both the storage and the ha_storage".to_string(),
+                _ => format!("an ha_storage ({}) with raft as the storage", ha_storage.kind_or_unknown()),
+            };
+            return refuse(ha_storage.path, ha_storage.line, what);
+        }
+    }
     if !rules.is_openbao() {
         return None;
     }
@@ -898,6 +910,8 @@ mod tests {
             ("storage \"file\" {}", "storage type \"file\""),
             ("seal \"a\" {\n  disabled = true\n}\nseal \"b\" {\n  disabled = \"true\"\n}", "both are disabled"),
             ("seal \"a\" {}\nkms \"b\" {}", "neither is disabled"),
+            ("storage \"raft\" {}\nha_storage \"Raft\" {}", "raft is both the storage and the ha_storage"),
+            ("storage \"raft\" {}\nha_storage \"postgresql\" {}", "an ha_storage (postgresql) with raft"),
             (r#"{"audit": [{"file": {"x/": {"options": {"file_path": "/l"}}}}]}"#, "without a type"),
         ] {
             let said = refused(text, &OPENBAO);
@@ -910,6 +924,7 @@ mod tests {
             "storage \"Raft\" {}",
             "seal \"a\" {\n  disabled = true\n}\nseal \"b\" {}",
             "audit \"file\" \"x/\" {\n  options {\n    file_path = \"/l\"\n  }\n}",
+            "storage \"inmem\" {}\nha_storage \"raft\" {}",
         ] {
             assert_eq!(refused(text, &OPENBAO), None, "{text}");
         }

@@ -590,9 +590,16 @@ pub const CONFIGURATION_CHECKS: &[&str] =
 
 /// Whether the server's log says it refused its configuration (or a listener, or its storage).
 pub fn status_of_refusal(log: &str) -> bool {
-    ["error loading configuration", "Error initializing listener", "unknown storage type", "Error parsing listener"]
-        .iter()
-        .any(|said| log.contains(said))
+    [
+        "error loading configuration",
+        "Error initializing listener",
+        "unknown storage type",
+        "Error parsing listener",
+        "Raft cannot be set both as 'storage' and 'ha_storage'",
+        "HA storage cannot be declared when Raft is the storage type",
+    ]
+    .iter()
+    .any(|said| log.contains(said))
 }
 
 /// What each case's server is expected to have shown, so that a case that no longer exercises
