@@ -672,6 +672,19 @@ const CASES: &[Case] = &[
         dirs: OPEN_AND_GOOD,
         expect: &[("audit", "PASS")],
     },
+    // The server makes its audit log the `mode` option says (octal), after unsealing.
+    Case {
+        name: "audit-log-mode-others-can-write",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            "{tls}{raft}audit \"file\" \"file-audit/\" {\n  options {\n    file_path = \"{dir}/good/audit.log\"\n    mode = \"0666\"\n  }\n}\n",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("audit", "WARN")],
+    },
     // What the server refuses to start with is a FAIL, never a PASS.
     Case {
         name: "refused-tls-min-version-upper-case",

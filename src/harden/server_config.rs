@@ -326,6 +326,10 @@ pub struct AuditFile {
     /// making filepath.Dir of it (which cleans).
     pub path: String,
     pub source: String,
+    /// The `mode` option as the backend parses it (strconv.ParseUint, octal, 32 bits), with
+    /// where it is set: the backend chmods its log to it after opening, 0 leaving the mode as
+    /// it is. `None` without the option, or with one the backend refuses.
+    pub mode: Option<(u32, String)>,
 }
 
 /// The file audit devices of every file (server/config.go's parseAuditDevices: the type is
@@ -361,7 +365,12 @@ pub fn audit_files(files: &[ConfigFile]) -> Vec<AuditFile> {
             if path.eq_ignore_ascii_case("stdout") || path.eq_ignore_ascii_case("discard") || path.is_empty() {
                 continue;
             }
-            found.push(AuditFile { path, source: format!("{}:{line}", file.path.display()) });
+            let mode = option("mode").and_then(|(text, line)| {
+                let octal = !text.is_empty() && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+                let mode = u32::from_str_radix(&text, 8).ok().filter(|_| octal)?;
+                Some((mode, format!("{}:{line}", file.path.display())))
+            });
+            found.push(AuditFile { path, source: format!("{}:{line}", file.path.display()), mode });
         }
     }
     found
@@ -942,6 +951,17 @@ mod tests {
         )];
         let found: Vec<String> = audit_files(&files).into_iter().map(|a| a.path).collect();
         assert_eq!(found, ["/l/a.log", "/l/b.log"]);
+        let modes = |text: &str| audit_files(&[file(text)]).into_iter().map(|a| a.mode).collect::<Vec<_>>();
+        let device = |mode: &str| {
+            format!("audit \"file\" \"a/\" {{\n  options {{\n    file_path = \"/l\"\n    mode = {mode}\n  }}\n}}")
+        };
+        assert_eq!(modes(&device("\"0666\"")), [Some((0o666, "/c/a.hcl:4".to_string()))]);
+        assert_eq!(modes(&device("\"640\"")), [Some((0o640, "/c/a.hcl:4".to_string()))]);
+        assert_eq!(modes(&device("\"0000\"")), [Some((0, "/c/a.hcl:4".to_string()))]);
+        // Not octal, signed, or wider than 32 bits: the backend refuses the device.
+        for refused in ["\"0668\"", "\"-1\"", "\"+666\"", "\"0o666\"", "\"\"", "\"77777777777777\""] {
+            assert_eq!(modes(&device(refused)), [None], "{refused}");
+        }
         let files = [file("plugin_directory = \"/p/lnk/../x/\""), file("PLUGIN_DIRECTORY = \"/q\"")];
         assert_eq!(plugin_directory(&files).unwrap().map(|(p, _)| p), Some(PathBuf::from("/q")));
         assert_eq!(plugin_directory(&files[..1]).unwrap().map(|(p, _)| p), Some(PathBuf::from("/p/x")));

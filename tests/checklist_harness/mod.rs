@@ -551,6 +551,11 @@ pub fn disagreements(
             out.push(format!("PASS audit, but the server writes its audit log {} (not its alone)", written.display()));
         }
     }
+    for written in seen.audit_logs.iter().filter(|log| std::fs::metadata(log).is_ok_and(|m| m.mode() & 0o022 != 0)) {
+        if passes("audit") {
+            out.push(format!("PASS audit, but the server made its audit log {} writable by others", written.display()));
+        }
+    }
     if !seen.started && status_of_refusal(&seen.log) {
         for (id, (verdict, _)) in said {
             if verdict == "PASS" && CONFIGURATION_CHECKS.contains(&id.as_str()) {
