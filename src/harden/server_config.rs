@@ -8,7 +8,7 @@
 
 use super::hcl::{self, Item, Literal, Value};
 use super::server_flags::{Environment, ServerRules};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 /// A configuration file larger than this is refused.
@@ -292,30 +292,36 @@ fn data_directory(storage: &Block, rules: &ServerRules, env: Environment) -> Opt
 /// filepath.Join(path, ...), which cleans: with `lnk -> deep/sub`, `lnk/../open` is `open` to
 /// the server, where the kernel would go to `deep/open`. The kernel then resolves what is left.
 pub fn go_clean(path: &str) -> PathBuf {
-    let rooted = path.starts_with('/');
-    let mut kept: Vec<&str> = Vec::new();
+    go_clean_bytes(path.as_bytes())
+}
+
+/// [`go_clean`] of a path that need not be UTF-8.
+pub fn go_clean_bytes(path: &[u8]) -> PathBuf {
+    let rooted = path.starts_with(b"/");
+    let mut kept: Vec<&[u8]> = Vec::new();
     // Leading `..` of a relative path that cannot be dropped.
     let mut fixed = 0;
-    for element in path.split('/') {
+    for element in path.split(|b| *b == b'/') {
         match element {
-            "" | "." => {}
-            ".." if kept.len() > fixed => {
+            b"" | b"." => {}
+            b".." if kept.len() > fixed => {
                 kept.pop();
             }
-            ".." if rooted => {}
-            ".." => {
-                kept.push("..");
+            b".." if rooted => {}
+            b".." => {
+                kept.push(b"..");
                 fixed += 1;
             }
             name => kept.push(name),
         }
     }
-    let joined = kept.join("/");
-    PathBuf::from(match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
+    let joined = kept.join(&b'/');
+    let cleaned = match (rooted, joined.is_empty()) {
+        (true, _) => [b"/".as_slice(), &joined].concat(),
+        (false, true) => b".".to_vec(),
         (false, false) => joined,
-    })
+    };
+    PathBuf::from(std::ffi::OsString::from_vec(cleaned))
 }
 
 /// A file audit device the configuration declares (OpenBao 2.x enables `audit "file" "path/"
@@ -548,7 +554,10 @@ fn config_groups(files: &[ConfigFile], configs: &[PathBuf]) -> Vec<Vec<ConfigFil
     configs
         .iter()
         .map(|config| {
-            let from = |f: &&ConfigFile| f.path == *config || f.path.parent() == Some(config.as_path());
+            // A directory's files are named as config_files names them: cleaned.
+            let named_in = go_clean_bytes(&[config.as_os_str().as_bytes(), b"/x"].concat());
+            let directory = named_in.parent();
+            let from = |f: &&ConfigFile| f.path == *config || f.path.parent() == directory;
             files.iter().filter(from).cloned().collect()
         })
         .collect()
@@ -578,6 +587,11 @@ pub fn listener_tls_files(files: &[ConfigFile]) -> Vec<PathBuf> {
 /// directory's entries that are not directories (a symlink is read through), whose name ends in
 /// `.hcl` or `.json` (`.hcl` itself included), and that are not editor leftovers (`*~`, `.#*`,
 /// `#*#`), in the directory's own order, as the server takes them.
+///
+/// The server (config.LoadConfigDir) lists the directory the kernel resolves, but reads each
+/// entry at filepath.Join(dir, name), which cleans lexically: with `lnk -> deep/sub`, the
+/// entries of `lnk/../conf` are those of `deep/conf`, read as `conf/NAME`. So is each file
+/// named here, and read.
 pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| at(path, e))?;
     if !meta.is_dir() {
@@ -595,7 +609,7 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         let editor_leftover =
             name.ends_with(b"~") || name.starts_with(b".#") || (name.starts_with(b"#") && name.ends_with(b"#"));
         if wanted && !editor_leftover {
-            files.push(entry.path());
+            files.push(go_clean_bytes(&[path.as_os_str().as_bytes(), b"/", name].concat()));
         }
     }
     Ok(files)
