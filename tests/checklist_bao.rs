@@ -182,6 +182,23 @@ const CASES: &[Case] = &[
         dirs: &[("d", 0o755, false), ("open", 0o777, false), ("good", 0o700, true), ("data", 0o700, true)],
         expect: &[("storage", "WARN")],
     },
+    // A -config directory through a symlink and `..`: the server lists the directory the
+    // kernel finds (deep/conf) and reads each name at the lexically cleaned path (conf/NAME).
+    Case {
+        name: "config-directory-through-a-symlink-and-dot-dot",
+        server: "bao",
+        files: &[("deep/conf/c.hcl", "{tls}{raft}"), ("conf/c.hcl", concat!(plain_listener!("tcp", ""), "{raft}"))],
+        args: &["-config={dir}/lnk/../conf"],
+        env: &[],
+        dirs: &[
+            ("deep", 0o755, false),
+            ("deep/sub", 0o755, false),
+            ("deep/conf", 0o755, false),
+            ("conf", 0o755, false),
+            ("data", 0o700, true),
+        ],
+        expect: &[("tls", "WARN")],
+    },
     // Item 2: the server's own flags.
     Case {
         name: "disable-redirects-before-config",
@@ -672,6 +689,19 @@ const CASES: &[Case] = &[
         dirs: OPEN_AND_GOOD,
         expect: &[("audit", "PASS")],
     },
+    // The server makes its audit log the `mode` option says (octal), after unsealing.
+    Case {
+        name: "audit-log-mode-others-can-write",
+        server: "bao",
+        files: &[(
+            "c.hcl",
+            "{tls}{raft}audit \"file\" \"file-audit/\" {\n  options {\n    file_path = \"{dir}/good/audit.log\"\n    mode = \"0666\"\n  }\n}\n",
+        )],
+        args: CONFIG,
+        env: &[],
+        dirs: OPEN_AND_GOOD,
+        expect: &[("audit", "WARN")],
+    },
     // What the server refuses to start with is a FAIL, never a PASS.
     Case {
         name: "refused-tls-min-version-upper-case",
@@ -713,6 +743,15 @@ const CASES: &[Case] = &[
         name: "refused-disable-mlock-false",
         server: "bao",
         files: &[("c.hcl", "{tls}{raft}disable_mlock = false\n")],
+        args: CONFIG,
+        env: &[],
+        dirs: DATA,
+        expect: &[("tls", "FAIL"), ("storage", "FAIL")],
+    },
+    Case {
+        name: "refused-raft-as-the-storage-and-the-ha-storage",
+        server: "bao",
+        files: &[("c.hcl", "{tls}{raft}ha_storage \"raft\" {\n  path = \"{dir}/data\"\n}\n")],
         args: CONFIG,
         env: &[],
         dirs: DATA,
@@ -840,6 +879,7 @@ const SUMMARIES: &[(&str, &str, &str, &str)] = &[
 const LINKS: &[(&str, &str, &str)] = &[
     ("raft-path-cleaned-lexically-into-an-open-directory", "lnk", "{dir}/deep/sub"),
     ("raft-path-cleaned-lexically-into-the-servers-directory", "lnk", "{dir}/deep/sub"),
+    ("config-directory-through-a-symlink-and-dot-dot", "lnk", "{dir}/deep/sub"),
 ];
 
 #[test]

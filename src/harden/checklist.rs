@@ -781,6 +781,15 @@ fn declared_audit_problems(files: &[ConfigFile], view: &FileView) -> Vec<String>
                 if let Some(how) = resolved.changeable_by(&permissions::anyone()) {
                     problems.push(format!("{place}: the audit log {} is not the server's alone: {how}", device.path));
                 }
+                // The backend's os.Chmod, after every open: the log's permission bits become the
+                // option's (a mode of 0 leaves the file's own).
+                if let Some((mode, set_at)) = device.mode.as_ref().filter(|(m, _)| m & 0o022 != 0) {
+                    problems.push(format!(
+                        "{set_at}: the audit device's mode {:04o} lets others than the server write its log {}",
+                        mode & 0o777,
+                        device.path
+                    ));
+                }
             }
         }
     }

@@ -8,7 +8,7 @@
 
 use super::hcl::{self, Item, Literal, Value};
 use super::server_flags::{Environment, ServerRules};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 /// A configuration file larger than this is refused.
@@ -292,30 +292,36 @@ fn data_directory(storage: &Block, rules: &ServerRules, env: Environment) -> Opt
 /// filepath.Join(path, ...), which cleans: with `lnk -> deep/sub`, `lnk/../open` is `open` to
 /// the server, where the kernel would go to `deep/open`. The kernel then resolves what is left.
 pub fn go_clean(path: &str) -> PathBuf {
-    let rooted = path.starts_with('/');
-    let mut kept: Vec<&str> = Vec::new();
+    go_clean_bytes(path.as_bytes())
+}
+
+/// [`go_clean`] of a path that need not be UTF-8.
+pub fn go_clean_bytes(path: &[u8]) -> PathBuf {
+    let rooted = path.starts_with(b"/");
+    let mut kept: Vec<&[u8]> = Vec::new();
     // Leading `..` of a relative path that cannot be dropped.
     let mut fixed = 0;
-    for element in path.split('/') {
+    for element in path.split(|b| *b == b'/') {
         match element {
-            "" | "." => {}
-            ".." if kept.len() > fixed => {
+            b"" | b"." => {}
+            b".." if kept.len() > fixed => {
                 kept.pop();
             }
-            ".." if rooted => {}
-            ".." => {
-                kept.push("..");
+            b".." if rooted => {}
+            b".." => {
+                kept.push(b"..");
                 fixed += 1;
             }
             name => kept.push(name),
         }
     }
-    let joined = kept.join("/");
-    PathBuf::from(match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
+    let joined = kept.join(&b'/');
+    let cleaned = match (rooted, joined.is_empty()) {
+        (true, _) => [b"/".as_slice(), &joined].concat(),
+        (false, true) => b".".to_vec(),
         (false, false) => joined,
-    })
+    };
+    PathBuf::from(std::ffi::OsString::from_vec(cleaned))
 }
 
 /// A file audit device the configuration declares (OpenBao 2.x enables `audit "file" "path/"
@@ -326,6 +332,10 @@ pub struct AuditFile {
     /// making filepath.Dir of it (which cleans).
     pub path: String,
     pub source: String,
+    /// The `mode` option as the backend parses it (strconv.ParseUint, octal, 32 bits), with
+    /// where it is set: the backend chmods its log to it after opening, 0 leaving the mode as
+    /// it is. `None` without the option, or with one the backend refuses.
+    pub mode: Option<(u32, String)>,
 }
 
 /// The file audit devices of every file (server/config.go's parseAuditDevices: the type is
@@ -361,7 +371,12 @@ pub fn audit_files(files: &[ConfigFile]) -> Vec<AuditFile> {
             if path.eq_ignore_ascii_case("stdout") || path.eq_ignore_ascii_case("discard") || path.is_empty() {
                 continue;
             }
-            found.push(AuditFile { path, source: format!("{}:{line}", file.path.display()) });
+            let mode = option("mode").and_then(|(text, line)| {
+                let octal = !text.is_empty() && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+                let mode = u32::from_str_radix(&text, 8).ok().filter(|_| octal)?;
+                Some((mode, format!("{}:{line}", file.path.display())))
+            });
+            found.push(AuditFile { path, source: format!("{}:{line}", file.path.display()), mode });
         }
     }
     found
@@ -462,6 +477,18 @@ pub fn refused(files: &[ConfigFile], configs: &[PathBuf], rules: &ServerRules) -
             }
         }
     }
+    // command/server.go's initHaBackend: raft as the storage is its own HA storage, and any
+    // other is refused ("HA storage cannot be declared when Raft is the storage type").
+    if let (Some(storage), Some(ha_storage)) = (effective(files, Stanza::Storage), effective(files, Stanza::HaStorage))
+    {
+        if storage.kind.as_deref() == Some("raft") {
+            let what = match ha_storage.kind.as_deref() {
+                Some("raft") => "raft is both the storage and the ha_storage".to_string(),
+                _ => format!("an ha_storage ({}) with raft as the storage", ha_storage.kind_or_unknown()),
+            };
+            return refuse(ha_storage.path, ha_storage.line, what);
+        }
+    }
     if !rules.is_openbao() {
         return None;
     }
@@ -527,7 +554,10 @@ fn config_groups(files: &[ConfigFile], configs: &[PathBuf]) -> Vec<Vec<ConfigFil
     configs
         .iter()
         .map(|config| {
-            let from = |f: &&ConfigFile| f.path == *config || f.path.parent() == Some(config.as_path());
+            // A directory's files are named as config_files names them: cleaned.
+            let named_in = go_clean_bytes(&[config.as_os_str().as_bytes(), b"/x"].concat());
+            let directory = named_in.parent();
+            let from = |f: &&ConfigFile| f.path == *config || f.path.parent() == directory;
             files.iter().filter(from).cloned().collect()
         })
         .collect()
@@ -557,6 +587,11 @@ pub fn listener_tls_files(files: &[ConfigFile]) -> Vec<PathBuf> {
 /// directory's entries that are not directories (a symlink is read through), whose name ends in
 /// `.hcl` or `.json` (`.hcl` itself included), and that are not editor leftovers (`*~`, `.#*`,
 /// `#*#`), in the directory's own order, as the server takes them.
+///
+/// The server (config.LoadConfigDir) lists the directory the kernel resolves, but reads each
+/// entry at filepath.Join(dir, name), which cleans lexically: with `lnk -> deep/sub`, the
+/// entries of `lnk/../conf` are those of `deep/conf`, read as `conf/NAME`. So is each file
+/// named here, and read.
 pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| at(path, e))?;
     if !meta.is_dir() {
@@ -574,7 +609,7 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         let editor_leftover =
             name.ends_with(b"~") || name.starts_with(b".#") || (name.starts_with(b"#") && name.ends_with(b"#"));
         if wanted && !editor_leftover {
-            files.push(entry.path());
+            files.push(go_clean_bytes(&[path.as_os_str().as_bytes(), b"/", name].concat()));
         }
     }
     Ok(files)
@@ -898,6 +933,8 @@ mod tests {
             ("storage \"file\" {}", "storage type \"file\""),
             ("seal \"a\" {\n  disabled = true\n}\nseal \"b\" {\n  disabled = \"true\"\n}", "both are disabled"),
             ("seal \"a\" {}\nkms \"b\" {}", "neither is disabled"),
+            ("storage \"raft\" {}\nha_storage \"Raft\" {}", "raft is both the storage and the ha_storage"),
+            ("storage \"raft\" {}\nha_storage \"postgresql\" {}", "an ha_storage (postgresql) with raft"),
             (r#"{"audit": [{"file": {"x/": {"options": {"file_path": "/l"}}}}]}"#, "without a type"),
         ] {
             let said = refused(text, &OPENBAO);
@@ -910,6 +947,7 @@ mod tests {
             "storage \"Raft\" {}",
             "seal \"a\" {\n  disabled = true\n}\nseal \"b\" {}",
             "audit \"file\" \"x/\" {\n  options {\n    file_path = \"/l\"\n  }\n}",
+            "storage \"inmem\" {}\nha_storage \"raft\" {}",
         ] {
             assert_eq!(refused(text, &OPENBAO), None, "{text}");
         }
@@ -927,6 +965,17 @@ mod tests {
         )];
         let found: Vec<String> = audit_files(&files).into_iter().map(|a| a.path).collect();
         assert_eq!(found, ["/l/a.log", "/l/b.log"]);
+        let modes = |text: &str| audit_files(&[file(text)]).into_iter().map(|a| a.mode).collect::<Vec<_>>();
+        let device = |mode: &str| {
+            format!("audit \"file\" \"a/\" {{\n  options {{\n    file_path = \"/l\"\n    mode = {mode}\n  }}\n}}")
+        };
+        assert_eq!(modes(&device("\"0666\"")), [Some((0o666, "/c/a.hcl:4".to_string()))]);
+        assert_eq!(modes(&device("\"640\"")), [Some((0o640, "/c/a.hcl:4".to_string()))]);
+        assert_eq!(modes(&device("\"0000\"")), [Some((0, "/c/a.hcl:4".to_string()))]);
+        // Not octal, signed, or wider than 32 bits: the backend refuses the device.
+        for refused in ["\"0668\"", "\"-1\"", "\"+666\"", "\"0o666\"", "\"\"", "\"77777777777777\""] {
+            assert_eq!(modes(&device(refused)), [None], "{refused}");
+        }
         let files = [file("plugin_directory = \"/p/lnk/../x/\""), file("PLUGIN_DIRECTORY = \"/q\"")];
         assert_eq!(plugin_directory(&files).unwrap().map(|(p, _)| p), Some(PathBuf::from("/q")));
         assert_eq!(plugin_directory(&files[..1]).unwrap().map(|(p, _)| p), Some(PathBuf::from("/p/x")));

@@ -551,6 +551,11 @@ pub fn disagreements(
             out.push(format!("PASS audit, but the server writes its audit log {} (not its alone)", written.display()));
         }
     }
+    for written in seen.audit_logs.iter().filter(|log| std::fs::metadata(log).is_ok_and(|m| m.mode() & 0o022 != 0)) {
+        if passes("audit") {
+            out.push(format!("PASS audit, but the server made its audit log {} writable by others", written.display()));
+        }
+    }
     if !seen.started && status_of_refusal(&seen.log) {
         for (id, (verdict, _)) in said {
             if verdict == "PASS" && CONFIGURATION_CHECKS.contains(&id.as_str()) {
@@ -590,9 +595,16 @@ pub const CONFIGURATION_CHECKS: &[&str] =
 
 /// Whether the server's log says it refused its configuration (or a listener, or its storage).
 pub fn status_of_refusal(log: &str) -> bool {
-    ["error loading configuration", "Error initializing listener", "unknown storage type", "Error parsing listener"]
-        .iter()
-        .any(|said| log.contains(said))
+    [
+        "error loading configuration",
+        "Error initializing listener",
+        "unknown storage type",
+        "Error parsing listener",
+        "Raft cannot be set both as 'storage' and 'ha_storage'",
+        "HA storage cannot be declared when Raft is the storage type",
+    ]
+    .iter()
+    .any(|said| log.contains(said))
 }
 
 /// What each case's server is expected to have shown, so that a case that no longer exercises
