@@ -13,29 +13,18 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-fn dash() -> &'static str {
-    ["/usr/bin/dash", "/bin/dash"].into_iter().find(|p| Path::new(p).exists()).expect("dash (scripts/setup.sh)")
-}
+use common::dash;
 
 fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("busybox (scripts/setup.sh installs busybox-static)");
-        let dir = std::env::temp_dir().join(format!("hardinit-sh-contract-bin-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for applet in ["sed", "grep", "cp", "base64", "touch", "sleep", "kill", "pidof"] {
-            std::os::unix::fs::symlink(busybox, dir.join(applet)).unwrap();
-        }
         // The server's stand-in shows its arguments and the variables a customisation exports.
         let standin = format!("#!{}\necho \"[$VAULT_ADDR][$X]\" \"$@\"\n", dash());
-        std::fs::write(dir.join(".vault"), standin).unwrap();
-        common::install(&dir.join(".vault"), &dir.join("vault"), 0o755);
-        std::fs::remove_file(dir.join(".vault")).unwrap();
-        dir
+        common::busybox_path(
+            "sh-contract",
+            &["sed", "grep", "cp", "base64", "touch", "sleep", "kill", "pidof"],
+            &[("vault", &standin)],
+        )
     })
 }
 

@@ -109,37 +109,20 @@ struct Outcome {
     files: BTreeMap<String, Vec<u8>>,
 }
 
-fn dash() -> &'static str {
-    ["/usr/bin/dash", "/bin/dash"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("dash (scripts/setup.sh installs it)")
-}
+use common::dash;
 
 /// A folder with busybox's applets and the stand-ins: the PATH of both shells.
 fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("busybox (scripts/setup.sh installs busybox-static)");
-        let dir = std::env::temp_dir().join(format!("hardinit-sh-differential-bin-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for applet in ["sed", "grep", "cp", "base64", "touch", "sleep", "kill", "pidof"] {
-            std::os::unix::fs::symlink(busybox, dir.join(applet)).unwrap();
-        }
         // The stand-ins exit with $STANDIN_STATUS, so that a failing server can be a case too.
         let standin =
             format!("#!{}\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\nexit ${{STANDIN_STATUS:-0}}\n", dash());
-        for name in ["vault", "bao", "docker-entrypoint.sh"] {
-            let staged = dir.join(format!(".{name}"));
-            std::fs::write(&staged, &standin).unwrap();
-            common::install(&staged, &dir.join(name), 0o755);
-            std::fs::remove_file(&staged).unwrap();
-        }
-        dir
+        common::busybox_path(
+            "sh-differential",
+            &["sed", "grep", "cp", "base64", "touch", "sleep", "kill", "pidof"],
+            &[("vault", &standin), ("bao", &standin), ("docker-entrypoint.sh", &standin)],
+        )
     })
 }
 

@@ -327,32 +327,18 @@ struct Outcome {
     files: BTreeMap<String, Vec<u8>>,
 }
 
-fn dash() -> &'static str {
-    ["/usr/bin/dash", "/bin/dash"].into_iter().find(|p| Path::new(p).exists()).expect("dash (scripts/setup.sh)")
-}
+use common::dash;
 
 /// busybox's applets and the stand-ins for the server and the entrypoint.
 fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("busybox (scripts/setup.sh installs busybox-static)");
-        let dir = std::env::temp_dir().join(format!("hardinit-sh-generated-bin-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for applet in ["sed", "grep", "cp", "base64", "touch", "sleep", "kill", "pidof", "cat"] {
-            std::os::unix::fs::symlink(busybox, dir.join(applet)).unwrap();
-        }
         let standin = format!("#!{}\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n", dash());
-        for name in ["vault", "bao", "docker-entrypoint.sh"] {
-            let staged = dir.join(format!(".{name}"));
-            std::fs::write(&staged, &standin).unwrap();
-            common::install(&staged, &dir.join(name), 0o755);
-            std::fs::remove_file(&staged).unwrap();
-        }
-        dir
+        common::busybox_path(
+            "sh-generated",
+            &["sed", "grep", "cp", "base64", "touch", "sleep", "kill", "pidof", "cat"],
+            &[("vault", &standin), ("bao", &standin), ("docker-entrypoint.sh", &standin)],
+        )
     })
 }
 

@@ -82,6 +82,37 @@ fn stage(source: &Path, name: &str, mode: u32) -> PathBuf {
 /// Copies an executable with install(1), in a child process: a copy written by this process
 /// would hold a write descriptor that the children other test threads fork at that moment
 /// inherit until their exec, and executing the copy then fails with ETXTBSY ("Text file busy").
+/// dash: the reference shell of the sh tests.
+pub fn dash() -> &'static str {
+    ["/usr/bin/dash", "/bin/dash"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("dash (scripts/setup.sh installs it)")
+}
+
+/// A new folder `hardinit-NAME-bin-PID` under the temporary directory: busybox's `applets` as
+/// links to it, and each `(name, script)` of `standins` installed 0755. The PATH of dash and of
+/// hardinit's sh in the sh tests, so that both run the same applets.
+pub fn busybox_path(name: &str, applets: &[&str], standins: &[(&str, &str)]) -> PathBuf {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox (scripts/setup.sh installs busybox-static)");
+    let dir = std::env::temp_dir().join(format!("hardinit-{name}-bin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for applet in applets {
+        std::os::unix::fs::symlink(busybox, dir.join(applet)).unwrap();
+    }
+    for (standin, script) in standins {
+        let staged = dir.join(format!(".{standin}"));
+        std::fs::write(&staged, script).unwrap();
+        install(&staged, &dir.join(standin), 0o755);
+        std::fs::remove_file(&staged).unwrap();
+    }
+    dir
+}
+
 pub fn install(source: &Path, target: &Path, mode: u32) {
     let out = Command::new("install")
         .arg("-m")
